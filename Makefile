@@ -1,0 +1,47 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+# Both build .venv from constraints.txt so every machine installs what CI tested.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= .fieldcoach/demo-data
+
+.PHONY: install demo test lint bench lock docs clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/fieldcoach simulate --out $(DEMO_DIR) --retailers 2000 --managers 10 --weeks 104 --seed 7
+	$(BIN)/fieldcoach validate $(DEMO_DIR)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_simulator.py
+
+docs: $(STAMP)
+	$(BIN)/python -m features.contract_docs README.md
+
+# Regenerate the lock after changing dependency ranges; commit the result.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^fieldcoach' > constraints.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) .fieldcoach

@@ -1,0 +1,84 @@
+"""Reading and writing the contract's tables: one file per table, CSV or Parquet.
+
+Writes are atomic (a temporary file in the same folder, then ``os.replace``), so a reader
+never sees half a table and a crash leaves the previous file intact.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from features.contract import TABLES
+
+SUFFIXES = (".parquet", ".csv")
+
+
+class DataContractError(ValueError):
+    """The data folder does not meet the contract; ``str()`` lists every problem."""
+
+
+def find_table_files(folder: Path) -> dict[str, Path]:
+    """The contract tables present in ``folder``, by name.
+
+    Raises:
+        DataContractError: the folder is missing, or a table exists in two formats.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataContractError(f"{folder}: no such data folder")
+    found: dict[str, Path] = {}
+    for name in TABLES:
+        candidates = [folder / f"{name}{suffix}" for suffix in SUFFIXES]
+        present = [p for p in candidates if p.exists()]
+        if len(present) > 1:
+            raise DataContractError(
+                f"{folder}: table '{name}' is present twice ({', '.join(p.name for p in present)});"
+                " keep one file per table"
+            )
+        if present:
+            found[name] = present[0]
+    return found
+
+
+def read_raw_table(path: Path) -> pd.DataFrame:
+    """A table as exported, before validation: CSV cells stay text so no value is lost."""
+    path = Path(path)
+    if path.suffix == ".csv":
+        return pd.read_csv(path, dtype=str, keep_default_na=True, encoding="utf-8-sig")
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    raise DataContractError(f"{path}: unsupported file type (use .csv or .parquet)")
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; move it into place only on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> Path:
+    """Write ``frame`` atomically as CSV (UTF-8 with BOM, opens in Excel) or Parquet."""
+    path = Path(path)
+    if path.suffix not in SUFFIXES:
+        raise ValueError(f"{path}: unsupported file type (use .csv or .parquet)")
+    with atomic_path(path) as tmp:
+        if path.suffix == ".csv":
+            frame.to_csv(tmp, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d")
+        else:
+            frame.to_parquet(tmp, index=False)
+    return path

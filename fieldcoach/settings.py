@@ -1,0 +1,70 @@
+"""One settings object for the whole deployable, read from ``FIELDCOACH_*`` env vars.
+
+Nothing is created or configured at import time: callers ask for ``get_settings()`` and
+call ``ensure_home()`` when they are about to write.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where fieldcoach keeps its data, models and databases, and how it serves."""
+
+    model_config = SettingsConfigDict(env_prefix="FIELDCOACH_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".fieldcoach"),
+        description="Project home: the embedded default keeps everything under it.",
+    )
+    data_dir: Path | None = Field(
+        default=None, description="Folder of the company's tables (default: HOME/data)."
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "FIELDCOACH_MLFLOW_TRACKING_URI"),
+        description="MLflow tracking server or store (default: SQLite file under HOME).",
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL for feedback and keys (default: SQLite)."
+    )
+    api_host: str = Field(default="127.0.0.1", description="Address the API binds to.")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="Port the API listens on.")
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir if self.data_dir is not None else self.home / "data"
+
+    @property
+    def resolved_tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+    @property
+    def artifact_root(self) -> Path:
+        return (self.home / "mlartifacts").resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'fieldcoach.db').resolve()}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    def ensure_home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
