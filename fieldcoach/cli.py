@@ -29,11 +29,12 @@ def _fail(message: str) -> None:
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """Expected failures (bad input, bad arguments) become one line on stderr and exit 1."""
+    from features.errors import UserInputError
     from features.io import DataContractError
 
     try:
         yield
-    except (DataContractError, FileNotFoundError, ValueError) as exc:
+    except (UserInputError, DataContractError, FileNotFoundError) as exc:
         _fail(str(exc))
 
 
