@@ -23,26 +23,38 @@ class DataContractError(ValueError):
     """The data folder does not meet the contract; ``str()`` lists every problem."""
 
 
+def table_file_candidates(folder: Path) -> dict[str, list[Path]]:
+    """Every file in ``folder`` named like a contract table, by table (absent tables left out).
+
+    Raises:
+        DataContractError: the folder is missing.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataContractError(f"{folder}: no such data folder")
+    found: dict[str, list[Path]] = {}
+    for name in TABLES:
+        present = [folder / f"{name}{suffix}" for suffix in SUFFIXES]
+        present = [p for p in present if p.exists()]
+        if present:
+            found[name] = present
+    return found
+
+
 def find_table_files(folder: Path) -> dict[str, Path]:
     """The contract tables present in ``folder``, by name.
 
     Raises:
         DataContractError: the folder is missing, or a table exists in two formats.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataContractError(f"{folder}: no such data folder")
     found: dict[str, Path] = {}
-    for name in TABLES:
-        candidates = [folder / f"{name}{suffix}" for suffix in SUFFIXES]
-        present = [p for p in candidates if p.exists()]
+    for name, present in table_file_candidates(folder).items():
         if len(present) > 1:
+            listed = ", ".join(p.name for p in present)
             raise DataContractError(
-                f"{folder}: table '{name}' is present twice ({', '.join(p.name for p in present)});"
-                " keep one file per table"
+                f"{folder}: table '{name}' is present twice ({listed}); keep one file per table"
             )
-        if present:
-            found[name] = present[0]
+        found[name] = present[0]
     return found
 
 
@@ -50,7 +62,11 @@ def read_raw_table(path: Path) -> pd.DataFrame:
     """A table as exported, before validation: CSV cells stay text so no value is lost."""
     path = Path(path)
     if path.suffix == ".csv":
-        return pd.read_csv(path, dtype=str, keep_default_na=True, encoding="utf-8-sig")
+        try:
+            return pd.read_csv(path, dtype=str, keep_default_na=True, encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            # Excel on Chinese Windows saves "CSV" as GBK; GB18030 is its superset.
+            return pd.read_csv(path, dtype=str, keep_default_na=True, encoding="gb18030")
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     raise DataContractError(f"{path}: unsupported file type (use .csv or .parquet)")
