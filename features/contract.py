@@ -12,7 +12,7 @@ README's table reference is generated from here (``python -m features.contract_d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 import pandera.pandas as pa
@@ -164,7 +164,7 @@ class Visits(pa.DataFrameModel):
     )
 
     class Config:
-        unique = ["retailer_id", "manager_id", "visit_date"]
+        unique: ClassVar[list[str]] = ["retailer_id", "manager_id", "visit_date"]
 
 
 class Assessments(pa.DataFrameModel):
@@ -176,7 +176,7 @@ class Assessments(pa.DataFrameModel):
     score: Series[float] = pa.Field(ge=0, le=100, coerce=True, description="Score 0-100.")
 
     class Config:
-        unique = ["manager_id", "assessed_on", "skill"]
+        unique: ClassVar[list[str]] = ["manager_id", "assessed_on", "skill"]
 
 
 class Courses(pa.DataFrameModel):
@@ -211,7 +211,7 @@ class Trainings(pa.DataFrameModel):
     )
 
     class Config:
-        unique = ["manager_id", "course_id", "completed_on"]
+        unique: ClassVar[list[str]] = ["manager_id", "course_id", "completed_on"]
 
 
 class Surveys(pa.DataFrameModel):
@@ -222,7 +222,7 @@ class Surveys(pa.DataFrameModel):
     satisfaction: Series[int] = pa.Field(ge=1, le=5, coerce=True, description="1 (low) to 5.")
 
     class Config:
-        unique = ["retailer_id", "surveyed_on"]
+        unique: ClassVar[list[str]] = ["retailer_id", "surveyed_on"]
 
 
 class Complaints(pa.DataFrameModel):
