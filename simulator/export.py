@@ -164,10 +164,10 @@ def build_truth_tables(territory: Territory) -> dict[str, pa.Table]:
             "week_start": _dates(s.pop("week_start")),
             **s,
         })
-    if "shortages" in truth:
-        sh = truth.pop("shortages")
-        tables["shortages"] = pa.table({"week_start": _dates(sh["week_start"]),
-                                        "weeks": sh["weeks"]})
+    # Written even when empty: "no shortage" is part of the truth, and readers expect the file.
+    none = np.zeros(0, dtype=np.int32)
+    sh = truth.pop("shortages", {"week_start": none, "weeks": none})
+    tables["shortages"] = pa.table({"week_start": _dates(sh["week_start"]), "weeks": sh["weeks"]})
     return tables
 
 
