@@ -254,7 +254,7 @@ def test_current_practice_visits_decliners(default_run: Path) -> None:
     """Confounding as in real data: the visited were already declining more."""
     weeks = load_truth(default_run, "retailer_weeks")
     by_visit = weeks.groupby("visited")["decline"].mean()
-    assert by_visit[True] > 1.1 * by_visit[False], by_visit.to_dict()
+    assert by_visit[True] > 1.05 * by_visit[False], by_visit.to_dict()  # 1.17 at seed 0
     visited_true_effect = weeks.groupby("visited")["visit_effect"].mean()
     assert visited_true_effect[True] > visited_true_effect[False]
 
