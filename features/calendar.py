@@ -42,14 +42,17 @@ def week_start(dates: pd.Series | pd.DatetimeIndex) -> pd.Series:
     return (dates - pd.to_timedelta(dates.dt.weekday, unit="D")).dt.normalize()
 
 
-def weeks_from_new_year(days_since_epoch: np.ndarray) -> np.ndarray:
-    """Signed whole weeks from the nearest Chinese New Year (negative: before it)."""
-    days = np.asarray(days_since_epoch, dtype=np.int64)
-    idx = np.searchsorted(_CNY_DAYS, days)
-    idx = np.clip(idx, 1, len(_CNY_DAYS) - 1)
+def weeks_from_new_year(week_first_days: np.ndarray) -> np.ndarray:
+    """Signed weeks from the nearest Chinese New Year of weeks starting on the given days.
+
+    Week 0 is the 7-day week that contains the festival; -1 the week before it.
+    """
+    first = np.asarray(week_first_days, dtype=np.int64)
+    last = first + 6
+    idx = np.clip(np.searchsorted(_CNY_DAYS, first), 1, len(_CNY_DAYS) - 1)
     before, after = _CNY_DAYS[idx - 1], _CNY_DAYS[idx]
-    nearest = np.where(days - before < after - days, before, after)
-    return np.floor((days - nearest) / 7).astype(np.int64)
+    nearest = np.where(first - before < after - first, before, after)
+    return np.floor_divide(last - nearest, 7).astype(np.int64)
 
 
 def new_year_factor(days_since_epoch: np.ndarray) -> np.ndarray:
@@ -65,9 +68,3 @@ def new_year_factor(days_since_epoch: np.ndarray) -> np.ndarray:
 def to_days(timestamp: str | pd.Timestamp) -> int:
     """Days since 1970-01-01 of a date."""
     return int(pd.Timestamp(timestamp).value // 86_400_000_000_000)
-
-
-def from_days(days: int | np.ndarray) -> pd.Timestamp | pd.DatetimeIndex:
-    return pd.to_datetime(np.asarray(days, dtype="int64"), unit="D") if np.ndim(days) else (
-        pd.Timestamp(int(days), unit="D")
-    )

@@ -296,24 +296,15 @@ def weekly_value(tmp_path_factory: pytest.TempPathFactory) -> pd.Series:
     return orders.groupby(week)["amount"].sum()
 
 
-def test_orders_swell_before_new_year_and_collapse_after(weekly_value: pd.Series) -> None:
+def test_orders_swell_before_new_year_and_collapse_in_its_week(weekly_value: pd.Series) -> None:
     median = weekly_value.median()
     for monday in ("2025-01-13", "2025-01-20"):  # the two weeks wholly before the festival
         assert weekly_value[pd.Timestamp(monday)] > 1.2 * median, monday
-    # The calendar's festival week: the first week starting on or after the festival.
-    festival = pd.Timestamp("2025-02-03")
-    assert weeks_from_new_year(np.array([(festival - pd.Timestamp(0)).days]))[0] == 0
-    assert weekly_value[festival] < 0.6 * median
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="features.calendar counts a week from its Monday, so the week holding a mid-week "
-    "festival (Mon 2025-01-27; eve 01-28, festival 01-29) gets the x1.8 peak and the "
-    "x0.45 trough lands on the following week; docs/simulator.md says 'x0.45 in its week'",
-)
-def test_week_holding_the_festival_day_is_below_median(weekly_value: pd.Series) -> None:
-    assert weekly_value[pd.Timestamp("2025-01-27")] < weekly_value.median()
+    # 2025-01-29 is a Wednesday: the week starting Monday 01-27 holds the festival.
+    festival_week = pd.Timestamp("2025-01-27")
+    assert weeks_from_new_year(np.array([(festival_week - pd.Timestamp(0)).days]))[0] == 0
+    assert weekly_value[festival_week] < 0.6 * median
+    assert weekly_value[pd.Timestamp("2025-02-03")] < median
 
 
 def test_purpose_names_round_trip() -> None:
