@@ -164,6 +164,8 @@ class Territory:
     shortage_weeks_left: int = 0
     file_format: str = "parquet"
     exported_weeks: int = 0
+    # False once a given plan steered it: the seed alone no longer reproduces its history.
+    replayable: bool = True
     records: dict[str, list[dict[str, np.ndarray]]] = field(default_factory=dict)
     truth: dict[str, list[dict[str, np.ndarray]]] = field(default_factory=dict)
 
@@ -240,6 +242,8 @@ class Territory:
             visit_plan is not None,
             training_plan is not None,
         )
+        if given_visits or given_training:
+            self.replayable = False
         rng, cfg, day = self.rng, self.config, self.current_day
         self._open_new_retailers()
         r, m = self.retailers, self.managers
@@ -679,7 +683,12 @@ class Territory:
         return territory
 
     def describe(self) -> dict[str, Any]:
-        return {"config": asdict(self.config), "week": self.week, "date": str(self.current_date)}
+        return {
+            "config": asdict(self.config),
+            "week": self.week,
+            "date": str(self.current_date),
+            "replayable": self.replayable,
+        }
 
 
 def _delivered(needs: dict[str, np.ndarray], purpose: str) -> np.ndarray:
