@@ -20,7 +20,7 @@ from features.contract import COMPLAINT_CATEGORIES, FORMATS, SKILLS, VISIT_PURPO
 from features.errors import UserInputError
 from features.io import atomic_path
 from simulator.catalogue import CATALOGUE
-from simulator.territory import Territory
+from simulator.territory import EXIT_REASONS, Territory
 
 TRUTH_DIR = "_truth"
 STATE_FILE = Path("_state") / "territory.pkl"
@@ -174,7 +174,6 @@ def build_truth_tables(territory: Territory) -> dict[str, pa.Table]:
 def build_truth_static(territory: Territory) -> dict[str, pa.Table]:
     r = territory.retailers
     exited_day = territory.start_day + 7 * r.exited_week
-    licence_over = (r.expires_on >= 0) & (r.exited_week >= 0) & (r.expires_on < exited_day + 7)
     return {
         "retailers": pa.table({
             "retailer_id": territory.retailer_ids(),
@@ -185,9 +184,9 @@ def build_truth_static(territory: Territory) -> dict[str, pa.Table]:
                 type=pa.date32(), mask=r.exited_week < 0,
             ),
             "exit_reason": pa.array(
-                np.where(r.exited_week < 0, None,
-                         np.where(licence_over, "licence_expired", "low_health")),
+                np.asarray(EXIT_REASONS, dtype=object)[r.exit_reason],
                 type=pa.string(),
+                mask=r.exited_week < 0,
             ),
             "visit_cycle_weeks": r.cycle.astype(np.int64),
         }),

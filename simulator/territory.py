@@ -43,7 +43,9 @@ DECLINE_END = 0.04  # weekly chance a decline ends on its own
 DECLINE_RATE = (0.05, 0.25)  # health lost per week while declining
 GRIEVANCE_HARM = 0.05  # health lost per week per unit of unresolved grievance
 GRIEVANCE_DECAY = 0.93
-CHURN_INTERCEPT, CHURN_SLOPE = -6.3, -1.8  # weekly exit hazard = sigmoid(a + b * health)
+CHURN_INTERCEPT, CHURN_SLOPE = -7.0, -2.4  # weekly exit hazard from health: sigmoid(a + b h)
+SUDDEN_CLOSURE = 0.0002  # weekly chance a shop closes whatever its health (owner retires...)
+EXIT_REASONS = ("", "low_health", "licence_expired", "closed")
 ORDER_INTERCEPT, ORDER_SLOPE = 2.0, 1.1  # weekly order probability = sigmoid(a + b * health)
 VALUE_ELASTICITY = 0.35  # order value ~ exp(elasticity * (health - own baseline health))
 
@@ -123,6 +125,7 @@ class Retailers:
     breadth_target: np.ndarray
     alive: np.ndarray
     exited_week: np.ndarray
+    exit_reason: np.ndarray  # index into EXIT_REASONS
     last_visit_week: np.ndarray
     last_complaint_week: np.ndarray
     seen_value: np.ndarray  # what a manager sees: recent order value (EWMA over ~4 weeks)
@@ -586,14 +589,35 @@ class Territory:
         r.breadth += 0.02 * z_breadth
         r.breadth = np.clip(r.breadth, 1.0, r.breadth_target * 1.2)
 
+    def exit_hazard(self, day: int) -> np.ndarray:
+        """Chance each retailer leaves for good in the week starting ``day``, from its health."""
+        r = self.retailers
+        licence_over = (r.expires_on >= 0) & (r.expires_on < day + 7)
+        hazard = 1 - (1 - _sigmoid(CHURN_INTERCEPT + CHURN_SLOPE * r.health)) * (
+            1 - SUDDEN_CLOSURE
+        )
+        return np.where(licence_over, 1.0, hazard)
+
+    def order_probability(self, day: int) -> np.ndarray:
+        """Chance each retailer, if still trading, orders in the week starting ``day``."""
+        r = self.retailers
+        festival = new_year_factor(np.array([day]))[0] < 0.5
+        p_order = _sigmoid(ORDER_INTERCEPT + ORDER_SLOPE * r.health) * (0.6 if festival else 1)
+        return np.where(r.licensed_on <= day, p_order, 0.0)
+
     def _exits(self, u: np.ndarray) -> np.ndarray:
         r = self.retailers
-        hazard = _sigmoid(CHURN_INTERCEPT + CHURN_SLOPE * r.health)
-        licence_over = (r.expires_on >= 0) & (r.expires_on < self.current_day + 7)
-        leaving = r.alive & ((u < hazard) | licence_over)
+        hazard = self.exit_hazard(self.current_day)
+        leaving = r.alive & (u < hazard)
+        reason = np.where(
+            hazard >= 1.0, EXIT_REASONS.index("licence_expired"),
+            np.where(u < SUDDEN_CLOSURE, EXIT_REASONS.index("closed"),
+                     EXIT_REASONS.index("low_health")),
+        )
         r.alive[leaving] = False
         r.exited_week[leaving] = self.week
-        return np.where(licence_over, 1.0, hazard)
+        r.exit_reason[leaving] = reason[leaving]
+        return hazard
 
     def _orders(self, u: np.ndarray, z: np.ndarray, shortage_draw: float) -> None:
         r, cfg = self.retailers, self.config
@@ -606,8 +630,8 @@ class Territory:
                 "weeks": np.array([self.shortage_weeks_left], dtype=np.int32),
             })
         season = new_year_factor(np.array([self.current_day]))[0]
-        p_order = _sigmoid(ORDER_INTERCEPT + ORDER_SLOPE * r.health) * (0.6 if season < 0.5 else 1)
-        ordered = r.alive & (u < p_order) & (r.licensed_on <= self.current_day)
+        p_order = self.order_probability(self.current_day)
+        ordered = r.alive & (u < p_order)
         idx = np.flatnonzero(ordered)
         supply = 0.7 if self.shortage_weeks_left > 0 else 1.0
         value = (
@@ -821,6 +845,7 @@ def _create_retailers(
         breadth_target=breadth_target,
         alive=np.ones(count, dtype=bool),
         exited_week=np.full(count, -1, dtype=np.int64),
+        exit_reason=np.zeros(count, dtype=np.int8),
         last_visit_week=-rng.integers(0, hi + 1, count).astype(np.int64) if initial
         else np.full(count, -99, dtype=np.int64),
         last_complaint_week=np.full(count, -99, dtype=np.int64),
