@@ -2,6 +2,7 @@
 # Both build .venv from constraints.txt so every machine installs what CI tested.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
+export OMP_WAIT_POLICY ?= PASSIVE
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= .fieldcoach/demo-data

@@ -1,0 +1,474 @@
+"""Train and evaluate the retailer churn model against honest baselines on one holdout.
+
+Time is the split: the holdout is the snapshot at the cutoff; the calibration snapshot sits
+one horizon earlier (its labels end at the cutoff); the model learns from snapshots whose
+labels end before the calibration snapshot. Nothing a snapshot learns from happens after
+the date it is evaluated on. Rolling-origin folds over the training snapshots pick
+LightGBM's settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from features.calendar import to_days
+from features.errors import UserInputError
+from features.retailer import (
+    CATEGORICAL,
+    RetailerHistory,
+    build_retailer_features,
+    feature_columns,
+    prepare_history,
+)
+from training.labels import LabelSpec, churn_labels
+from training.metrics import score_metrics, segment_metrics
+
+SEGMENTS = ("format", "area_type")
+MODELS = ("lightgbm", "logistic", "recency")
+LGBM_GRID = (
+    {"num_leaves": 15, "min_child_samples": 100},
+    {"num_leaves": 31, "min_child_samples": 50},
+    {"num_leaves": 63, "min_child_samples": 200},
+)
+
+
+@dataclass(frozen=True)
+class ChurnConfig:
+    """How a churn model is trained; every field is logged with the run."""
+
+    horizon_weeks: int = 8
+    label: str = "hard"
+    soft_threshold: float = 0.5
+    snapshot_every_weeks: int = 4
+    min_history_weeks: int = 26
+    active_weeks: int | None = None  # default: the horizon (not churned by the label's rule)
+    follow_up_share: float = 0.2  # share of a week's visits managers spend on risk follow-ups
+    top_k: int | None = None
+    max_train_rows: int = 1_500_000
+    tune: bool = True
+    seed: int = 0
+
+    @property
+    def population_weeks(self) -> int:
+        return self.active_weeks or self.horizon_weeks
+
+    @property
+    def label_spec(self) -> LabelSpec:
+        return LabelSpec(self.horizon_weeks, self.label, self.soft_threshold)
+
+
+@dataclass
+class SnapshotPlan:
+    cutoff: pd.Timestamp
+    calibration: pd.Timestamp
+    fit_dates: list[pd.Timestamp]
+    data_span: tuple[pd.Timestamp, pd.Timestamp]
+
+
+def parse_date(value: str | pd.Timestamp, option: str) -> pd.Timestamp:
+    try:
+        return pd.Timestamp(value).normalize()
+    except (ValueError, TypeError):
+        raise UserInputError(f"{option} {value!r} is not a date (use YYYY-MM-DD)") from None
+
+
+def plan_snapshots(
+    history: RetailerHistory, config: ChurnConfig, cutoff: pd.Timestamp | None = None
+) -> SnapshotPlan:
+    """Choose the holdout, calibration and training snapshot dates, or say why it can't."""
+    first, last = history.first_day, history.last_day
+    span = (pd.Timestamp(first, unit="D"), pd.Timestamp(last, unit="D"))
+    shown = f"{span[0].date()} .. {span[1].date()}"
+    horizon_days = 7 * config.horizon_weeks
+    earliest = first + 7 * config.min_history_weeks
+    latest = last + 1 - horizon_days
+    # The cutoff, the calibration snapshot and two training snapshots need a label window each.
+    needed = earliest + 3 * horizon_days
+    if latest < needed:
+        weeks = (last - first + 1) // 7
+        raise UserInputError(
+            f"--horizon-weeks {config.horizon_weeks} is longer than the data allows: "
+            f"{weeks} weeks of orders ({shown}) must hold {config.min_history_weeks} weeks of "
+            f"history plus three {config.horizon_weeks}-week label windows"
+        )
+    if cutoff is None:
+        # The latest Monday: the week's state is then fully known, which keeps the
+        # simulator oracle exact; any date may still be given with --cutoff.
+        t = latest - (latest + 3) % 7
+    else:
+        t = to_days(cutoff)
+        if not first <= t <= last:
+            raise UserInputError(f"--cutoff {cutoff.date()} is outside the data ({shown})")
+        if t > latest:
+            raise UserInputError(
+                f"--cutoff {cutoff.date()}: its {config.horizon_weeks}-week label window ends "
+                f"after the data; the latest possible cutoff is "
+                f"{pd.Timestamp(latest, unit='D').date()}"
+            )
+        if t < needed:
+            raise UserInputError(
+                f"--cutoff {cutoff.date()} leaves too little history before it; the earliest "
+                f"possible cutoff is {pd.Timestamp(needed, unit='D').date()}"
+            )
+    calibration = t - horizon_days
+    fit = []
+    day = calibration - horizon_days
+    while day >= earliest:
+        fit.append(pd.Timestamp(day, unit="D"))
+        day -= 7 * config.snapshot_every_weeks
+    return SnapshotPlan(
+        cutoff=pd.Timestamp(t, unit="D"),
+        calibration=pd.Timestamp(calibration, unit="D"),
+        fit_dates=sorted(fit),
+        data_span=span,
+    )
+
+
+# ---------------------------------------------------------------------- models
+class PlattCalibration:
+    """Maps raw probabilities through a logistic fit on their log-odds (keeps the ranking)."""
+
+    def fit(self, raw: np.ndarray, y: np.ndarray) -> PlattCalibration:
+        z = _logit(raw).reshape(-1, 1)
+        lr = LogisticRegression(C=1e4, max_iter=1000).fit(z, y)
+        self.slope_, self.intercept_ = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+        return self
+
+    def transform(self, raw: np.ndarray) -> np.ndarray:
+        return 1 / (1 + np.exp(-(self.slope_ * _logit(raw) + self.intercept_)))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
+def model_frame(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """Model inputs: floats, with categoricals kept as pandas categories."""
+    x = frame[features].copy()
+    for column in features:
+        if column not in CATEGORICAL:
+            x[column] = x[column].astype("float64").replace([np.inf, -np.inf], np.nan)
+    return x
+
+
+class LightGBMChurn:
+    def __init__(self, params: dict[str, Any], n_estimators: int, seed: int = 0):
+        self.params = params
+        self.n_estimators = n_estimators
+        self.seed = seed
+
+    def _lgb_params(self) -> dict[str, Any]:
+        return {
+            "objective": "binary",
+            "learning_rate": 0.05,
+            "feature_fraction": 0.8,
+            "bagging_fraction": 0.8,
+            "bagging_freq": 1,
+            "lambda_l2": 1.0,
+            "verbose": -1,
+            "seed": self.seed,
+            "num_threads": 2,
+            **self.params,
+        }
+
+    def fit(self, x: pd.DataFrame, y: np.ndarray, w: np.ndarray | None = None) -> LightGBMChurn:
+        data = lgb.Dataset(x, y, weight=w, free_raw_data=False)
+        self.booster_ = lgb.train(self._lgb_params(), data, num_boost_round=self.n_estimators)
+        self.categories_ = {
+            c: list(x[c].cat.categories.astype(str))
+            for c in x.columns
+            if isinstance(x[c].dtype, pd.CategoricalDtype)
+        }
+        return self
+
+    def best_rounds(self, x, y, w, x_valid, y_valid, max_rounds: int = 800) -> tuple[int, float]:
+        train = lgb.Dataset(x, y, weight=w)
+        valid = lgb.Dataset(x_valid, y_valid, reference=train)
+        booster = lgb.train(
+            {**self._lgb_params(), "metric": "binary_logloss"},
+            train,
+            num_boost_round=max_rounds,
+            valid_sets=[valid],
+            callbacks=[lgb.early_stopping(50, verbose=False)],
+        )
+        return booster.best_iteration, booster.best_score["valid_0"]["binary_logloss"]
+
+    def predict_raw(self, x: pd.DataFrame) -> np.ndarray:
+        return self.booster_.predict(x)
+
+
+def logistic_pipeline(features: list[str]) -> Pipeline:
+    numeric = [f for f in features if f not in CATEGORICAL]
+    categorical = [f for f in features if f in CATEGORICAL]
+    signed_log = FunctionTransformer(lambda v: np.sign(v) * np.log1p(np.abs(v)))
+    columns = ColumnTransformer(
+        [
+            (
+                "numeric",
+                make_pipeline(
+                    SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+                    signed_log,
+                    StandardScaler(),
+                ),
+                numeric,
+            ),
+            (
+                "categorical",
+                make_pipeline(
+                    FunctionTransformer(
+                        lambda v: v.astype("object").fillna("unknown").astype(str)
+                    ),
+                    OneHotEncoder(handle_unknown="ignore"),
+                ),
+                categorical,
+            ),
+        ]
+    )
+    return make_pipeline(columns, LogisticRegression(C=0.5, max_iter=2000))
+
+
+@dataclass
+class TrainedChurn:
+    """Everything a run produced: models, data, metrics and the report."""
+
+    config: ChurnConfig
+    plan: SnapshotPlan
+    features: list[str]
+    lightgbm: LightGBMChurn
+    calibration: PlattCalibration
+    holdout: pd.DataFrame
+    y_holdout: np.ndarray
+    predictions: dict[str, np.ndarray]
+    report: dict[str, Any]
+    importance: pd.Series
+    history: RetailerHistory = field(repr=False)
+
+
+def _subsample(y: np.ndarray, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows to keep (all churners, a share of the rest) and weights that undo the sampling."""
+    if len(y) <= limit:
+        return np.arange(len(y)), np.ones(len(y))
+    rng = np.random.default_rng(seed)
+    negatives = np.flatnonzero(y == 0)
+    positives = np.flatnonzero(y == 1)
+    rate = max(1e-3, (limit - len(positives)) / len(negatives))
+    kept = negatives[rng.random(len(negatives)) < rate]
+    rows = np.sort(np.concatenate([positives, kept]))
+    weights = np.where(y[rows] == 1, 1.0, 1.0 / rate)
+    return rows, weights
+
+
+def _tune(x, y, w, dates, plan: SnapshotPlan, config: ChurnConfig) -> tuple[dict, int, dict]:
+    """Rolling origin: fit on snapshots whose labels end before each of the last two dates."""
+    horizon = pd.Timedelta(weeks=config.horizon_weeks)
+    origins = plan.fit_dates[-2:]
+    results = []
+    for params in LGBM_GRID if config.tune else LGBM_GRID[:1]:
+        rounds, losses = [], []
+        for origin in origins:
+            train = (dates + horizon <= origin).to_numpy()
+            valid = (dates == origin).to_numpy()
+            if train.sum() == 0 or y[valid].sum() == 0 or y[train].sum() == 0:
+                continue
+            model = LightGBMChurn(params, 0, config.seed)
+            best, loss = model.best_rounds(x[train], y[train], w[train], x[valid], y[valid])
+            rounds.append(best)
+            losses.append(loss)
+        if losses:
+            results.append((float(np.mean(losses)), params, int(np.mean(rounds))))
+    if not results:
+        return dict(LGBM_GRID[0]), 200, {"folds": 0}
+    loss, params, rounds = min(results, key=lambda r: r[0])
+    detail = {
+        "origins": [str(o.date()) for o in origins],
+        "grid": [{"params": p, "log_loss": round(v, 6), "rounds": n} for v, p, n in results],
+        "chosen": params,
+        "rounds": max(20, int(rounds * 1.1)),
+    }
+    return params, detail["rounds"], detail
+
+
+def train_churn(
+    tables: dict[str, pd.DataFrame],
+    config: ChurnConfig,
+    cutoff: pd.Timestamp | None = None,
+    oracle: pd.Series | None = None,
+) -> TrainedChurn:
+    """Fit the candidate and the baselines, calibrate, and evaluate all on the holdout.
+
+    Args:
+        tables: validated contract tables (only ``orders`` required).
+        oracle: true churn probability per retailer_id at the cutoff, when known.
+    """
+    history = prepare_history(tables)
+    plan = plan_snapshots(history, config, cutoff)
+    dates = [*plan.fit_dates, plan.calibration, plan.cutoff]
+    frame, history, snapshots = build_retailer_features(
+        tables, dates, config.population_weeks, history
+    )
+    features = feature_columns(frame)
+    labels = churn_labels(history, frame, config.label_spec).to_numpy()
+    as_of = frame["as_of"]
+    is_holdout = (as_of == plan.cutoff).to_numpy()
+    is_calibration = (as_of == plan.calibration).to_numpy()
+    is_fit = ~(is_holdout | is_calibration)
+    x_all = model_frame(frame, features)
+
+    fit_rows, weights = _subsample(labels[is_fit], config.max_train_rows, config.seed)
+    fit_index = np.flatnonzero(is_fit)[fit_rows]
+    x_fit, y_fit = x_all.iloc[fit_index], labels[fit_index]
+    fit_dates = as_of.iloc[fit_index].reset_index(drop=True)
+    if y_fit.sum() < 10:
+        raise UserInputError(
+            f"only {int(y_fit.sum())} churned retailers in the training snapshots; "
+            "need more history or a longer horizon"
+        )
+    params, rounds, tuning = _tune(x_fit, y_fit, weights, fit_dates, plan, config)
+    lightgbm = LightGBMChurn(params, rounds, config.seed).fit(x_fit, y_fit, weights)
+
+    x_cal, y_cal = x_all[is_calibration], labels[is_calibration]
+    x_hold, y_hold = x_all[is_holdout], labels[is_holdout]
+    holdout = frame[is_holdout].reset_index(drop=True)
+
+    calibration = PlattCalibration().fit(lightgbm.predict_raw(x_cal), y_cal)
+    logistic = logistic_pipeline(features).fit(
+        x_fit, y_fit, logisticregression__sample_weight=weights
+    )
+    logistic_cal = PlattCalibration().fit(logistic.predict_proba(x_cal)[:, 1], y_cal)
+    recency_feature = "days_since_last_order"
+    recency = IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=1e-4, y_max=1 - 1e-4)
+    recency.fit(x_fit[recency_feature].fillna(0), y_fit, sample_weight=weights)
+
+    predictions = {
+        "lightgbm": calibration.transform(lightgbm.predict_raw(x_hold)),
+        "logistic": logistic_cal.transform(logistic.predict_proba(x_hold)[:, 1]),
+        "recency": recency.predict(x_hold[recency_feature].fillna(0)),
+    }
+    top_k, top_k_rule = _top_k(holdout, config)
+    report: dict[str, Any] = {
+        "cutoff": str(plan.cutoff.date()),
+        "horizon_weeks": config.horizon_weeks,
+        "label": {
+            "kind": config.label,
+            "soft_threshold": config.soft_threshold,
+            "definition": _label_definition(config),
+        },
+        "data_span": [str(d.date()) for d in plan.data_span],
+        "calibration_snapshot": str(plan.calibration.date()),
+        "training_snapshots": [str(d.date()) for d in plan.fit_dates],
+        "rows": {
+            "train": int(is_fit.sum()),
+            "train_used": len(fit_index),
+            "calibration": int(is_calibration.sum()),
+            "holdout": int(is_holdout.sum()),
+        },
+        "churn_rate": {"train": float(labels[is_fit].mean()), "holdout": float(y_hold.mean())},
+        "population": {
+            "definition": (
+                f"retailers with at least one order in the {config.population_weeks} weeks "
+                "before the snapshot, licensed before it and licence not expired"
+            ),
+            "holdout_rows": int(is_holdout.sum()),
+            "left_out_at_cutoff": snapshots[-1].excluded,
+        },
+        "top_k": top_k,
+        "top_k_rule": top_k_rule,
+        "features": features,
+        "disabled_features": history.disabled,
+        "tuning": tuning,
+        "config": asdict(config),
+    }
+    for name, p in predictions.items():
+        report[name] = {
+            **score_metrics(y_hold, p, top_k),
+            "segments": segment_metrics(holdout, y_hold, p, SEGMENTS),
+        }
+    if oracle is not None:
+        truth = oracle.reindex(holdout["retailer_id"]).to_numpy()
+        known = ~np.isnan(truth)
+        report["oracle"] = {
+            **score_metrics(y_hold[known], truth[known], top_k),
+            "rows": int(known.sum()),
+            "segments": segment_metrics(holdout[known], y_hold[known], truth[known], SEGMENTS),
+        }
+        report["lightgbm_vs_oracle_roc_auc"] = (
+            report["lightgbm"]["roc_auc"] / report["oracle"]["roc_auc"]
+        )
+    importance = pd.Series(
+        lightgbm.booster_.feature_importance("gain"), index=features
+    ).sort_values(ascending=False)
+    return TrainedChurn(
+        config,
+        plan,
+        features,
+        lightgbm,
+        calibration,
+        holdout,
+        y_hold,
+        predictions,
+        report,
+        importance,
+        history,
+    )
+
+
+def _label_definition(config: ChurnConfig) -> str:
+    if config.label == "hard":
+        return f"no order in the {config.horizon_weeks} weeks from the snapshot date"
+    return (
+        f"order value in the {config.horizon_weeks} weeks from the snapshot below "
+        f"{config.soft_threshold:.0%} of the retailer's mean weekly value over the 26 weeks "
+        "before it"
+    )
+
+
+def _top_k(holdout: pd.DataFrame, config: ChurnConfig) -> tuple[int, str]:
+    if config.top_k:
+        return config.top_k, "given with --top-k"
+    if "manager_weekly_capacity" in holdout and "manager_id" in holdout:
+        capacity = holdout.drop_duplicates("manager_id")["manager_weekly_capacity"].sum()
+        if capacity > 0:
+            k = max(1, round(float(config.follow_up_share * capacity)))
+            return k, (
+                f"{config.follow_up_share:.0%} of the managers' weekly visit capacity "
+                f"({int(capacity)} visits)"
+            )
+    k = max(1, int(np.ceil(0.02 * len(holdout))))
+    return k, "2% of the population at risk (no manager capacity in the data)"
+
+
+def score_frame_for_model(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """Feature rows as the logged MLflow model takes them (categoricals as text)."""
+    x = model_frame(frame, features)
+    for column in features:
+        if column in CATEGORICAL:
+            x[column] = x[column].astype("object").astype(str)
+    return x
+
+
+def data_fingerprint(folder: Path) -> str:
+    """SHA-256 over the names and bytes of the data folder's contract tables."""
+    import hashlib
+
+    from features.io import find_table_files
+
+    digest = hashlib.sha256()
+    for name, path in sorted(find_table_files(Path(folder)).items()):
+        digest.update(name.encode())
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,203 @@
+"""One churn training run end to end: data in, MLflow run and registry decision out.
+
+``fieldcoach train churn`` is a thin wrapper around ``run_churn_training``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import infer_signature
+
+import features
+from features.io import atomic_path
+from features.validate import load_dataset
+from fieldcoach.settings import Settings
+from training import plots
+from training.churn import (
+    MODELS,
+    ChurnConfig,
+    TrainedChurn,
+    data_fingerprint,
+    plan_snapshots,
+    score_frame_for_model,
+    train_churn,
+)
+from training.metrics import score_metrics
+from training.oracle import OracleUnavailable, has_truth, oracle_churn_probability
+from training.registry import (
+    PromotionRule,
+    configure_mlflow,
+    experiment_id,
+    register_and_gate,
+)
+
+CHURN_MODEL = "retailer-churn"
+PYFUNC_CODE = Path(__file__).with_name("churn_pyfunc.py")
+HEADLINE = (
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "log_loss",
+    "ece",
+    "precision_top10",
+    "recall_top10",
+    "precision_top_k",
+    "recall_top_k",
+)
+
+
+def run_churn_training(
+    data_dir: Path,
+    config: ChurnConfig,
+    settings: Settings,
+    cutoff: pd.Timestamp | None = None,
+    rule: PromotionRule | None = None,
+    log=print,
+) -> dict[str, Any]:
+    """Train, evaluate, log to MLflow, register as challenger and apply the promotion rule."""
+    rule = rule or PromotionRule()
+    dataset = load_dataset(data_dir)
+    oracle, oracle_note = None, None
+    if has_truth(data_dir) and config.label == "hard":
+        from features.retailer import prepare_history
+
+        plan = plan_snapshots(prepare_history(dataset.tables), config, cutoff)
+        try:
+            oracle = oracle_churn_probability(data_dir, plan.cutoff, config.horizon_weeks)
+        except OracleUnavailable as exc:
+            oracle_note = str(exc)
+    trained = train_churn(dataset.tables, config, cutoff, oracle)
+    report = trained.report
+    if oracle_note:
+        report["oracle_unavailable"] = oracle_note
+    report["data_fingerprint"] = data_fingerprint(data_dir)
+    report["capabilities_off"] = dataset.report.capabilities_off
+
+    client = configure_mlflow(settings)
+    with mlflow.start_run(
+        experiment_id=experiment_id(CHURN_MODEL, settings),
+        run_name=f"churn cutoff {report['cutoff']}",
+    ) as run:
+        _log_run(trained, report, data_dir)
+        info = _log_model(trained)
+        holdout_input = score_frame_for_model(trained.holdout, trained.features)
+
+        def score_champion(uri: str) -> dict[str, float]:
+            champion = mlflow.pyfunc.load_model(uri)
+            p = champion.predict(holdout_input)["churn_probability"].to_numpy()
+            return score_metrics(trained.y_holdout, p, report["top_k"])
+
+        decision = register_and_gate(
+            client,
+            CHURN_MODEL,
+            info.model_uri,
+            run.info.run_id,
+            rule,
+            report["lightgbm"],
+            report.get(rule.must_beat),
+            score_champion,
+        )
+        report["registry"] = {**decision, "run_id": run.info.run_id, "model_uri": info.model_uri}
+        mlflow.log_dict(report, "report.json")
+    log(f"promotion rule: {decision['rule']}")
+    log(
+        f"{CHURN_MODEL} v{decision['version']}: "
+        f"{'promoted to champion' if decision['promoted'] else 'kept as challenger'} "
+        f"({decision['reason']})"
+    )
+    return report
+
+
+def _log_run(trained: TrainedChurn, report: dict[str, Any], data_dir: Path) -> None:
+    config = report["config"]
+    mlflow.log_params(
+        {
+            **{k: v for k, v in config.items() if v is not None},
+            "cutoff": report["cutoff"],
+            "calibration_snapshot": report["calibration_snapshot"],
+            "training_snapshots": len(report["training_snapshots"]),
+            "rows_train": report["rows"]["train"],
+            "rows_holdout": report["rows"]["holdout"],
+            "top_k": report["top_k"],
+            "lgbm_params": json.dumps(report["tuning"].get("chosen", {})),
+            "lgbm_rounds": report["tuning"].get("rounds"),
+        }
+    )
+    mlflow.set_tags(
+        {"data_fingerprint": report["data_fingerprint"], "data_dir": str(Path(data_dir).resolve())}
+    )
+    for name in (*MODELS, "oracle"):
+        if name in report:
+            mlflow.log_metrics(
+                {
+                    f"{name}_{m}": report[name][m]
+                    for m in HEADLINE
+                    if m in report[name] and np.isfinite(report[name][m])
+                }
+            )
+    mlflow.log_metric("churn_rate_holdout", report["churn_rate"]["holdout"])
+    mlflow.log_dict(
+        {"features": trained.features, "disabled": report["disabled_features"]}, "features.json"
+    )
+    predictions = dict(trained.predictions)
+    for name, figure in (
+        ("calibration", plots.calibration_figure(trained.y_holdout, predictions)),
+        ("gains", plots.gains_figure(trained.y_holdout, predictions, report["top_k"])),
+        ("importance", plots.importance_figure(trained.importance)),
+    ):
+        mlflow.log_figure(figure, f"plots/{name}.png")
+        plt.close(figure)
+
+
+def _log_model(trained: TrainedChurn):
+    with tempfile.TemporaryDirectory() as scratch:
+        booster_path = Path(scratch) / "booster.txt"
+        trained.lightgbm.booster_.save_model(str(booster_path))
+        spec_path = Path(scratch) / "spec.json"
+        spec = {
+            "features": trained.features,
+            "categories": trained.lightgbm.categories_,
+            "calibration": [trained.calibration.slope_, trained.calibration.intercept_],
+            "horizon_weeks": trained.config.horizon_weeks,
+            "label": trained.report["label"],
+        }
+        spec_path.write_text(json.dumps(spec, ensure_ascii=False))
+        example = score_frame_for_model(trained.holdout.head(5), trained.features)
+        output = pd.DataFrame(
+            {"churn_probability": [0.5] * len(example), "reasons": ["[]"] * len(example)}
+        )
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(PYFUNC_CODE),
+            artifacts={"booster": str(booster_path), "spec": str(spec_path)},
+            code_paths=[str(Path(features.__file__).parent)],
+            signature=infer_signature(example, output),
+            input_example=example,
+            pip_requirements=_requirements(),
+            metadata={
+                "horizon_weeks": trained.config.horizon_weeks,
+                "label": trained.config.label,
+            },
+        )
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [
+        f"{pkg}=={version(pkg)}"
+        for pkg in ("mlflow", "lightgbm", "pandas", "numpy", "pandera", "pyarrow", "scikit-learn")
+    ]
+
+
+def write_report(report: dict[str, Any], path: Path) -> None:
+    with atomic_path(Path(path)) as tmp:
+        tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))

@@ -1,0 +1,205 @@
+"""MLflow: tracking runs, registering models, and the champion/challenger rules.
+
+Every registered model has aliases: ``challenger`` (the newest candidate), ``champion``
+(what serving loads) and ``previous-champion`` (what ``rollback`` returns to). A candidate
+becomes champion only by a stated rule on the same holdout as the current champion; a data
+scientist may override with ``promote``/``rollback``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+import numpy as np
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from features.errors import UserInputError
+from fieldcoach.settings import Settings
+
+CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous-champion"
+
+
+def configure_mlflow(settings: Settings) -> MlflowClient:
+    """Point MLflow at the configured store (a SQLite file under the home by default)."""
+    uri = settings.resolved_tracking_uri
+    if uri.startswith("sqlite:///"):
+        settings.ensure_home()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def experiment_id(name: str, settings: Settings) -> str:
+    """The experiment's id, created with its artifacts under the home for local stores."""
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    local = settings.resolved_tracking_uri.startswith("sqlite:")
+    location = settings.artifact_root.as_uri() if local else None
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+@dataclass(frozen=True)
+class PromotionRule:
+    """When a challenger may replace the champion (compared on the challenger's holdout)."""
+
+    metric: str = "roc_auc"
+    min_gain: float = 0.0
+    max_ece: float = 0.03
+    must_beat: str = "recency"
+
+    def describe(self) -> str:
+        return (
+            f"promote if holdout {self.metric} >= champion's {self.metric} + {self.min_gain} "
+            f"on the same holdout, ECE <= {self.max_ece} (or no worse than the champion's), "
+            f"and {self.metric} beats the '{self.must_beat}' baseline"
+        )
+
+
+def decide_promotion(
+    rule: PromotionRule,
+    challenger: dict[str, float],
+    baseline: dict[str, float] | None,
+    champion: dict[str, float] | None,
+) -> tuple[bool, str]:
+    """Apply the rule; returns (promote?, why)."""
+    metric = rule.metric
+    value = challenger[metric]
+    if not math.isfinite(value):
+        return False, f"challenger {metric} is not finite"
+    if baseline is not None and value <= baseline[metric]:
+        return False, (
+            f"challenger {metric} {value:.4f} does not beat the {rule.must_beat} "
+            f"baseline ({baseline[metric]:.4f})"
+        )
+    ece_limit = max(rule.max_ece, champion["ece"] if champion else rule.max_ece)
+    if challenger["ece"] > ece_limit:
+        return False, f"challenger ECE {challenger['ece']:.4f} exceeds {ece_limit:.4f}"
+    if champion is None:
+        return True, "no champion yet and the challenger passes the absolute checks"
+    if value + 1e-12 < champion[metric] + rule.min_gain:
+        return False, (
+            f"challenger {metric} {value:.4f} < champion {champion[metric]:.4f} + {rule.min_gain}"
+        )
+    return True, f"challenger {metric} {value:.4f} >= champion {champion[metric]:.4f}"
+
+
+def version_by_alias(client: MlflowClient, name: str, alias: str):
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def register_and_gate(
+    client: MlflowClient,
+    name: str,
+    model_uri: str,
+    run_id: str,
+    rule: PromotionRule,
+    challenger: dict[str, float],
+    baseline: dict[str, float] | None,
+    score_champion: Callable[[str], dict[str, float]],
+) -> dict[str, Any]:
+    """Register the run's model as ``challenger`` and promote it if the rule says so.
+
+    Args:
+        score_champion: metrics of a model URI on the challenger's holdout; may raise if
+            the champion cannot score it (then the challenger is not promoted).
+    """
+    version = mlflow.register_model(model_uri, name).version
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    current = version_by_alias(client, name, CHAMPION)
+    champion_metrics = None
+    if current is not None:
+        try:
+            champion_metrics = score_champion(f"models:/{name}/{current.version}")
+        except Exception as exc:  # the champion could not score: never promote blindly
+            decision = {
+                "promoted": False,
+                "reason": f"champion v{current.version} could not score this holdout ({exc}); "
+                f"review and run `fieldcoach models promote {name} --version "
+                f"{version}`",
+            }
+            return _record(client, name, version, run_id, rule, decision, current, None)
+    promote, reason = decide_promotion(rule, challenger, baseline, champion_metrics)
+    if promote:
+        set_champion(client, name, version)
+    decision = {"promoted": promote, "reason": reason}
+    return _record(client, name, version, run_id, rule, decision, current, champion_metrics)
+
+
+def _record(client, name, version, run_id, rule, decision, current, champion_metrics):
+    decision.update(
+        {
+            "model": name,
+            "version": int(version),
+            "rule": rule.describe(),
+            "champion_before": int(current.version) if current is not None else None,
+            "champion_metrics_on_this_holdout": champion_metrics,
+        }
+    )
+    client.set_tag(run_id, "promotion", "promoted" if decision["promoted"] else "not promoted")
+    client.set_tag(run_id, "promotion_reason", decision["reason"])
+    client.set_tag(run_id, "promotion_rule", rule.describe())
+    client.set_model_version_tag(name, version, "promotion_reason", decision["reason"])
+    return decision
+
+
+def set_champion(client: MlflowClient, name: str, version: str | int) -> None:
+    current = version_by_alias(client, name, CHAMPION)
+    if current is not None and str(current.version) != str(version):
+        client.set_registered_model_alias(name, PREVIOUS, current.version)
+    client.set_registered_model_alias(name, CHAMPION, str(version))
+
+
+def promote(client: MlflowClient, name: str, version: int) -> str:
+    try:
+        client.get_model_version(name, str(version))
+    except MlflowException:
+        raise UserInputError(f"model {name!r} has no version {version}") from None
+    set_champion(client, name, version)
+    return f"{name}: version {version} is now champion"
+
+
+def rollback(client: MlflowClient, name: str) -> str:
+    previous = version_by_alias(client, name, PREVIOUS)
+    if previous is None:
+        raise UserInputError(f"model {name!r} has no previous champion to roll back to")
+    current = version_by_alias(client, name, CHAMPION)
+    client.set_registered_model_alias(name, CHAMPION, previous.version)
+    if current is not None:
+        client.set_registered_model_alias(name, PREVIOUS, current.version)
+    return f"{name}: version {previous.version} is champion again"
+
+
+def list_models(client: MlflowClient) -> list[dict[str, Any]]:
+    """Every registered model's versions with aliases and headline metrics."""
+    rows = []
+    for model in client.search_registered_models():
+        aliases: dict[str, list[str]] = {}
+        for alias, version in (model.aliases or {}).items():
+            aliases.setdefault(str(version), []).append(alias)
+        for version in client.search_model_versions(f"name='{model.name}'"):
+            metrics = {}
+            if version.run_id:
+                try:
+                    metrics = client.get_run(version.run_id).data.metrics
+                except MlflowException:
+                    metrics = {}
+            rows.append(
+                {
+                    "model": model.name,
+                    "version": int(version.version),
+                    "aliases": sorted(aliases.get(str(version.version), [])),
+                    "run_id": version.run_id,
+                    "created": int(version.creation_timestamp or 0),
+                    "metrics": {k: v for k, v in sorted(metrics.items()) if np.isfinite(v)},
+                }
+            )
+    return sorted(rows, key=lambda r: (r["model"], -r["version"]))

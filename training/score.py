@@ -1,0 +1,77 @@
+"""Batch scoring with the registered champion: probability, value at risk, reasons."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+from features.errors import UserInputError
+from features.retailer import build_retailer_features, check_as_of, prepare_history
+from features.validate import load_dataset
+from fieldcoach.settings import Settings
+from training.churn import parse_date, score_frame_for_model
+from training.registry import CHAMPION, configure_mlflow
+
+CHURN_MODEL = "retailer-churn"
+
+
+def load_champion(settings: Settings, model_uri: str | None = None):
+    configure_mlflow(settings)
+    uri = model_uri or f"models:/{CHURN_MODEL}@{CHAMPION}"
+    try:
+        return mlflow.pyfunc.load_model(uri), uri
+    except Exception as exc:
+        raise UserInputError(
+            f"cannot load {uri} ({exc.__class__.__name__}); train one with "
+            "`fieldcoach train churn --data DIR` first"
+        ) from None
+
+
+def score_churn(
+    data_dir: Path, as_of: str, settings: Settings, model_uri: str | None = None
+) -> pd.DataFrame:
+    """Score every retailer at risk on ``as_of``.
+
+    ``value_at_risk`` is the retailer's usual order value over the model's horizon (its mean
+    weekly value over the last 26 weeks, times H): what is lost if it churns.
+    ``expected_value_lost`` weighs it by the churn probability.
+    """
+    date = parse_date(as_of, "--as-of")
+    model, uri = load_champion(settings, model_uri)
+    dataset = load_dataset(data_dir)
+    history = prepare_history(dataset.tables)
+    check_as_of(history, date)
+    metadata = model.metadata.metadata or {}
+    horizon = int(metadata.get("horizon_weeks", 8))
+    features = model.metadata.get_input_schema().input_names()
+    # The population rule of training: retailers not already churned by the label's rule.
+    frame, _, _ = build_retailer_features(dataset.tables, [date], horizon, history)
+    if frame.empty:
+        raise UserInputError(f"no retailer at risk on {date.date()}")
+    missing = sorted(set(features) - set(frame.columns))
+    if missing:
+        raise UserInputError(
+            f"{uri} needs feature(s) this data cannot give: {', '.join(missing[:8])}; "
+            "train a model on this data"
+        )
+    predicted = model.predict(score_frame_for_model(frame, features))
+    reasons = predicted["reasons"].map(json.loads)
+    out = pd.DataFrame(
+        {
+            "retailer_id": frame["retailer_id"],
+            "as_of": frame["as_of"],
+            "churn_probability": predicted["churn_probability"].round(6),
+            "value_at_risk": (frame["baseline_weekly_value"].astype(float) * horizon).round(2),
+        }
+    )
+    out["expected_value_lost"] = (out["churn_probability"] * out["value_at_risk"]).round(2)
+    if "manager_id" in frame:
+        out.insert(1, "manager_id", frame["manager_id"])
+    out["reasons"] = predicted["reasons"]
+    out["reasons_zh"] = reasons.map(lambda rs: "；".join(r["zh"] for r in rs))
+    out["reasons_en"] = reasons.map(lambda rs: "; ".join(r["en"] for r in rs))
+    out["model_uri"] = uri
+    return out.sort_values("expected_value_lost", ascending=False, ignore_index=True)
