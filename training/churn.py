@@ -96,7 +96,9 @@ def plan_snapshots(
     latest = last + 1 - horizon_days
     # The cutoff, the calibration snapshot and two training snapshots need a label window each.
     needed = earliest + 3 * horizon_days
-    if latest < needed:
+    # The default cutoff is the latest Monday, so it must meet the rule too, not just `latest`.
+    latest_monday = latest - (latest + 3) % 7
+    if (latest if cutoff is not None else latest_monday) < needed:
         weeks = (last - first + 1) // 7
         raise UserInputError(
             f"--horizon-weeks {config.horizon_weeks} is longer than the data allows: "
@@ -106,7 +108,7 @@ def plan_snapshots(
     if cutoff is None:
         # The latest Monday: the week's state is then fully known, which keeps the
         # simulator oracle exact; any date may still be given with --cutoff.
-        t = latest - (latest + 3) % 7
+        t = latest_monday
     else:
         t = to_days(cutoff)
         if not first <= t <= last:
