@@ -70,8 +70,10 @@ def decide_promotion(
     """Apply the rule; returns (promote?, why)."""
     metric = rule.metric
     value = challenger[metric]
-    if not math.isfinite(value):
-        return False, f"challenger {metric} is not finite"
+    for key in (metric, "ece"):
+        # NaN compares False with everything, so it would slip through the checks below.
+        if not math.isfinite(challenger[key]):
+            return False, f"challenger {key} is not finite"
     if baseline is not None and value <= baseline[metric]:
         return False, (
             f"challenger {metric} {value:.4f} does not beat the {rule.must_beat} "
