@@ -158,6 +158,16 @@ class ValidationReport:
             lines.append("OK: the data meets the contract.")
         return "\n".join(lines)
 
+    def summary(self) -> str:
+        """One line for a command's error: the first problem, how many more, where to look."""
+        where = self.folder or "the data folder"
+        first = " ".join(self.problems[0].render().split()) if self.problems else "no problem"
+        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        return (
+            f"{where} does not meet the data contract: {first}{more}; "
+            f"`fieldcoach validate {where}` lists every problem"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
@@ -700,7 +710,9 @@ def load_dataset(folder: Path, tables: Iterable[str] | None = None) -> Dataset:
     names = None if tables is None else list(dict.fromkeys([*tables, "orders"]))
     typed, report = _validate(folder, names)
     if not report.ok:
-        raise DataContractError(report.render())
+        error = DataContractError(report.render())
+        error.report = report  # commands show its one-line summary
+        raise error
     if tables is not None:
         typed = {n: typed[n] for n in tables if n in typed}
     return Dataset(tables=typed, folder=Path(folder), report=report)

@@ -34,7 +34,11 @@ def _user_errors() -> Iterator[None]:
 
     try:
         yield
-    except (UserInputError, DataContractError, FileNotFoundError) as exc:
+    except DataContractError as exc:
+        # A failed contract check carries the full multi-line report; show its summary.
+        report = getattr(exc, "report", None)
+        _fail(report.summary() if report is not None else str(exc))
+    except (UserInputError, FileNotFoundError) as exc:
         _fail(str(exc))
 
 
