@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/fieldcoach simulate --out $(DEMO_DIR) --retailers 2000 --managers 10 --weeks 104 --seed 7
 	$(BIN)/fieldcoach validate $(DEMO_DIR)
+	$(BIN)/fieldcoach train churn --data $(DEMO_DIR) --report .fieldcoach/churn-report.json
+	$(BIN)/fieldcoach score churn --data $(DEMO_DIR) --as-of 2025-12-29 --out .fieldcoach/churn-scores.csv
+	$(BIN)/python -c "import pandas as pd; print(pd.read_csv('.fieldcoach/churn-scores.csv', encoding='utf-8-sig')[['retailer_id', 'manager_id', 'churn_probability', 'value_at_risk', 'reasons_en']].head(10).to_string(index=False))"
 
 test: $(STAMP)
 	$(BIN)/ruff check .

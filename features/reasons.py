@@ -38,64 +38,149 @@ TEMPLATES: dict[str, ReasonTemplate] = {
     "days_since_last_order": _T("order_gap", "已{v}天未订货", "no order for {v} days"),
     "weeks_without_order": _T("order_gap", "已连续{v}周未订货", "no order for {v} weeks"),
     "value_8w_vs_last_year": _T(
-        "value_down_yoy", "订货额较去年同期下降{v}%", "order value down {v}% on last year",
-        _down_pct),
+        "value_down_yoy",
+        "订货额较去年同期下降{v}%",
+        "order value down {v}% on last year",
+        _down_pct,
+    ),
     "value_13w_vs_last_year": _T(
-        "value_down_yoy", "近13周订货额较去年同期下降{v}%",
-        "13-week order value down {v}% on last year", _down_pct),
+        "value_down_yoy",
+        "近13周订货额较去年同期下降{v}%",
+        "13-week order value down {v}% on last year",
+        _down_pct,
+    ),
     "value_4w_vs_baseline": _T(
-        "value_down", "近4周订货额比自身常态低{v}%", "last 4 weeks {v}% below its usual level",
-        _down_pct),
+        "value_down",
+        "近4周订货额比自身常态低{v}%",
+        "last 4 weeks {v}% below its usual level",
+        _down_pct,
+    ),
     "value_8w_vs_baseline": _T(
-        "value_down", "近8周订货额比自身常态低{v}%", "last 8 weeks {v}% below its usual level",
-        _down_pct),
+        "value_down",
+        "近8周订货额比自身常态低{v}%",
+        "last 8 weeks {v}% below its usual level",
+        _down_pct,
+    ),
     "trend_13w": _T("value_falling", "近13周订货额持续下滑", "order value falling for 13 weeks"),
     "trend_26w": _T("value_falling", "近半年订货额持续下滑", "order value falling for 26 weeks"),
     "volatility_13w": _T("erratic_orders", "订货很不稳定", "orders have become erratic"),
     "weeks_ordered_share_4w": _T(
-        "order_frequency", "近4周仅{v}%的周有订货", "ordered in only {v}% of the last 4 weeks",
-        _pct),
+        "order_frequency",
+        "近4周仅{v}%的周有订货",
+        "ordered in only {v}% of the last 4 weeks",
+        _pct,
+    ),
     "weeks_ordered_share_8w": _T(
-        "order_frequency", "近8周仅{v}%的周有订货", "ordered in only {v}% of the last 8 weeks",
-        _pct),
+        "order_frequency",
+        "近8周仅{v}%的周有订货",
+        "ordered in only {v}% of the last 8 weeks",
+        _pct,
+    ),
     "weeks_ordered_share_13w": _T(
-        "order_frequency", "近13周仅{v}%的周有订货", "ordered in only {v}% of the last 13 weeks",
-        _pct),
+        "order_frequency",
+        "近13周仅{v}%的周有订货",
+        "ordered in only {v}% of the last 13 weeks",
+        _pct,
+    ),
     "brand_breadth_change": _T(
-        "brand_mix_narrowing", "订购品规减少{v}%", "brand mix narrowed by {v}%", _down_pct),
+        "brand_mix_narrowing", "订购品规减少{v}%", "brand mix narrowed by {v}%", _down_pct
+    ),
     "brands_per_order_4w": _T(
-        "brand_mix_narrow", "每单仅订{v}个品规", "only {v} brands per order"),
+        "brand_mix_narrow", "每单仅订{v}个品规", "only {v} brands per order"
+    ),
     "complaints_13w": _T("complaints", "近13周投诉{v}次", "{v} complaint(s) in 13 weeks"),
     "complaints_52w": _T("complaints", "近一年投诉{v}次", "{v} complaint(s) in a year"),
     "days_since_last_complaint": _T(
-        "recent_complaint", "{v}天前有投诉", "complained {v} days ago"),
-    "latest_satisfaction": _T(
-        "low_satisfaction", "满意度仅{v}分", "satisfaction only {v}/5"),
+        "recent_complaint", "{v}天前有投诉", "complained {v} days ago"
+    ),
+    "latest_satisfaction": _T("low_satisfaction", "满意度仅{v}分", "satisfaction only {v}/5"),
     "mean_satisfaction_52w": _T(
-        "low_satisfaction", "近一年平均满意度{v}分", "average satisfaction {v}/5 this year",
-        lambda v: round(v, 1)),
+        "low_satisfaction",
+        "近一年平均满意度{v}分",
+        "average satisfaction {v}/5 this year",
+        lambda v: round(v, 1),
+    ),
     "days_since_last_visit": _T("not_visited", "已{v}天未拜访", "not visited for {v} days"),
     "days_since_purposeful_visit": _T(
-        "no_purposeful_visit", "{v}天无针对性拜访", "no purposeful visit for {v} days"),
+        "no_purposeful_visit", "{v}天无针对性拜访", "no purposeful visit for {v} days"
+    ),
     "days_to_licence_expiry": _T(
-        "licence_expiring", "许可证{v}天后到期", "licence expires in {v} days"),
+        "licence_expiring", "许可证{v}天后到期", "licence expires in {v} days"
+    ),
     "value_4w": _T("low_value", "近4周订货额仅{v}元", "only {v} yuan ordered in 4 weeks"),
+    "value_1w_vs_baseline": _T(
+        "value_down",
+        "上周订货额比自身常态低{v}%",
+        "last week {v}% below its usual level",
+        _down_pct,
+    ),
+    "value_2w_vs_baseline": _T(
+        "value_down",
+        "近2周订货额比自身常态低{v}%",
+        "last 2 weeks {v}% below its usual level",
+        _down_pct,
+    ),
+    "recent_level_vs_baseline": _T(
+        "value_down",
+        "近期订货水平比自身常态低{v}%",
+        "recent orders {v}% below its usual level",
+        _down_pct,
+    ),
+    "log_value_trend_8w": _T(
+        "value_falling", "近8周订货额下滑", "order value falling for 8 weeks"
+    ),
+    "orders_4w": _T("order_frequency", "近4周仅订货{v}次", "only {v} orders in 4 weeks"),
+    "orders_8w": _T("order_frequency", "近8周仅订货{v}次", "only {v} orders in 8 weeks"),
+    "visits_4w": _T("few_visits", "近4周拜访{v}次", "{v} visit(s) in 4 weeks"),
+    "visits_13w": _T("few_visits", "近13周仅拜访{v}次", "only {v} visit(s) in 13 weeks"),
+    "visits_26w": _T("few_visits", "近半年仅拜访{v}次", "only {v} visit(s) in 26 weeks"),
+    "customer_age_days": _T("new_customer", "新客户（{v}天）", "new customer ({v} days)"),
+    "territory_size": _T("large_territory", "客户经理负责{v}户", "manager serves {v} retailers"),
+    "manager_tenure_days": _T(
+        "new_manager", "客户经理入职仅{v}天", "manager joined only {v} days ago"
+    ),
 }
 for _skill in SKILLS:
     TEMPLATES[f"manager_{_skill}"] = _T(
-        f"manager_{_skill}", f"客户经理{SKILL_NAMES_ZH[_skill]}偏弱（{{v}}分）",
-        f"manager's {_skill.replace('_', ' ')} is weak ({{v}}/100)")
+        f"manager_{_skill}",
+        f"客户经理{SKILL_NAMES_ZH[_skill]}偏弱（{{v}}分）",
+        f"manager's {_skill.replace('_', ' ')} is weak ({{v}}/100)",
+    )
 
 
-def describe(feature: str, value: float, language: str = "both") -> dict[str, str]:
+# Per-order ratios and trends are undefined when the window holds no order at all.
+NO_RECENT_ORDERS = {"code": "no_recent_orders", "zh": "近期没有订货", "en": "no recent orders"}
+ORDER_RATIO_PREFIXES = (
+    "value_",
+    "brand",
+    "trend_",
+    "volatility_",
+    "premium_",
+    "cartons_",
+    "recent_level",
+    "log_value",
+)
+
+
+def describe(feature: str, value: float | None) -> dict[str, str]:
     """The reason sentence for one feature at one value."""
     template = TEMPLATES.get(feature)
-    if template is None or value is None or (isinstance(value, float) and np.isnan(value)):
-        code = template.code if template else feature
-        return {"code": code, "zh": f"特征 {feature}", "en": f"feature {feature}"}
+    missing = value is None or (isinstance(value, float) and np.isnan(value))
+    if missing and feature.startswith(ORDER_RATIO_PREFIXES):
+        return dict(NO_RECENT_ORDERS)
+    if template is None or missing:
+        readable = feature.replace("_", " ")
+        return {
+            "code": template.code if template else feature,
+            "zh": f"{readable}异常",
+            "en": f"unusual {readable}",
+        }
     shown = template.value(float(value))
-    return {"code": template.code, "zh": template.zh.format(v=shown),
-            "en": template.en.format(v=shown)}
+    return {
+        "code": template.code,
+        "zh": template.zh.format(v=shown),
+        "en": template.en.format(v=shown),
+    }
 
 
 def top_reasons(
@@ -124,8 +209,9 @@ def top_reasons(
             if reason["code"] in seen:
                 continue
             seen.add(reason["code"])
-            reasons.append({"feature": feature, "contribution": round(float(contrib[row, j]), 4),
-                            **reason})
+            reasons.append(
+                {"feature": feature, "contribution": round(float(contrib[row, j]), 4), **reason}
+            )
         out.append(reasons)
     return out
 

@@ -292,7 +292,13 @@ def retailer_snapshot(
     f["weeks_without_order"] = np.where(ordered.any(axis=1), ordered.argmax(axis=1), HISTORY_WEEKS)
     baseline = value[:, :26].sum(axis=1) / np.minimum(26, weeks_known)
     f["baseline_weekly_value"] = baseline
+    f["value_1w_vs_baseline"] = _safe_ratio(value[:, 0], baseline)
+    f["value_2w_vs_baseline"] = _safe_ratio(value[:, :2].sum(axis=1) / 2, baseline)
     f["value_4w_vs_baseline"] = _safe_ratio(f["value_4w"] / 4, baseline)
+    # Recent weeks weigh most (half-life 3 weeks): a smoothed reading of the current level.
+    decay = 0.5 ** (np.arange(13) / 3.0)
+    f["recent_level_vs_baseline"] = _safe_ratio(value[:, :13] @ decay / decay.sum(), baseline)
+    f["log_value_trend_8w"] = _slope(np.log1p(value[:, :8]))
     f["value_8w_vs_baseline"] = _safe_ratio(f["value_8w"] / 8, baseline)
     f["trend_13w"] = _safe_ratio(_slope(value[:, :13]), value[:, :13].mean(axis=1))
     f["trend_26w"] = _safe_ratio(_slope(value[:, :26]), value[:, :26].mean(axis=1))
@@ -431,18 +437,25 @@ def build_retailer_features(
     for column in CATEGORICAL:
         if column in frame:
             frame[column] = frame[column].astype("category")
+    # pandas keeps attrs in Parquet metadata, so the file itself says what is switched off.
+    frame.attrs["disabled_features"] = dict(history.disabled)
+    frame.attrs["left_out"] = {str(s.as_of.date()): s.excluded for s in snapshots}
     return frame, history, snapshots
 
 
 def check_as_of(history: RetailerHistory, as_of: pd.Timestamp) -> None:
-    """A snapshot needs orders before it and may be at most the day after the data ends."""
+    """A snapshot needs orders before it and may be up to a week after the data ends.
+
+    The week after is allowed so that this week's scores can be dated on its Monday when
+    the export ended on the Friday before.
+    """
     t = to_days(as_of)
-    if not history.first_day < t <= history.last_day + 1:
+    if not history.first_day < t <= history.last_day + 7:
         first = pd.Timestamp(history.first_day, unit="D").date()
         last = pd.Timestamp(history.last_day, unit="D").date()
         raise UserInputError(
             f"--as-of {pd.Timestamp(as_of).date()} is outside the data ({first} .. {last}); "
-            "a snapshot needs orders before it"
+            "a snapshot needs orders before it and at most a week after the last one"
         )
 
 

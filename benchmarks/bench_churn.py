@@ -1,0 +1,105 @@
+"""Benchmark: churn features and training at province scale.
+
+Targets (issue 3), 300,000 retailers x 104 weeks on a 2-core machine: features at 4
+snapshot dates in at most 3 minutes and 8 GiB; training in at most 5 minutes.
+
+    python benchmarks/bench_churn.py [--data DIR] [--retailers 300000] [--weeks 104]
+
+Without --data it simulates the territory first (not timed). Each phase runs in its own
+process so its peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+
+def peak_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def phase_features(data: Path) -> dict:
+    from features.retailer import build_retailer_features, prepare_history
+    from features.validate import load_dataset
+
+    t0 = time.perf_counter()
+    dataset = load_dataset(data)
+    t1 = time.perf_counter()
+    history = prepare_history(dataset.tables)
+    end = pd.Timestamp(history.last_day, unit="D")
+    dates = [end - pd.Timedelta(weeks=8 + 4 * k) for k in range(4)]
+    frame, _, _ = build_retailer_features(dataset.tables, dates, 8, history)
+    t2 = time.perf_counter()
+    return {"load_and_validate_s": t1 - t0, "features_s": t2 - t1, "rows": len(frame),
+            "columns": frame.shape[1], "orders": len(dataset.tables["orders"]),
+            "peak_gib": peak_gib()}
+
+
+def phase_train(data: Path) -> dict:
+    from features.validate import load_dataset
+    from training.churn import ChurnConfig, train_churn
+
+    dataset = load_dataset(data)
+    t0 = time.perf_counter()
+    report = train_churn(dataset.tables, ChurnConfig()).report
+    t1 = time.perf_counter()
+    return {"train_s": t1 - t0, "rows_train": report["rows"]["train"],
+            "rows_used": report["rows"]["train_used"], "roc_auc": report["lightgbm"]["roc_auc"],
+            "peak_gib": peak_gib()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--retailers", type=int, default=300_000)
+    parser.add_argument("--managers", type=int, default=1_500)
+    parser.add_argument("--weeks", type=int, default=104)
+    parser.add_argument("--phase", choices=["features", "train"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        result = phase_features(args.data) if args.phase == "features" else phase_train(args.data)
+        print(json.dumps(result))
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        data = args.data
+        if data is None:
+            from simulator import SimulationConfig, Territory, export_dataset
+
+            data = Path(scratch)
+            territory = Territory.create(SimulationConfig(
+                n_retailers=args.retailers, n_managers=args.managers, seed=0))
+            export_dataset(territory.run(args.weeks), data)
+        results = {}
+        for phase in ("features", "train"):
+            out = subprocess.run(
+                [sys.executable, __file__, "--phase", phase, "--data", str(data)],
+                check=True, capture_output=True, text=True,
+            )
+            results[phase] = json.loads(out.stdout.strip().splitlines()[-1])
+    f, t = results["features"], results["train"]
+    features_total = f["load_and_validate_s"] + f["features_s"]
+    print(f"churn benchmark: {args.retailers:,} retailers x {args.weeks} weeks "
+          f"({f['orders']:,} orders)")
+    print(f"  load + validate       {f['load_and_validate_s']:7.1f} s")
+    print(f"  features, 4 snapshots {f['features_s']:7.1f} s  -> {f['rows']:,} rows x "
+          f"{f['columns']} columns")
+    print(f"  features total        {features_total:7.1f} s  (target <= 180 s: "
+          f"{'ok' if features_total <= 180 else 'MISSED'}), peak {f['peak_gib']:.2f} GiB "
+          f"(target <= 8: {'ok' if f['peak_gib'] <= 8 else 'MISSED'})")
+    print(f"  training              {t['train_s']:7.1f} s  (target <= 300 s: "
+          f"{'ok' if t['train_s'] <= 300 else 'MISSED'}), {t['rows_train']:,} training rows "
+          f"({t['rows_used']:,} used), peak {t['peak_gib']:.2f} GiB, holdout ROC-AUC "
+          f"{t['roc_auc']:.4f}")
+
+
+if __name__ == "__main__":
+    main()
