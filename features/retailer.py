@@ -133,6 +133,12 @@ def prepare_history(tables: dict[str, pd.DataFrame]) -> RetailerHistory:
         return EventLog.from_frame(tables[name], ids, "retailer_id", date_column, columns)
 
     visits = optional_log("visits", "visit_date", ("purpose", "duration_min"))
+    if visits is not None and "purpose" in visits.values:
+        # Codes once here, so each snapshot counts purposes in one pass.
+        purpose = pd.Series(visits.values.pop("purpose")).fillna("routine")
+        visits.values["purpose_code"] = pd.Categorical(
+            purpose, categories=VISIT_PURPOSES
+        ).codes.astype(np.int64)
     complaints = optional_log("complaints", "complained_on", ("category",))
     surveys = optional_log("surveys", "surveyed_on", ("satisfaction",))
     for name, what in (
@@ -189,6 +195,31 @@ def weekly_matrix(
     flat = log.code[window] * weeks + week
     w = None if weights is None else weights[window].astype(np.float64)
     return np.bincount(flat, weights=w, minlength=n * weeks).reshape(n, weeks)
+
+
+def weekly_matrices(
+    log: EventLog, n: int, t: int, weeks: int, weights: dict[str, np.ndarray | None]
+) -> dict[str, np.ndarray]:
+    """Several (retailers, weeks) matrices from one pass over the log's window before ``t``."""
+    window = log.window(t - 7 * weeks, t)
+    flat = log.code[window] * weeks + (t - 1 - log.day[window]) // 7
+    return {
+        name: np.bincount(
+            flat,
+            weights=None if w is None else w[window].astype(np.float64),
+            minlength=n * weeks,
+        ).reshape(n, weeks)
+        for name, w in weights.items()
+    }
+
+
+def counts_by_group(
+    log: EventLog, n: int, t: int, weeks: int, group: np.ndarray, groups: int
+) -> np.ndarray:
+    """(retailers, groups) event counts in the weeks before ``t``."""
+    window = log.window(t - 7 * weeks, t)
+    flat = log.code[window] * groups + group[window]
+    return np.bincount(flat, minlength=n * groups).reshape(n, groups)
 
 
 def last_year_anchor(t: int) -> int:
@@ -248,8 +279,14 @@ def retailer_snapshot(
     """
     t = to_days(as_of)
     n, log = history.n, history.orders
-    value = weekly_matrix(log, n, t, HISTORY_WEEKS, log.values["amount"])
-    count = weekly_matrix(log, n, t, HISTORY_WEEKS, None)
+    weights: dict[str, np.ndarray | None] = {"value": log.values["amount"], "count": None}
+    for column in ("quantity", "brand_count"):
+        if column in log.values:
+            weights[column] = log.values[column]
+    if "premium_share" in log.values:
+        weights["premium_value"] = log.values["premium_share"] * log.values["amount"]
+    matrices = weekly_matrices(log, n, t, HISTORY_WEEKS, weights)
+    value, count = matrices["value"], matrices["count"]
     ordered = count > 0
     last_order = log.last_before(n, t)
     first_order = log.first_index(n)
@@ -304,25 +341,21 @@ def retailer_snapshot(
     f["trend_26w"] = _safe_ratio(_slope(value[:, :26]), value[:, :26].mean(axis=1))
     f["volatility_13w"] = _safe_ratio(value[:, :13].std(axis=1), value[:, :13].mean(axis=1))
     f["volatility_26w"] = _safe_ratio(value[:, :26].std(axis=1), value[:, :26].mean(axis=1))
-    anchor = last_year_anchor(t)
+    last_year = weekly_matrix(log, n, last_year_anchor(t), 13, log.values["amount"])
     for w in (8, 13):
-        last_year = weekly_matrix(log, n, anchor, w, log.values["amount"]).sum(axis=1)
-        f[f"value_{w}w_vs_last_year"] = _safe_ratio(f[f"value_{w}w"], last_year)
-    if "quantity" in log.values:
-        qty = weekly_matrix(log, n, t, 13, log.values["quantity"]).sum(axis=1)
+        f[f"value_{w}w_vs_last_year"] = _safe_ratio(f[f"value_{w}w"], last_year[:, :w].sum(1))
+    if "quantity" in matrices:
+        qty = matrices["quantity"][:, :13].sum(axis=1)
         f["cartons_per_order_13w"] = _safe_ratio(qty, f["orders_13w"])
-    if "brand_count" in log.values:
-        brands = log.values["brand_count"]
-        b4 = weekly_matrix(log, n, t, 4, brands).sum(axis=1)
-        b26 = weekly_matrix(log, n, t, 26, brands).sum(axis=1)
-        f["brands_per_order_4w"] = _safe_ratio(b4, f["orders_4w"])
-        f["brands_per_order_26w"] = _safe_ratio(b26, f["orders_26w"])
+    if "brand_count" in matrices:
+        brands = matrices["brand_count"]
+        f["brands_per_order_4w"] = _safe_ratio(brands[:, :4].sum(axis=1), f["orders_4w"])
+        f["brands_per_order_26w"] = _safe_ratio(brands[:, :26].sum(axis=1), f["orders_26w"])
         f["brand_breadth_change"] = _safe_ratio(
             f["brands_per_order_4w"], f["brands_per_order_26w"]
         )
-    if "premium_share" in log.values:
-        weighted = log.values["premium_share"] * log.values["amount"]
-        premium = weekly_matrix(log, n, t, 13, weighted).sum(axis=1)
+    if "premium_value" in matrices:
+        premium = matrices["premium_value"][:, :13].sum(axis=1)
         f["premium_share_13w"] = _safe_ratio(premium, f["value_13w"])
 
     if history.visits is not None:
@@ -358,16 +391,16 @@ def retailer_snapshot(
 
 def _visit_features(f: dict[str, Any], visits: EventLog, n: int, t: int) -> None:
     f["days_since_last_visit"] = _days_since(visits, n, t)
+    count = weekly_matrices(visits, n, t, 26, {"count": None})["count"]
     for w in (4, 13, 26):
-        f[f"visits_{w}w"] = weekly_matrix(visits, n, t, w, None).sum(axis=1)
-    purpose = visits.values.get("purpose")
-    if purpose is None:
+        f[f"visits_{w}w"] = count[:, :w].sum(axis=1)
+    code = visits.values.get("purpose_code")
+    if code is None:
         return
-    purpose = pd.Series(purpose).fillna("routine").to_numpy()
-    for name in VISIT_PURPOSES:
-        mask = purpose == name
-        f[f"visits_13w_{name}"] = weekly_matrix(visits, n, t, 13, None, mask).sum(axis=1)
-    purposeful = purpose != "routine"
+    by_purpose = counts_by_group(visits, n, t, 13, code, len(VISIT_PURPOSES))
+    for k, name in enumerate(VISIT_PURPOSES):
+        f[f"visits_13w_{name}"] = by_purpose[:, k]
+    purposeful = code != VISIT_PURPOSES.index("routine")
     f["days_since_purposeful_visit"] = _days_since(visits, n, t, purposeful)
 
 
