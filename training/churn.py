@@ -57,6 +57,7 @@ class ChurnConfig:
     follow_up_share: float = 0.2  # share of a week's visits managers spend on risk follow-ups
     top_k: int | None = None
     max_train_rows: int = 1_500_000
+    max_tune_rows: int = 400_000  # rolling-origin folds fit on at most this many rows
     tune: bool = True
     seed: int = 0
 
@@ -338,7 +339,11 @@ def train_churn(
             f"only {int(y_fit.sum())} churned retailers in the training snapshots; "
             "need more history or a longer horizon"
         )
-    params, rounds, tuning = _tune(x_fit, y_fit, weights, fit_dates, plan, config)
+    tune_rows, tune_weights = _subsample(y_fit, config.max_tune_rows, config.seed + 1)
+    params, rounds, tuning = _tune(
+        x_fit.iloc[tune_rows], y_fit[tune_rows], weights[tune_rows] * tune_weights,
+        fit_dates.iloc[tune_rows].reset_index(drop=True), plan, config,
+    )
     lightgbm = LightGBMChurn(params, rounds, config.seed).fit(x_fit, y_fit, weights)
 
     x_cal, y_cal = x_all[is_calibration], labels[is_calibration]
