@@ -131,6 +131,24 @@ TEMPLATES: dict[str, ReasonTemplate] = {
     ),
     "orders_4w": _T("order_frequency", "近4周仅订货{v}次", "only {v} orders in 4 weeks"),
     "orders_8w": _T("order_frequency", "近8周仅订货{v}次", "only {v} orders in 8 weeks"),
+    "weeks_ordered_share_26w": _T(
+        "order_frequency",
+        "近半年仅{v}%的周有订货",
+        "ordered in only {v}% of the last 26 weeks",
+        _pct,
+    ),
+    "weeks_ordered_share_52w": _T(
+        "order_frequency",
+        "近一年仅{v}%的周有订货",
+        "ordered in only {v}% of the last 52 weeks",
+        _pct,
+    ),
+    "orders_13w": _T("order_frequency", "近13周仅订货{v}次", "only {v} orders in 13 weeks"),
+    "orders_52w": _T("order_frequency", "近一年仅订货{v}次", "only {v} orders in a year"),
+    "volatility_26w": _T("erratic_orders", "近半年订货很不稳定", "orders erratic over 26 weeks"),
+    "days_since_survey": _T(
+        "no_recent_survey", "{v}天未做满意度回访", "no satisfaction survey for {v} days"
+    ),
     "visits_4w": _T("few_visits", "近4周拜访{v}次", "{v} visit(s) in 4 weeks"),
     "visits_13w": _T("few_visits", "近13周仅拜访{v}次", "only {v} visit(s) in 13 weeks"),
     "visits_26w": _T("few_visits", "近半年仅拜访{v}次", "only {v} visit(s) in 26 weeks"),
