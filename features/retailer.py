@@ -17,13 +17,14 @@ import numpy as np
 import pandas as pd
 
 from features.calendar import CHINESE_NEW_YEAR, to_days
-from features.contract import SKILLS, VISIT_PURPOSES
+from features.contract import AREA_TYPES, FORMATS, SKILLS, VISIT_PURPOSES
 from features.errors import UserInputError
 
 WINDOWS = (4, 8, 13, 26, 52)
 HISTORY_WEEKS = 52
 DEFAULT_ACTIVE_WEEKS = 13
-CATEGORICAL = ("format", "area_type")
+# Fixed levels from the contract, so frames of different snapshots stack and match.
+CATEGORICAL: dict[str, tuple[str, ...]] = {"format": FORMATS, "area_type": AREA_TYPES}
 
 
 @dataclass
@@ -406,9 +407,9 @@ def _visit_features(f: dict[str, Any], visits: EventLog, n: int, t: int) -> None
 
 def _attribute_features(frame: pd.DataFrame, attrs: pd.DataFrame, t: int) -> None:
     values = attrs.reset_index(drop=True)
-    for column in CATEGORICAL:
+    for column, levels in CATEGORICAL.items():
         if column in values:
-            frame[column] = pd.Categorical(values[column].astype("object"))
+            frame[column] = pd.Categorical(values[column].astype("object"), categories=levels)
     if "grade" in values:
         frame["grade"] = values["grade"].astype("float32")
     if "manager_id" in values:
@@ -467,9 +468,6 @@ def build_retailer_features(
     snapshots = [retailer_snapshot(history, d, active_weeks) for d in as_of_dates]
     frames = [s.frame for s in snapshots]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    for column in CATEGORICAL:
-        if column in frame:
-            frame[column] = frame[column].astype("category")
     # pandas keeps attrs in Parquet metadata, so the file itself says what is switched off.
     frame.attrs["disabled_features"] = dict(history.disabled)
     frame.attrs["left_out"] = {str(s.as_of.date()): s.excluded for s in snapshots}

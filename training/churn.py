@@ -28,9 +28,9 @@ from features.errors import UserInputError
 from features.retailer import (
     CATEGORICAL,
     RetailerHistory,
-    build_retailer_features,
     feature_columns,
     prepare_history,
+    retailer_snapshot,
 )
 from training.labels import LabelSpec, churn_labels
 from training.metrics import score_metrics, segment_metrics
@@ -318,22 +318,24 @@ def train_churn(
     """
     history = prepare_history(tables)
     plan = plan_snapshots(history, config, cutoff)
-    dates = [*plan.fit_dates, plan.calibration, plan.cutoff]
-    frame, history, snapshots = build_retailer_features(
-        tables, dates, config.population_weeks, history
-    )
-    features = feature_columns(frame)
-    labels = churn_labels(history, frame, config.label_spec).to_numpy()
-    as_of = frame["as_of"]
-    is_holdout = (as_of == plan.cutoff).to_numpy()
-    is_calibration = (as_of == plan.calibration).to_numpy()
-    is_fit = ~(is_holdout | is_calibration)
-    x_all = model_frame(frame, features)
-
-    fit_rows, weights = _subsample(labels[is_fit], config.max_train_rows, config.seed)
-    fit_index = np.flatnonzero(is_fit)[fit_rows]
-    x_fit, y_fit = x_all.iloc[fit_index], labels[fit_index]
-    fit_dates = as_of.iloc[fit_index].reset_index(drop=True)
+    weeks = config.population_weeks
+    # Sample each training snapshot as it is built (every churner, a share of the rest),
+    # so a province's sixteen snapshots never sit in memory whole.
+    per_snapshot = max(1, config.max_train_rows // max(1, len(plan.fit_dates)))
+    parts, train_rows, train_churned = [], 0, 0
+    for k, date in enumerate(plan.fit_dates):
+        snapshot = retailer_snapshot(history, date, weeks)
+        y = churn_labels(history, snapshot.frame, config.label_spec).to_numpy()
+        train_rows, train_churned = train_rows + len(y), train_churned + int(y.sum())
+        keep, w = _subsample(y, per_snapshot, config.seed + k)
+        parts.append(snapshot.frame.iloc[keep].assign(_label=y[keep], _weight=w))
+    fit = pd.concat(parts, ignore_index=True)
+    calibration_snapshot = retailer_snapshot(history, plan.calibration, weeks)
+    holdout_snapshot = retailer_snapshot(history, plan.cutoff, weeks)
+    features = feature_columns(fit.drop(columns=["_label", "_weight"]))
+    x_fit, y_fit = model_frame(fit, features), fit["_label"].to_numpy()
+    weights = fit["_weight"].to_numpy()
+    fit_dates = fit["as_of"]
     if y_fit.sum() < 10:
         raise UserInputError(
             f"only {int(y_fit.sum())} churned retailers in the training snapshots; "
@@ -341,14 +343,21 @@ def train_churn(
         )
     tune_rows, tune_weights = _subsample(y_fit, config.max_tune_rows, config.seed + 1)
     params, rounds, tuning = _tune(
-        x_fit.iloc[tune_rows], y_fit[tune_rows], weights[tune_rows] * tune_weights,
-        fit_dates.iloc[tune_rows].reset_index(drop=True), plan, config,
+        x_fit.iloc[tune_rows],
+        y_fit[tune_rows],
+        weights[tune_rows] * tune_weights,
+        fit_dates.iloc[tune_rows].reset_index(drop=True),
+        plan,
+        config,
     )
     lightgbm = LightGBMChurn(params, rounds, config.seed).fit(x_fit, y_fit, weights)
 
-    x_cal, y_cal = x_all[is_calibration], labels[is_calibration]
-    x_hold, y_hold = x_all[is_holdout], labels[is_holdout]
-    holdout = frame[is_holdout].reset_index(drop=True)
+    calibration_frame = calibration_snapshot.frame
+    x_cal = model_frame(calibration_frame, features)
+    y_cal = churn_labels(history, calibration_frame, config.label_spec).to_numpy()
+    holdout = holdout_snapshot.frame
+    x_hold = model_frame(holdout, features)
+    y_hold = churn_labels(history, holdout, config.label_spec).to_numpy()
 
     calibration = PlattCalibration().fit(lightgbm.predict_raw(x_cal), y_cal)
     logistic = logistic_pipeline(features).fit(
@@ -377,19 +386,22 @@ def train_churn(
         "calibration_snapshot": str(plan.calibration.date()),
         "training_snapshots": [str(d.date()) for d in plan.fit_dates],
         "rows": {
-            "train": int(is_fit.sum()),
-            "train_used": len(fit_index),
-            "calibration": int(is_calibration.sum()),
-            "holdout": int(is_holdout.sum()),
+            "train": train_rows,
+            "train_used": len(fit),
+            "calibration": len(calibration_frame),
+            "holdout": len(holdout),
         },
-        "churn_rate": {"train": float(labels[is_fit].mean()), "holdout": float(y_hold.mean())},
+        "churn_rate": {
+            "train": train_churned / max(train_rows, 1),
+            "holdout": float(y_hold.mean()),
+        },
         "population": {
             "definition": (
                 f"retailers with at least one order in the {config.population_weeks} weeks "
                 "before the snapshot, licensed before it and licence not expired"
             ),
-            "holdout_rows": int(is_holdout.sum()),
-            "left_out_at_cutoff": snapshots[-1].excluded,
+            "holdout_rows": len(holdout),
+            "left_out_at_cutoff": holdout_snapshot.excluded,
         },
         "top_k": top_k,
         "top_k_rule": top_k_rule,
