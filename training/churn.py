@@ -29,6 +29,7 @@ from features.retailer import (
     CATEGORICAL,
     RetailerHistory,
     feature_columns,
+    model_frame,
     prepare_history,
     retailer_snapshot,
 )
@@ -156,15 +157,6 @@ class PlattCalibration:
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
     return np.log(p / (1 - p))
-
-
-def model_frame(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
-    """Model inputs: floats, with categoricals kept as pandas categories."""
-    x = frame[features].copy()
-    for column in features:
-        if column not in CATEGORICAL:
-            x[column] = x[column].astype("float64").replace([np.inf, -np.inf], np.nan)
-    return x
 
 
 class LightGBMChurn:
@@ -467,15 +459,6 @@ def _top_k(holdout: pd.DataFrame, config: ChurnConfig) -> tuple[int, str]:
             )
     k = max(1, int(np.ceil(0.02 * len(holdout))))
     return k, "2% of the population at risk (no manager capacity in the data)"
-
-
-def score_frame_for_model(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
-    """Feature rows as the logged MLflow model takes them (categoricals as text)."""
-    x = model_frame(frame, features)
-    for column in features:
-        if column in CATEGORICAL:
-            x[column] = x[column].astype("object").astype(str)
-    return x
 
 
 def data_fingerprint(folder: Path) -> str:

@@ -18,6 +18,7 @@ from mlflow.models import infer_signature
 
 import features
 from features.io import atomic_path
+from features.retailer import model_input
 from features.validate import load_dataset
 from fieldcoach.settings import Settings
 from training import plots
@@ -27,7 +28,6 @@ from training.churn import (
     TrainedChurn,
     data_fingerprint,
     plan_snapshots,
-    score_frame_for_model,
     train_churn,
 )
 from training.metrics import score_metrics
@@ -88,7 +88,7 @@ def run_churn_training(
     ) as run:
         _log_run(trained, report, data_dir)
         info = _log_model(trained)
-        holdout_input = score_frame_for_model(trained.holdout, trained.features)
+        holdout_input = model_input(trained.holdout, trained.features)
 
         def score_champion(uri: str) -> dict[str, float]:
             champion = mlflow.pyfunc.load_model(uri)
@@ -170,7 +170,7 @@ def _log_model(trained: TrainedChurn):
             "label": trained.report["label"],
         }
         spec_path.write_text(json.dumps(spec, ensure_ascii=False))
-        example = score_frame_for_model(trained.holdout.head(5), trained.features)
+        example = model_input(trained.holdout.head(5), trained.features)
         output = pd.DataFrame(
             {"churn_probability": [0.5] * len(example), "reasons": ["[]"] * len(example)}
         )

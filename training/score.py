@@ -9,10 +9,15 @@ import mlflow
 import pandas as pd
 
 from features.errors import UserInputError
-from features.retailer import build_retailer_features, check_as_of, prepare_history
+from features.retailer import (
+    build_retailer_features,
+    check_as_of,
+    model_input,
+    prepare_history,
+)
 from features.validate import load_dataset
 from fieldcoach.settings import Settings
-from training.churn import parse_date, score_frame_for_model
+from training.churn import parse_date
 from training.registry import CHAMPION, configure_mlflow
 
 CHURN_MODEL = "retailer-churn"
@@ -57,7 +62,7 @@ def score_churn(
             f"{uri} needs feature(s) this data cannot give: {', '.join(missing[:8])}; "
             "train a model on this data"
         )
-    predicted = model.predict(score_frame_for_model(frame, features))
+    predicted = model.predict(model_input(frame, features))
     reasons = predicted["reasons"].map(json.loads)
     out = pd.DataFrame(
         {

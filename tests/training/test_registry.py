@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from features.errors import UserInputError
-from features.retailer import build_retailer_features, prepare_history
+from features.retailer import build_retailer_features, model_input, prepare_history
 from features.validate import load_dataset
 from fieldcoach.settings import Settings
 from simulator import SimulationConfig, Territory, export_dataset
-from training.churn import ChurnConfig, data_fingerprint, score_frame_for_model
+from training.churn import ChurnConfig, data_fingerprint
 from training.churn_run import CHURN_MODEL, run_churn_training
 from training.labels import LabelSpec, churn_labels
 from training.metrics import score_metrics
@@ -265,7 +265,7 @@ def test_champion_loads_and_scores_the_holdout(registry) -> None:
     tables = load_dataset(registry["data"]).tables
     history = prepare_history(tables)
     frame, history, _ = build_retailer_features(tables, [cutoff], horizon, history)
-    predicted = model.predict(score_frame_for_model(frame, features))
+    predicted = model.predict(model_input(frame, features))
 
     p = predicted["churn_probability"].to_numpy()
     assert len(p) == len(frame)
