@@ -1,0 +1,475 @@
+"""The visit-effect model: what a visit this week adds to a retailer's orders, per retailer.
+
+Observed visits are not random: the current rotation visits whoever is most overdue, and
+managers jump the queue for retailers they saw declining. A plain comparison of visited and
+unvisited retailers therefore mixes the visit's effect with the reason for the visit. This
+module estimates the effect with a cross-fitted doubly robust learner (DR-learner):
+
+* rows are retailer-weeks (Monday snapshots of the retailers at risk), treatment ``T`` is a
+  visit in the week from the snapshot, outcome ``Y`` is order value over the next ``H``
+  weeks relative to the retailer's own baseline (``value / (baseline_weekly_value * H)``,
+  clipped to [0, 3]) so shops of any size are comparable;
+* nuisance models, fitted on one half of the retailers and applied to the other: the
+  propensity ``e(x) = P(T=1 | x)`` and outcome models ``mu0``, ``mu1`` (a T-learner);
+* the pseudo-outcome ``phi = mu1 - mu0 + T (Y - mu1) / e - (1 - T) (Y - mu0) / (1 - e)``
+  has the conditional average treatment effect as its mean, whichever of the two nuisance
+  models is right, and a strongly regularised regressor of ``phi`` on ``x`` is the effect
+  model ``tau(x)``.
+
+The holdout is the latest weeks whose outcome window is complete; the model learns only
+from weeks whose outcome window ends before it. ``uplift_top20`` ranks the holdout by a
+score and asks how much more than average the top fifth gains from a visit (mean ``phi``),
+for the model and for the rankings a planner would otherwise use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from features.calendar import to_days
+from features.errors import UserInputError
+from features.retailer import (
+    RetailerHistory,
+    feature_columns,
+    model_frame,
+    prepare_history,
+    retailer_snapshot,
+)
+
+UPLIFT_SHARE = 0.2
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+NO_VISITS_MESSAGE = (
+    "the visit-effect model needs a visits table (which retailers were visited when); "
+    "without one, planning falls back to churn risk x value at risk"
+)
+
+
+@dataclass(frozen=True)
+class VisitEffectConfig:
+    """How the visit-effect model is trained; every field is logged with the run."""
+
+    horizon_weeks: int = 8
+    snapshot_every_weeks: int = 2
+    min_history_weeks: int = 26
+    holdout_weeks: int = 4  # the latest complete weekly snapshots, held out
+    folds: int = 2
+    max_rows: int = 400_000
+    propensity_clip: float = 0.05
+    max_outcome: float = 3.0
+    nuisance_rounds: int = 250
+    effect_rounds: int = 150
+    seed: int = 0
+
+
+@dataclass
+class WeekPlan:
+    """Snapshot dates: the training weeks and the held-out weeks."""
+
+    train: list[pd.Timestamp]
+    holdout: list[pd.Timestamp]
+    data_span: tuple[pd.Timestamp, pd.Timestamp]
+
+
+def _monday_on_or_after(day: int) -> int:
+    # Day 0 (1970-01-01) was a Thursday, so Mondays are the days with day % 7 == 4.
+    return day + (4 - day) % 7
+
+
+def plan_weeks(history: RetailerHistory, config: VisitEffectConfig) -> WeekPlan:
+    """Choose training and holdout Mondays, or say why the data is too short."""
+    first, last = history.first_day, history.last_day
+    span = (pd.Timestamp(first, unit="D"), pd.Timestamp(last, unit="D"))
+    horizon = 7 * config.horizon_weeks
+    earliest = _monday_on_or_after(first + 7 * config.min_history_weeks)
+    latest = last + 1 - horizon  # the outcome window [t, t + H weeks) must be in the data
+    latest -= (latest - 4) % 7
+    holdout = [latest - 7 * k for k in range(config.holdout_weeks)][::-1]
+    train_end = holdout[0] - horizon  # outcome windows of training weeks end before the holdout
+    train = list(range(train_end, earliest - 1, -7 * config.snapshot_every_weeks))[::-1]
+    if len(train) < 2 or holdout[0] < earliest:
+        weeks = (last - first + 1) // 7
+        raise UserInputError(
+            f"--horizon-weeks {config.horizon_weeks} is longer than the data allows: "
+            f"{weeks} weeks of orders ({span[0].date()} .. {span[1].date()}) must hold "
+            f"{config.min_history_weeks} weeks of history, two training weeks and "
+            f"{config.holdout_weeks} held-out weeks, each followed by a "
+            f"{config.horizon_weeks}-week outcome window"
+        )
+    return WeekPlan(
+        train=[pd.Timestamp(d, unit="D") for d in train],
+        holdout=[pd.Timestamp(d, unit="D") for d in holdout],
+        data_span=span,
+    )
+
+
+def _window_sums(
+    history: RetailerHistory, kind: str, codes: np.ndarray, start: int, days: int
+) -> np.ndarray:
+    """Per row (retailer code): order value (``orders``) or visit count in [start, start+days)."""
+    log = history.orders if kind == "orders" else history.visits
+    window = log.window(start, start + days)
+    weights = log.values["amount"][window] if kind == "orders" else None
+    sums = np.bincount(log.code[window], weights=weights, minlength=history.n)
+    return sums[codes]
+
+
+def visit_rows(
+    history: RetailerHistory, date: pd.Timestamp, config: VisitEffectConfig
+) -> pd.DataFrame:
+    """Features at ``date`` with treatment ``_t`` (visited that week) and outcome ``_y``."""
+    snapshot = retailer_snapshot(history, date, active_weeks=config.horizon_weeks)
+    frame = snapshot.frame
+    codes = history.ids.get_indexer(frame["retailer_id"])
+    t = to_days(date)
+    visited = _window_sums(history, "visits", codes, t, 7) > 0
+    value = _window_sums(history, "orders", codes, t, 7 * config.horizon_weeks)
+    expected = frame["baseline_weekly_value"].to_numpy(dtype=np.float64) * config.horizon_weeks
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.clip(value / expected, 0.0, config.max_outcome)
+    keep = np.isfinite(y) & (expected > 0)
+    return frame.assign(_t=visited.astype(np.int8), _y=y).loc[keep].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------- models
+def _lgb_params(objective: str, seed: int, **overrides: Any) -> dict[str, Any]:
+    return {
+        "objective": objective,
+        "learning_rate": 0.05,
+        "num_leaves": 31,
+        "min_child_samples": 100,
+        "feature_fraction": 0.8,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "lambda_l2": 1.0,
+        "verbose": -1,
+        "seed": seed,
+        "num_threads": 2,
+        **overrides,
+    }
+
+
+def _fit(x: pd.DataFrame, y: np.ndarray, params: dict[str, Any], rounds: int) -> lgb.Booster:
+    return lgb.train(params, lgb.Dataset(x, y), num_boost_round=rounds)
+
+
+def effect_params(rows: int, seed: int) -> dict[str, Any]:
+    """The final effect model: few leaves and large leaves, because ``phi`` is mostly noise."""
+    return _lgb_params(
+        "regression",
+        seed,
+        learning_rate=0.03,
+        num_leaves=7,
+        min_child_samples=max(200, rows // 100),
+        lambda_l2=10.0,
+        feature_fraction=0.7,
+    )
+
+
+@dataclass
+class Nuisance:
+    """Cross-fitted propensity and outcome predictions for a set of rows."""
+
+    e: np.ndarray  # clipped propensity
+    e_raw: np.ndarray
+    mu0: np.ndarray
+    mu1: np.ndarray
+
+    def phi(self, t: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The DR pseudo-outcome of each row."""
+        return (
+            self.mu1
+            - self.mu0
+            + t * (y - self.mu1) / self.e
+            - (1 - t) * (y - self.mu0) / (1 - self.e)
+        )
+
+
+@dataclass
+class NuisanceModels:
+    """One propensity and two outcome boosters per fold."""
+
+    propensity: list[lgb.Booster] = field(default_factory=list)
+    control: list[lgb.Booster] = field(default_factory=list)
+    treated: list[lgb.Booster] = field(default_factory=list)
+
+    def fit_fold(self, x: pd.DataFrame, t: np.ndarray, y: np.ndarray, config) -> None:
+        seed = config.seed + len(self.propensity)
+        rounds = config.nuisance_rounds
+        self.propensity.append(_fit(x, t, _lgb_params("binary", seed), rounds))
+        self.control.append(_fit(x[t == 0], y[t == 0], _lgb_params("regression", seed), rounds))
+        self.treated.append(_fit(x[t == 1], y[t == 1], _lgb_params("regression", seed), rounds))
+
+    def predict(self, x: pd.DataFrame, clip: float, folds: list[int] | None = None) -> Nuisance:
+        """Average of the given folds' models (all folds by default)."""
+        use = folds if folds is not None else list(range(len(self.propensity)))
+        e_raw = np.mean([self.propensity[k].predict(x) for k in use], axis=0)
+        mu0 = np.mean([self.control[k].predict(x) for k in use], axis=0)
+        mu1 = np.mean([self.treated[k].predict(x) for k in use], axis=0)
+        return Nuisance(np.clip(e_raw, clip, 1 - clip), e_raw, mu0, mu1)
+
+
+def _fold_of(retailer_ids: pd.Series, folds: int, seed: int) -> np.ndarray:
+    """Fold of each row, the same for every week of a retailer."""
+    codes, uniques = pd.factorize(retailer_ids)
+    assignment = np.random.default_rng(seed).permutation(len(uniques)) % folds
+    return assignment[codes]
+
+
+def uplift_top(score: np.ndarray, phi: np.ndarray, share: float = UPLIFT_SHARE) -> float:
+    """Mean pseudo-outcome of the top ``share`` by ``score`` minus the mean of all rows.
+
+    Ties (e.g. a rotation score) are broken at random with a fixed seed, so a constant
+    score gets about zero.
+    """
+    n = len(score)
+    k = max(1, round(share * n))
+    jitter = np.random.default_rng(0).random(n)
+    order = np.lexsort((jitter, -np.nan_to_num(np.asarray(score, dtype=float), nan=-np.inf)))
+    return float(phi[order[:k]].mean() - phi.mean())
+
+
+def baseline_scores(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Rankings a planner would use without the model (higher score = visit first)."""
+    scores = {}
+    if "days_since_last_visit" in frame:
+        # Never visited counts as the most overdue.
+        scores["rotation"] = frame["days_since_last_visit"].astype(float).fillna(1e6).to_numpy()
+    scores["order_recency"] = frame["days_since_last_order"].astype(float).fillna(0).to_numpy()
+    if "recent_level_vs_baseline" in frame:
+        scores["value_drop"] = (
+            -frame["recent_level_vs_baseline"].astype(float).fillna(1).to_numpy()
+        )
+    return scores
+
+
+class VisitEffect:
+    """The fitted effect model ``tau(x)``, with the evaluation of the run that made it.
+
+    Fitted attributes: ``features_``, ``booster_`` (the effect model), ``nuisance_``,
+    ``report_``, ``holdout_`` (holdout rows with ``_t``, ``_y``, ``_phi``).
+    """
+
+    def __init__(self, config: VisitEffectConfig):
+        self.config = config
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Relative effect of a visit this week: extra order value over the horizon, as a
+        share of the retailer's baseline value over the horizon."""
+        return self.booster_.predict(model_frame(frame, self.features_))
+
+    @property
+    def categories_(self) -> dict[str, list[str]]:
+        x = self.holdout_x_
+        return {
+            c: list(x[c].cat.categories.astype(str))
+            for c in x.columns
+            if isinstance(x[c].dtype, pd.CategoricalDtype)
+        }
+
+
+def expected_saved_value(
+    frame: pd.DataFrame, effect: np.ndarray, horizon_weeks: int = 8
+) -> np.ndarray:
+    """Yuan a visit is expected to add over the horizon (never negative): the drop penalty."""
+    baseline = frame["baseline_weekly_value"].to_numpy(dtype=np.float64)
+    return (
+        np.maximum(np.asarray(effect, dtype=np.float64), 0.0)
+        * np.nan_to_num(baseline)
+        * horizon_weeks
+    )
+
+
+def _overlap(e_raw: np.ndarray, t: np.ndarray, clip: float) -> dict[str, Any]:
+    quantiles = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+    return {
+        "clip": [clip, 1 - clip],
+        "share_clipped_low": float((e_raw < clip).mean()),
+        "share_clipped_high": float((e_raw > 1 - clip).mean()),
+        "share_clipped": float(((e_raw < clip) | (e_raw > 1 - clip)).mean()),
+        "quantiles_treated": {
+            str(q): float(v)
+            for q, v in zip(quantiles, np.quantile(e_raw[t == 1], quantiles), strict=True)
+        },
+        "quantiles_untreated": {
+            str(q): float(v)
+            for q, v in zip(quantiles, np.quantile(e_raw[t == 0], quantiles), strict=True)
+        },
+        "mean_treated": float(e_raw[t == 1].mean()),
+        "mean_untreated": float(e_raw[t == 0].mean()),
+    }
+
+
+def fit_visit_effect(
+    tables: dict[str, pd.DataFrame], config: VisitEffectConfig | None = None
+) -> VisitEffect:
+    """Fit the cross-fitted DR-learner and evaluate it on the held-out weeks.
+
+    Args:
+        tables: validated contract tables; ``orders`` and ``visits`` are required.
+    """
+    config = config or VisitEffectConfig()
+    if "visits" not in tables or len(tables["visits"]) == 0:
+        raise UserInputError(NO_VISITS_MESSAGE)
+    history = prepare_history(tables)
+    plan = plan_weeks(history, config)
+    per_week = max(1, config.max_rows // len(plan.train))
+    parts, rows_total = [], 0
+    for k, date in enumerate(plan.train):
+        rows = visit_rows(history, date, config)
+        rows_total += len(rows)
+        if len(rows) > per_week:
+            keep = np.random.default_rng(config.seed + k).choice(len(rows), per_week, False)
+            rows = rows.iloc[np.sort(keep)]
+        parts.append(rows)
+    train = pd.concat(parts, ignore_index=True)
+    holdout = pd.concat([visit_rows(history, d, config) for d in plan.holdout], ignore_index=True)
+    features = feature_columns(train.drop(columns=["_t", "_y"]))
+    x, t, y = model_frame(train, features), train["_t"].to_numpy(), train["_y"].to_numpy()
+    if t.sum() < 50 or (1 - t).sum() < 50:
+        raise UserInputError(
+            f"{int(t.sum())} visited and {int((1 - t).sum())} unvisited retailer-weeks in "
+            "the training weeks; the visit-effect model needs at least 50 of each"
+        )
+
+    fold = _fold_of(train["retailer_id"], config.folds, config.seed)
+    nuisance = NuisanceModels()
+    e_raw, mu0, mu1 = np.empty(len(t)), np.empty(len(t)), np.empty(len(t))
+    for k in range(config.folds):
+        out = fold == k
+        nuisance.fit_fold(x[~out], t[~out], y[~out], config)
+        fitted = nuisance.predict(x[out], config.propensity_clip, folds=[k])
+        e_raw[out], mu0[out], mu1[out] = fitted.e_raw, fitted.mu0, fitted.mu1
+    clip = config.propensity_clip
+    train_nuisance = Nuisance(np.clip(e_raw, clip, 1 - clip), e_raw, mu0, mu1)
+    phi = train_nuisance.phi(t, y)
+    booster = _fit(x, phi, effect_params(len(phi), config.seed), config.effect_rounds)
+
+    x_hold = model_frame(holdout, features)
+    t_hold, y_hold = holdout["_t"].to_numpy(), holdout["_y"].to_numpy()
+    hold_nuisance = nuisance.predict(x_hold, clip)
+    phi_hold = hold_nuisance.phi(t_hold, y_hold)
+    tau_hold = booster.predict(x_hold)
+
+    model = VisitEffect(config)
+    model.features_ = features
+    model.booster_ = booster
+    model.nuisance_ = nuisance
+    model.history_ = history
+    model.plan_ = plan
+    model.holdout_ = holdout.assign(
+        _phi=phi_hold,
+        _tau=tau_hold,
+        _e=hold_nuisance.e_raw,
+        _t_learner=hold_nuisance.mu1 - hold_nuisance.mu0,
+    )
+    model.holdout_x_ = x_hold
+    model.train_propensity_ = (e_raw, t)
+    model.report_ = _report(model, train, phi, train_nuisance, rows_total)
+    return model
+
+
+def _report(
+    model: VisitEffect,
+    train: pd.DataFrame,
+    phi: np.ndarray,
+    train_nuisance: Nuisance,
+    rows_total: int,
+) -> dict[str, Any]:
+    config, plan, hold = model.config, model.plan_, model.holdout_
+    t, y = train["_t"].to_numpy(), train["_y"].to_numpy()
+    phi_hold, tau_hold = hold["_phi"].to_numpy(), hold["_tau"].to_numpy()
+    t_hold, y_hold = hold["_t"].to_numpy(), hold["_y"].to_numpy()
+    rankings = {"dr_learner": tau_hold, "t_learner": hold["_t_learner"].to_numpy()}
+    rankings.update(baseline_scores(hold))
+    uplift = {name: uplift_top(score, phi_hold) for name, score in rankings.items()}
+    naive = float(y[t == 1].mean() - y[t == 0].mean())
+    naive_hold = float(y_hold[t_hold == 1].mean() - y_hold[t_hold == 0].mean())
+    importance = pd.Series(
+        model.booster_.feature_importance("gain"), index=model.features_
+    ).sort_values(ascending=False)
+    return {
+        "horizon_weeks": config.horizon_weeks,
+        "outcome": (
+            f"order value in the {config.horizon_weeks} weeks from the snapshot divided by "
+            f"{config.horizon_weeks} x the retailer's mean weekly value over the 26 weeks "
+            f"before it, clipped to [0, {config.max_outcome}]"
+        ),
+        "treatment": "at least one visit in the 7 days from the snapshot (a Monday)",
+        "estimator": (
+            f"cross-fitted ({config.folds} folds by retailer) DR-learner: LightGBM "
+            "propensity and T-learner outcome models, LightGBM effect model on the "
+            "pseudo-outcome"
+        ),
+        "data_span": [str(d.date()) for d in plan.data_span],
+        "training_weeks": [str(d.date()) for d in plan.train],
+        "holdout_weeks": [str(d.date()) for d in plan.holdout],
+        "rows": {"train": rows_total, "train_used": len(train), "holdout": len(hold)},
+        "visit_rate": {"train": float(t.mean()), "holdout": float(t_hold.mean())},
+        "outcome_mean": {"train": float(y.mean()), "holdout": float(y_hold.mean())},
+        "overlap": _overlap(train_nuisance.e_raw, t, config.propensity_clip),
+        "average_effect": {
+            "dr_train": float(phi.mean()),
+            "dr_train_se": float(phi.std() / np.sqrt(len(phi))),
+            "dr_holdout": float(phi_hold.mean()),
+            "naive_difference_train": naive,
+            "naive_difference_holdout": naive_hold,
+            "predicted_holdout_mean": float(tau_hold.mean()),
+        },
+        "uplift_top20": uplift,
+        "dr_learner": {"uplift_top20": uplift["dr_learner"]},
+        "rotation": {"uplift_top20": uplift.get("rotation", float("nan"))},
+        "predicted_effect_quantiles": {
+            str(q): float(v)
+            for q, v in zip(QUANTILES, np.quantile(tau_hold, QUANTILES), strict=True)
+        },
+        "importance_top": {k: float(v) for k, v in importance.head(15).items()},
+        "features": model.features_,
+        "disabled_features": model.history_.disabled,
+        "config": asdict(config),
+    }
+
+
+# ------------------------------------------------------------- simulator truth
+def effect_truth_correlation(
+    data_dir, model: VisitEffect, weeks: list[pd.Timestamp] | None = None
+) -> dict[str, Any]:
+    """Spearman correlation of the estimated and the simulator's true visit effect.
+
+    Evaluation code only (reads ``_truth/``). Over the retailer-weeks of ``weeks`` (default:
+    the model's holdout weeks), compares the DR-learner, the T-learner (no propensity) and
+    the rankings of ``baseline_scores`` with the true ``visit_effect``.
+    """
+    from simulator.export import load_truth
+
+    truth = load_truth(data_dir, "retailer_weeks")
+    truth = truth.assign(week_start=pd.to_datetime(truth["week_start"]))
+    weeks = list(weeks) if weeks is not None else model.plan_.holdout
+    if {pd.Timestamp(w) for w in weeks} == set(model.plan_.holdout):
+        frame = model.holdout_
+    else:
+        frame = pd.concat(
+            [visit_rows(model.history_, w, model.config) for w in weeks], ignore_index=True
+        )
+    x = model_frame(frame, model.features_)
+    scores = {"dr_learner": model.booster_.predict(x)}
+    fitted = model.nuisance_.predict(x, model.config.propensity_clip)
+    scores["t_learner"] = fitted.mu1 - fitted.mu0
+    scores.update(baseline_scores(frame))
+    key = pd.MultiIndex.from_arrays([frame["retailer_id"], pd.to_datetime(frame["as_of"])])
+    true = (
+        truth.set_index(["retailer_id", "week_start"])["visit_effect"]
+        .reindex(key)
+        .to_numpy(dtype=np.float64)
+    )
+    known = np.isfinite(true)
+    result: dict[str, Any] = {"rows": int(known.sum()), "weeks": [str(w.date()) for w in weeks]}
+    for name, score in scores.items():
+        s = pd.Series(np.asarray(score, dtype=float)[known])
+        result[name] = float(s.corr(pd.Series(true[known]), method="spearman"))
+    result["true_mean_effect"] = float(true[known].mean())
+    return result

@@ -1,0 +1,183 @@
+"""One visit-effect training run end to end: data in, MLflow run and registry decision out.
+
+``fieldcoach train visits`` is a thin wrapper around ``run_visit_effect_training``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import mlflow
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from mlflow.models import infer_signature
+
+import features
+from features.retailer import model_input
+from features.validate import load_dataset
+from fieldcoach.settings import Settings
+from training.churn import data_fingerprint
+from training.churn_run import _requirements
+from training.oracle import has_truth
+from training.registry import PromotionRule, configure_mlflow, experiment_id, register_and_gate
+from training.visits import (
+    VisitEffect,
+    VisitEffectConfig,
+    effect_truth_correlation,
+    fit_visit_effect,
+    uplift_top,
+)
+
+VISIT_EFFECT_MODEL = "visit-effect"
+PYFUNC_CODE = Path(__file__).with_name("visits_pyfunc.py")
+METRIC = "uplift_top20"
+RULE = PromotionRule(metric=METRIC, max_ece=None, must_beat="rotation")
+
+
+def run_visit_effect_training(
+    data_dir: Path,
+    config: VisitEffectConfig,
+    settings: Settings,
+    rule: PromotionRule = RULE,
+    log=print,
+) -> dict[str, Any]:
+    """Fit, evaluate, log to MLflow, register as challenger and apply the promotion rule."""
+    dataset = load_dataset(data_dir)
+    model = fit_visit_effect(dataset.tables, config)
+    report = model.report_
+    if has_truth(data_dir):
+        # Evaluation only: the simulator's true effects never reach the model.
+        report["truth"] = effect_truth_correlation(data_dir, model)
+    report["capabilities_off"] = dataset.report.capabilities_off
+    return log_and_register(model, data_dir, settings, rule, log)
+
+
+def log_and_register(
+    model: VisitEffect,
+    data_dir: Path,
+    settings: Settings,
+    rule: PromotionRule = RULE,
+    log=print,
+) -> dict[str, Any]:
+    """Log a fitted model's run to MLflow, register it and apply the promotion rule."""
+    report = model.report_
+    report["data_fingerprint"] = data_fingerprint(data_dir)
+    client = configure_mlflow(settings)
+    holdout = model.holdout_
+    phi = holdout["_phi"].to_numpy()
+    with mlflow.start_run(
+        experiment_id=experiment_id(VISIT_EFFECT_MODEL, settings),
+        run_name=f"visit effect holdout {report['holdout_weeks'][0]}",
+    ) as run:
+        _log_run(model, report, data_dir)
+        info = _log_model(model)
+        holdout_input = model_input(holdout, model.features_)
+
+        def score_champion(uri: str) -> dict[str, float]:
+            champion = mlflow.pyfunc.load_model(uri)
+            effect = champion.predict(holdout_input)["visit_effect"].to_numpy()
+            return {METRIC: uplift_top(effect, phi)}
+
+        decision = register_and_gate(
+            client,
+            VISIT_EFFECT_MODEL,
+            info.model_uri,
+            run.info.run_id,
+            rule,
+            report["dr_learner"],
+            report.get(rule.must_beat),
+            score_champion,
+        )
+        report["registry"] = {**decision, "run_id": run.info.run_id, "model_uri": info.model_uri}
+        mlflow.log_dict(report, "report.json")
+    log(f"promotion rule: {decision['rule']}")
+    log(
+        f"{VISIT_EFFECT_MODEL} v{decision['version']}: "
+        f"{'promoted to champion' if decision['promoted'] else 'kept as challenger'} "
+        f"({decision['reason']})"
+    )
+    return report
+
+
+def _log_run(model: VisitEffect, report: dict[str, Any], data_dir: Path) -> None:
+    mlflow.log_params(
+        {
+            **report["config"],
+            "training_weeks": len(report["training_weeks"]),
+            "holdout_weeks_from": report["holdout_weeks"][0],
+            "rows_train": report["rows"]["train_used"],
+            "rows_holdout": report["rows"]["holdout"],
+        }
+    )
+    mlflow.set_tags(
+        {"data_fingerprint": report["data_fingerprint"], "data_dir": str(Path(data_dir).resolve())}
+    )
+    metrics = {f"{METRIC}_{name}": v for name, v in report[METRIC].items()}
+    metrics.update({f"ate_{k}": v for k, v in report["average_effect"].items()})
+    metrics["propensity_share_clipped"] = report["overlap"]["share_clipped"]
+    metrics["visit_rate_holdout"] = report["visit_rate"]["holdout"]
+    if "truth" in report:
+        metrics.update(
+            {f"truth_spearman_{k}": v for k, v in report["truth"].items() if isinstance(v, float)}
+        )
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
+    mlflow.log_dict(
+        {"features": model.features_, "disabled": report["disabled_features"]}, "features.json"
+    )
+    e_raw, t = model.train_propensity_
+    figure = overlap_figure(e_raw, t, model.config.propensity_clip)
+    mlflow.log_figure(figure, "plots/propensity_overlap.png")
+    plt.close(figure)
+
+
+def overlap_figure(e: np.ndarray, t: np.ndarray, clip: float) -> Figure:
+    """Histogram of cross-fitted propensities for visited and unvisited retailer-weeks."""
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    bins = np.linspace(0, 1, 41)
+    ax.hist(e[t == 0], bins=bins, alpha=0.6, density=True, label="not visited")
+    ax.hist(e[t == 1], bins=bins, alpha=0.6, density=True, label="visited")
+    for edge in (clip, 1 - clip):
+        ax.axvline(edge, color="grey", linestyle="--")
+    ax.set_xlabel("propensity: P(visited this week | features), cross-fitted")
+    ax.set_ylabel("density")
+    ax.set_title(f"Overlap (dashed: clipped at {clip} / {1 - clip})")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def _log_model(model: VisitEffect):
+    with tempfile.TemporaryDirectory() as scratch:
+        booster_path = Path(scratch) / "booster.txt"
+        model.booster_.save_model(str(booster_path))
+        spec_path = Path(scratch) / "spec.json"
+        spec = {
+            "features": model.features_,
+            "categories": model.categories_,
+            "horizon_weeks": model.config.horizon_weeks,
+            "outcome": model.report_["outcome"],
+        }
+        spec_path.write_text(json.dumps(spec, ensure_ascii=False))
+        example = model_input(model.holdout_.head(5), model.features_)
+        output = pd.DataFrame(
+            {"visit_effect": [0.01] * len(example), "expected_saved_value": [1.0] * len(example)}
+        )
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(PYFUNC_CODE),
+            artifacts={"booster": str(booster_path), "spec": str(spec_path)},
+            code_paths=[str(Path(features.__file__).parent)],
+            signature=infer_signature(example, output),
+            input_example=example,
+            pip_requirements=_requirements(),
+            metadata={"horizon_weeks": model.config.horizon_weeks},
+        )
