@@ -132,6 +132,216 @@ def _output_path(out: Path) -> Path:
     return out
 
 
+# --------------------------------------------------------------------------- skills (issue #4)
+
+recommend_app = typer.Typer(
+    help="Training recommendations from the registered skills model.", no_args_is_help=True
+)
+evaluate_app = typer.Typer(help="Check models against a simulator's truth.", no_args_is_help=True)
+app.add_typer(recommend_app, name="recommend")
+app.add_typer(evaluate_app, name="evaluate")
+
+SkillsModelOption = Annotated[
+    str | None, typer.Option(help="Model to use (default: models:/manager-skills@champion).")
+]
+
+
+def _skills_config(budget_hours: float | None = None, targets: Path | None = None):
+    import json
+
+    from features.errors import UserInputError
+    from training.skills import SkillsConfig
+
+    kwargs = {}
+    if budget_hours is not None:
+        if budget_hours <= 0:
+            raise UserInputError(f"--budget-hours must be positive, got {budget_hours}")
+        kwargs["budget_hours"] = budget_hours
+    if targets is not None:
+        try:
+            kwargs["targets_by_role"] = json.loads(Path(targets).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise UserInputError(f"--targets {targets}: not JSON ({exc})") from None
+    return SkillsConfig(**kwargs)
+
+
+@train_app.command("skills")
+def train_skills_command(
+    data: Annotated[Path, typer.Option(help="Folder holding the company's tables.")],
+    as_of: Annotated[
+        str | None, typer.Option(help="Snapshot date (default: the day after the last order).")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the run report JSON here.")] = None,
+    budget_hours: Annotated[
+        float | None, typer.Option(help="Training hours per manager per quarter (default 24).")
+    ] = None,
+    targets: Annotated[
+        Path | None,
+        typer.Option(help='JSON {"role" or "*": {"skill": level}} overriding skill targets.'),
+    ] = None,
+) -> None:
+    """Fit skill estimates, importances, targets and course effects; register manager-skills."""
+    from fieldcoach.settings import get_settings
+    from training.churn import parse_date
+    from training.skills_run import run_skills_training, write_report
+
+    with _user_errors():
+        config = _skills_config(budget_hours, targets)
+        when = parse_date(as_of, "--as-of") if as_of else None
+        result = run_skills_training(data, get_settings(), when, config, log=typer.echo)
+        if report:
+            write_report(result, report)
+    holdout = result["holdout"]
+    typer.echo(
+        f"skills as of {result['as_of']}: {result['managers']} managers "
+        f"({len(result['kpi_only_managers'])} without assessments: KPI-based estimates)"
+    )
+    if holdout.get("rows"):
+        typer.echo(
+            f"holdout from {holdout['cutoff']}: next-assessment RMSE "
+            f"{holdout['model_where_assessed']['next_assessment_rmse']:.2f} vs latest "
+            f"assessment {holdout['latest_assessment']['next_assessment_rmse']:.2f}"
+        )
+    ranked = sorted(result["importance"].items(), key=lambda kv: -kv[1])
+    typer.echo("importance: " + ", ".join(f"{k} {v:.2f}" for k, v in ranked))
+    if report:
+        typer.echo(f"report: {report}")
+
+
+@recommend_app.command("training")
+def recommend_training_command(
+    manager: Annotated[str, typer.Option(help="Manager id (manager_id).")],
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Data folder: take course completions newer than the model from it."),
+    ] = None,
+    budget_hours: Annotated[
+        float | None, typer.Option(help="Hours per quarter (default: the model's).")
+    ] = None,
+    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    model_uri: SkillsModelOption = None,
+) -> None:
+    """Ranked training modules for one manager, with expected gains and rationales."""
+    import json
+
+    from features.errors import UserInputError
+    from features.skill_plans import recommend_training
+    from fieldcoach.settings import get_settings
+    from training.skills_run import completions_from_data, load_state
+
+    with _user_errors():
+        if output not in ("table", "json"):
+            raise UserInputError(f"--format must be table or json, got {output!r}")
+        state = load_state(get_settings(), model_uri)
+        state.check_manager(manager)
+        completed = completions_from_data(data).get(manager, {}) if data else None
+        plan = recommend_training(state, manager, budget_hours, completed)
+    if output == "json":
+        typer.echo(
+            json.dumps(
+                {"manager_id": manager, "as_of": state.as_of, "modules": plan},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    gaps = state.manager_estimates(manager)
+    source = {row["source"] for row in gaps.values()}
+    typer.echo(
+        f"{manager}: skills as of {state.as_of}"
+        + (" (no assessment: KPI-based estimates)" if source == {"kpi_only"} else "")
+    )
+    if not plan:
+        typer.echo("  no module available within the budget brings an expected gain")
+    for item in plan:
+        typer.echo(
+            f"{item['rank']:>2}. {item['course_id']} {item['title']} ({item['hours']:g} h) "
+            f"value {item['value']:.2f}, gap closed {item['expected_gap_closed']:.1f}"
+        )
+        typer.echo(f"    {item['rationale_zh']}")
+        typer.echo(f"    {item['rationale_en']}")
+
+
+@recommend_app.command("cohorts")
+def recommend_cohorts_command(
+    data: Annotated[
+        Path | None, typer.Option(help="Data folder: restrict to its managers (optional).")
+    ] = None,
+    min_size: Annotated[int, typer.Option(min=1, help="Smallest session.")] = 4,
+    max_size: Annotated[int, typer.Option(min=1, help="Largest session.")] = 12,
+    out: Annotated[Path | None, typer.Option(help="Also write the sessions as JSON.")] = None,
+    model_uri: SkillsModelOption = None,
+) -> None:
+    """Sessions of managers who share a priority gap, with course and expected benefit."""
+    import json
+
+    from features.io import atomic_path
+    from features.manager import manager_ids
+    from features.skill_plans import recommend_cohorts
+    from features.validate import load_dataset
+    from fieldcoach.settings import get_settings
+    from training.skills_run import load_state
+
+    with _user_errors():
+        state = load_state(get_settings(), model_uri)
+        managers = None
+        if data:
+            known = set(state.managers())
+            tables = load_dataset(data, ["managers", "retailers", "assessments"]).tables
+            managers = [m for m in manager_ids(tables) if m in known]
+        sessions = recommend_cohorts(state, min_size, max_size, managers)
+        if out:
+            with atomic_path(out) as tmp:
+                tmp.write_text(json.dumps(sessions, ensure_ascii=False, indent=2))
+    for s in sessions:
+        if s["course_id"] is None:
+            typer.echo(f"unplaced ({s['size']}): {', '.join(s['members'])}")
+            continue
+        typer.echo(
+            f"session {s['session']}: {s['course_id']} {s['title']} for "
+            f"{'/'.join(s['skills'])}, {s['size']} managers, expected benefit "
+            f"{s['expected_benefit']:.1f}: {', '.join(s['members'])}"
+        )
+
+
+@evaluate_app.command("skills")
+def evaluate_skills_command(
+    data: Annotated[Path, typer.Option(help="A simulated folder (with _truth/).")],
+    report: Annotated[Path, typer.Option(help="Write the figures as JSON here.")],
+    as_of: Annotated[
+        str | None, typer.Option(help="Snapshot (default: the day after the last order).")
+    ] = None,
+    budget_hours: Annotated[float | None, typer.Option(help="Hours per quarter.")] = None,
+) -> None:
+    """Fit before the snapshot; Spearman per skill, course effects and recommendation gain."""
+    from training.churn import parse_date
+    from training.skills_evaluate import evaluate_skills
+    from training.skills_run import write_report
+
+    with _user_errors():
+        when = parse_date(as_of, "--as-of") if as_of else None
+        result = evaluate_skills(data, when, _skills_config(budget_hours))
+        write_report(result, report)
+    for skill, figures in result["skills"].items():
+        typer.echo(
+            f"{skill:<22} spearman {figures['spearman']:.3f} "
+            f"(latest assessment {figures['spearman_latest_assessment']:.3f})"
+        )
+    effects, rec = result["course_effects"], result["recommendation"]
+    typer.echo(
+        f"course effects: correlation {effects['correlation']:.3f}, "
+        f"false credit rate {effects['false_credit_rate']:.3f}"
+    )
+    typer.echo(
+        f"recommendation: gain vs oracle {rec['gain_vs_oracle']:.3f}, "
+        f"vs baseline {rec['gain_vs_baseline']:.3f}"
+    )
+    typer.echo(
+        "bars: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in result["bars"].items())
+    )
+    typer.echo(f"report: {report}")
+
+
 @features_app.command("build")
 def features_build(
     data: DataOption,
@@ -222,6 +432,42 @@ def train_churn_command(
         typer.echo(f"report: {report}")
 
 
+@train_app.command("visits")
+def train_visits_command(
+    data: Annotated[Path, typer.Option(help="Folder holding the company's tables.")],
+    horizon_weeks: Annotated[
+        int, typer.Option(min=1, help="Weeks of orders after the visit week that count.")
+    ] = 8,
+    report: Annotated[Path | None, typer.Option(help="Write the evaluation JSON here.")] = None,
+) -> None:
+    """Estimate each retailer's gain from a visit this week (DR-learner); register visit-effect."""
+    from fieldcoach.settings import get_settings
+    from training.churn_run import write_report
+    from training.visits import VisitEffectConfig
+    from training.visits_run import run_visit_effect_training
+
+    with _user_errors():
+        config = VisitEffectConfig(horizon_weeks=horizon_weeks)
+        result = run_visit_effect_training(data, config, get_settings(), log=typer.echo)
+        if report:
+            write_report(result, report)
+    effect = result["average_effect"]
+    typer.echo(
+        f"holdout weeks {result['holdout_weeks'][0]} .. {result['holdout_weeks'][-1]} "
+        f"(+{horizon_weeks} weeks): {result['rows']['holdout']:,} retailer-weeks; average "
+        f"effect of a visit {effect['dr_train']:+.3f} of baseline value (naive comparison "
+        f"{effect['naive_difference_train']:+.3f}); propensities clipped "
+        f"{result['overlap']['share_clipped']:.0%}"
+    )
+    typer.echo("uplift of the top 20% (mean pseudo-outcome above average):")
+    for name, value in result["uplift_top20"].items():
+        truth = result.get("truth", {}).get(name)
+        extra = f"   spearman with true effect {truth:+.3f}" if truth is not None else ""
+        typer.echo(f"  {name:<14}{value:+.4f}{extra}")
+    if report:
+        typer.echo(f"report: {report}")
+
+
 @score_app.command("churn")
 def score_churn_command(
     data: DataOption,
@@ -287,3 +533,55 @@ def models_rollback(
 
     with _user_errors():
         typer.echo(rollback(configure_mlflow(get_settings()), name))
+
+
+evaluate_app = typer.Typer(
+    help="Check models and policies against simulator truth.", no_args_is_help=True
+)
+app.add_typer(evaluate_app, name="evaluate")
+
+
+@evaluate_app.command("policy")
+def evaluate_policy(
+    data: Annotated[Path, typer.Option(help="A folder written by `fieldcoach simulate`.")],
+    weeks: Annotated[int, typer.Option(min=1, help="Weeks to run each policy.")] = 8,
+    seeds: Annotated[int, typer.Option(min=1, help="Futures (random seeds) per policy.")] = 5,
+    report: Annotated[Path | None, typer.Option(help="Write the comparison JSON here.")] = None,
+    time_limit: Annotated[float, typer.Option(help="Planner solver seconds per manager.")] = 0.3,
+) -> None:
+    """Run every visit policy on the simulator from the data's end and compare what each keeps."""
+    import json
+
+    from features.io import atomic_path
+    from fieldcoach.settings import get_settings
+    from training.policy import (
+        POLICIES,
+        PolicyConfig,
+        evaluate_policies,
+        log_policy_run,
+        policy_chart,
+    )
+
+    with _user_errors():
+        config = PolicyConfig(weeks=weeks, seeds=seeds, time_limit_s=time_limit)
+        result = evaluate_policies(data, config, log=typer.echo)
+        chart_path = (report or Path(get_settings().home) / "policy.json").with_suffix(".png")
+        policy_chart(result, chart_path)
+        result["chart"] = str(chart_path)
+        result["mlflow_run_id"] = log_policy_run(result, chart_path, get_settings())
+        if report:
+            with atomic_path(report) as tmp:
+                tmp.write_text(json.dumps(result, indent=2))
+    typer.echo(f"\n{weeks} weeks from {result['snapshot']}, {seeds} seeds (mean [95% interval])")
+    typer.echo(f"{'policy':<10}{'retained value':>34}{'retained retailers':>30}")
+    for policy in POLICIES:
+        v, r = result[policy]["retained_value"], result[policy]["retained_retailers"]
+        typer.echo(
+            f"{policy:<10}{v['mean']:>14,.0f} [{v['ci_low']:>8,.0f}, {v['ci_high']:>8,.0f}]"
+            f"{r['mean']:>10,.1f} [{r['ci_low']:>7,.1f}, {r['ci_high']:>7,.1f}]"
+        )
+    typer.echo(
+        f"planner keeps {result['planner_vs_oracle_saved']:.0%} of the oracle's saved "
+        f"value and {result['planner_vs_risk_saved']:.2f}x that of highest-risk-first"
+    )
+    typer.echo(f"chart: {result['chart']}")

@@ -1,0 +1,171 @@
+"""One manager's week as one optimisation: value saved against the time and roads it costs.
+
+A vehicle-routing model (OR-Tools): each working day is a route from the manager's base
+and back; each candidate retailer is an optional stop whose drop penalty is the value a
+visit is expected to save, so the solver visits a retailer only when that value beats the
+detour. Visits per day, working minutes per day, and the minimum gap since the last visit
+(a retailer may only be placed on days far enough from it) are constraints of the same
+model, not a ranking followed by a router that ignores value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from features.errors import UserInputError
+
+EARTH_KM = 6371.0
+CENTS = 100  # OR-Tools works in integers: value and cost in fen
+
+
+@dataclass(frozen=True)
+class PlanRules:
+    """What a week may hold. Defaults follow the simulated company's practice."""
+
+    capacity: int = 60  # visits in the week
+    days: int = 5
+    min_gap_days: int = 7  # no retailer twice within this many days
+    service_minutes: float = 25.0
+    day_minutes: float = 480.0
+    speed_kmh: float = 25.0
+    cost_per_km: float = 0.5  # yuan of expected value a kilometre of driving is worth (fuel)
+    time_limit_s: float = 0.8
+
+    def __post_init__(self) -> None:
+        if self.capacity < 1:
+            raise UserInputError(f"--capacity must be at least 1 (got {self.capacity})")
+        if not 1 <= self.days <= 7:
+            raise UserInputError(f"--days must be between 1 and 7 (got {self.days})")
+
+    @property
+    def per_day(self) -> list[int]:
+        base, extra = divmod(self.capacity, self.days)
+        return [base + (1 if d < extra else 0) for d in range(self.days)]
+
+
+@dataclass
+class WeekPlan:
+    visits: pd.DataFrame  # one row per planned visit: day, stop, km from previous stop...
+    days: list[dict] = field(default_factory=list)
+    dropped: int = 0
+    objective: float = 0.0
+    solver_status: str = ""
+
+
+def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
+    lat1, lon1, lat2, lon2 = map(np.radians, (lat1, lon1, lat2, lon2))
+    a = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def plan_week(candidates: pd.DataFrame, base: tuple[float, float], rules: PlanRules) -> WeekPlan:
+    """Choose and route the week's visits.
+
+    Args:
+        candidates: one row per retailer with ``retailer_id``, ``lat``, ``lon``,
+            ``expected_benefit`` (yuan the visit is expected to save) and ``earliest_day``
+            (0-based first day the minimum gap allows; > days - 1 means not this week).
+            Optional ``mandatory`` (bool) rows must be visited if feasible.
+        base: where the manager's days start and end (lat, lon).
+    """
+    eligible = candidates[
+        (candidates["earliest_day"] < rules.days) & (candidates["expected_benefit"] > 0)
+    ].reset_index(drop=True)
+    if eligible.empty:
+        return WeekPlan(
+            visits=eligible.assign(day=[], stop=[], km_from_previous=[]),
+            days=[{"day": d, "stops": 0, "km": 0.0} for d in range(rules.days)],
+        )
+    lat = np.concatenate([[base[0]], eligible["lat"].to_numpy(float)])
+    lon = np.concatenate([[base[1]], eligible["lon"].to_numpy(float)])
+    km = haversine_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
+    travel_minutes = km / rules.speed_kmh * 60
+    cost = np.round(km * rules.cost_per_km * CENTS).astype(np.int64)
+    minutes = np.round(travel_minutes + rules.service_minutes).astype(np.int64)
+    minutes[:, 0] = np.round(travel_minutes[:, 0]).astype(np.int64)  # no service at base
+
+    n = len(eligible) + 1
+    manager = pywrapcp.RoutingIndexManager(n, rules.days, 0)
+    routing = pywrapcp.RoutingModel(manager)
+
+    def arc_cost(i: int, j: int) -> int:
+        return int(cost[manager.IndexToNode(i), manager.IndexToNode(j)])
+
+    def arc_minutes(i: int, j: int) -> int:
+        return int(minutes[manager.IndexToNode(i), manager.IndexToNode(j)])
+
+    def demand(i: int) -> int:
+        return 0 if manager.IndexToNode(i) == 0 else 1
+
+    routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitCallback(arc_cost))
+    routing.AddDimensionWithVehicleCapacity(
+        routing.RegisterUnaryTransitCallback(demand), 0, rules.per_day, True, "visits"
+    )
+    routing.AddDimension(
+        routing.RegisterTransitCallback(arc_minutes), 0, int(rules.day_minutes), True, "time"
+    )
+    penalty = np.round(eligible["expected_benefit"].to_numpy(float) * CENTS).astype(np.int64)
+    mandatory = (
+        eligible["mandatory"].to_numpy(bool)
+        if "mandatory" in eligible
+        else np.zeros(len(eligible), bool)
+    )
+    earliest = eligible["earliest_day"].to_numpy(int)
+    for node in range(1, n):
+        index = manager.NodeToIndex(node)
+        weight = int(penalty[node - 1]) + (10**9 if mandatory[node - 1] else 0)
+        routing.AddDisjunction([index], weight)
+        first = max(0, int(earliest[node - 1]))
+        if first > 0:
+            routing.SetAllowedVehiclesForIndex(list(range(first, rules.days)), index)
+
+    search = pywrapcp.DefaultRoutingSearchParameters()
+    search.first_solution_strategy = (
+        routing_enums_pb2.FirstSolutionStrategy.PARALLEL_CHEAPEST_INSERTION
+    )
+    search.local_search_metaheuristic = (
+        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    )
+    search.time_limit.FromMilliseconds(int(rules.time_limit_s * 1000))
+    solution = routing.SolveWithParameters(search)
+    if solution is None:
+        raise RuntimeError("the routing solver found no plan")
+
+    rows, days = [], []
+    for day in range(rules.days):
+        index = routing.Start(day)
+        previous, stop, total = 0, 0, 0.0
+        while not routing.IsEnd(index := solution.Value(routing.NextVar(index))):
+            node = manager.IndexToNode(index)
+            leg = float(km[previous, node])
+            total += leg
+            stop += 1
+            rows.append({"row": node - 1, "day": day, "stop": stop, "km_from_previous": leg})
+            previous = node
+        back = float(km[previous, 0]) if stop else 0.0
+        days.append(
+            {
+                "day": day,
+                "stops": stop,
+                "km": round(total + back, 2),
+                "km_back_to_base": round(back, 2),
+            }
+        )
+    placed = pd.DataFrame(rows, columns=["row", "day", "stop", "km_from_previous"])
+    visits = eligible.iloc[placed["row"].to_numpy()].reset_index(drop=True)
+    visits[["day", "stop", "km_from_previous"]] = placed[["day", "stop", "km_from_previous"]]
+    visits["km_from_previous"] = visits["km_from_previous"].round(2)
+    return WeekPlan(
+        visits=visits,
+        days=days,
+        dropped=len(eligible) - len(visits),
+        objective=solution.ObjectiveValue() / CENTS,
+        solver_status=str(routing.status()),
+    )

@@ -1,0 +1,373 @@
+"""Proof against the truth: how much each visit policy really keeps, in the simulator.
+
+From the territory saved at the end of a simulated data folder, every policy runs the same
+W weeks with the same capacity and, per seed, the same luck (clones share their random
+stream), so differences are the policies' doing:
+
+- ``rotation``: the company's current practice (the simulator's own policy);
+- ``random``: any retailers at risk, up to capacity;
+- ``risk``: highest churn probability first;
+- ``value``: highest usual order value first;
+- ``planner``: fieldcoach's plan (expected saved value, purposes, routes);
+- ``oracle``: the true visit effect of every retailer this week (health gained, weighted
+  by its true usual value), with its best purpose.
+
+The models the planner needs are trained on the data before the snapshot; the policies
+other than ``oracle`` see only what a company would: the tables so far.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from features.contract import VISIT_PURPOSES
+from features.errors import UserInputError
+from features.retailer import model_frame, prepare_history, retailer_snapshot
+from features.validate import load_dataset
+from planning.optimise import PlanRules, plan_week
+from planning.purpose import choose_purposes
+from simulator.export import STATE_FILE, build_event_tables, build_static_tables
+from simulator.territory import Territory
+from training.churn import ChurnConfig, TrainedChurn, train_churn
+
+POLICIES = ("rotation", "random", "risk", "value", "planner", "oracle")
+EVENT_TABLES = ("orders", "visits", "complaints", "surveys", "assessments", "trainings")
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    weeks: int = 8
+    seeds: int = 5
+    horizon_weeks: int = 8
+    days: int = 5
+    min_gap_days: int = 7
+    time_limit_s: float = 0.3
+    seed: int = 0
+
+
+@dataclass
+class Estimators:
+    """What the non-oracle policies know: models fitted on the data before the snapshot."""
+
+    churn: TrainedChurn
+    effect: Any  # training.visits.VisitEffect, or None for the risk x value fallback
+    horizon_weeks: int
+
+    def churn_probability(self, frame: pd.DataFrame) -> np.ndarray:
+        raw = self.churn.lightgbm.predict_raw(model_frame(frame, self.churn.features))
+        return self.churn.calibration.transform(raw)
+
+    def expected_benefit(self, frame: pd.DataFrame, churn_p: np.ndarray) -> np.ndarray:
+        usual = frame["baseline_weekly_value"].to_numpy(float) * self.horizon_weeks
+        if self.effect is None:
+            return churn_p * usual * 0.25
+        return np.maximum(self.effect.predict(frame), 0) * usual
+
+
+def fit_estimators(tables: dict[str, pd.DataFrame], config: PolicyConfig) -> Estimators:
+    churn = train_churn(tables, ChurnConfig(horizon_weeks=config.horizon_weeks, tune=False))
+    effect = None
+    if "visits" in tables:
+        from training.visits import VisitEffectConfig, fit_visit_effect
+
+        effect = fit_visit_effect(tables, VisitEffectConfig(horizon_weeks=config.horizon_weeks))
+    return Estimators(churn, effect, config.horizon_weeks)
+
+
+class Observed:
+    """The tables a company would hold after some simulated weeks: the data plus new records."""
+
+    def __init__(self, base: dict[str, pd.DataFrame]):
+        self.base = base
+
+    def tables(self, territory: Territory) -> dict[str, pd.DataFrame]:
+        tables = dict(self.base)
+        for name, table in build_static_tables(territory).items():
+            if name in ("retailers", "managers"):
+                tables[name] = _typed(table.to_pandas(), self.base[name])
+        new = build_event_tables(territory)
+        for name in EVENT_TABLES:
+            if name in new and name in self.base:
+                frame = _typed(new[name].to_pandas(), self.base[name])
+                tables[name] = pd.concat([self.base[name], frame], ignore_index=True)
+        return tables
+
+
+def _typed(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    for column in frame.columns:
+        if column in like and pd.api.types.is_datetime64_any_dtype(like[column]):
+            frame[column] = pd.to_datetime(frame[column]).astype(like[column].dtype)
+    return frame[[c for c in frame.columns if c in like.columns]]
+
+
+def _spread_days(index: np.ndarray, manager: np.ndarray, monday: int, days: int) -> np.ndarray:
+    """Dates for visits listed per manager: the first share on Monday, and so on."""
+    order = np.argsort(manager, kind="stable")
+    rank = np.empty(len(manager), dtype=np.int64)
+    sorted_manager = manager[order]
+    rank[order] = np.arange(len(manager)) - np.searchsorted(sorted_manager, sorted_manager)
+    counts = pd.Series(manager).map(pd.Series(manager).value_counts()).to_numpy()
+    day = np.minimum(rank * days // np.maximum(counts, 1), days - 1)
+    return monday + day
+
+
+def _top_per_manager(frame: pd.DataFrame, score: np.ndarray, capacity: dict[str, int]):
+    ranked = frame.assign(_score=score).sort_values("_score", ascending=False, kind="stable")
+    keep = (
+        ranked.groupby("manager_id", sort=False).cumcount()
+        < ranked["manager_id"].map(capacity).fillna(0).to_numpy()
+    )
+    return ranked[keep]
+
+
+def _visit_plan(rows: pd.DataFrame, monday: int, days: int) -> pd.DataFrame:
+    manager = rows["manager_id"].astype(str).to_numpy()
+    dates = _spread_days(np.arange(len(rows)), manager, monday, days)
+    return pd.DataFrame(
+        {
+            "retailer_id": rows["retailer_id"].to_numpy(),
+            "manager_id": manager,
+            "visit_date": pd.to_datetime(dates, unit="D"),
+            "purpose": rows["purpose"].to_numpy(),
+        }
+    )
+
+
+def _policy_plan(
+    policy: str,
+    territory: Territory,
+    observed: Observed,
+    estimators: Estimators,
+    config: PolicyConfig,
+    rng: np.random.Generator,
+) -> pd.DataFrame | None:
+    if policy == "rotation":
+        return None
+    monday = territory.current_day
+    managers = territory.manager_ids()
+    capacity = dict(zip(managers, territory.managers.capacity.astype(int), strict=True))
+    if policy == "oracle":
+        effect, best = territory.true_visit_effect()
+        r = territory.retailers
+        alive = np.flatnonzero(r.alive)
+        frame = pd.DataFrame(
+            {
+                "retailer_id": territory.retailer_ids(alive),
+                "manager_id": managers[r.manager[alive]],
+                "purpose": np.asarray(VISIT_PURPOSES)[best[alive]],
+            }
+        )
+        # Weighted by the true usual value: the outcome is value kept, not health gained.
+        value_gain = effect[alive] * r.base_value[alive]
+        return _visit_plan(_top_per_manager(frame, value_gain, capacity), monday, config.days)
+    tables = observed.tables(territory)
+    history = prepare_history(tables)
+    frame = retailer_snapshot(history, pd.Timestamp(monday, unit="D"), config.horizon_weeks).frame
+    frame = frame[frame["manager_id"].notna()].reset_index(drop=True)
+    frame["purpose"] = choose_purposes(frame)
+    churn_p = estimators.churn_probability(frame)
+    if policy == "random":
+        score = rng.random(len(frame))
+    elif policy == "risk":
+        score = churn_p
+    elif policy == "value":
+        score = frame["baseline_weekly_value"].to_numpy(float)
+    else:
+        return _planner_plan(frame, churn_p, tables, territory, estimators, config, capacity)
+    return _visit_plan(_top_per_manager(frame, score, capacity), monday, config.days)
+
+
+def _planner_plan(frame, churn_p, tables, territory, estimators, config, capacity):
+    monday = territory.current_day
+    frame = frame.assign(expected_benefit=estimators.expected_benefit(frame, churn_p))
+    retailers = tables["retailers"].set_index("retailer_id")[["lat", "lon"]]
+    frame = frame.join(retailers, on="retailer_id")
+    last_visit = monday - frame["days_since_last_visit"].to_numpy()
+    first = last_visit + config.min_gap_days - monday
+    frame["earliest_day"] = np.where(np.isnan(first), 0, np.maximum(first, 0)).astype(int)
+    homes = dict(
+        zip(
+            territory.manager_ids(),
+            zip(territory.managers.home_lat, territory.managers.home_lon, strict=True),
+            strict=True,
+        )
+    )
+    plans = []
+    for manager_id, candidates in frame.groupby("manager_id", sort=True):
+        rules = PlanRules(
+            capacity=max(1, capacity.get(manager_id, 1)),
+            days=config.days,
+            min_gap_days=config.min_gap_days,
+            time_limit_s=config.time_limit_s,
+        )
+        week = plan_week(candidates.reset_index(drop=True), homes[manager_id], rules).visits
+        if len(week):
+            plans.append(
+                pd.DataFrame(
+                    {
+                        "retailer_id": week["retailer_id"].to_numpy(),
+                        "manager_id": manager_id,
+                        "visit_date": pd.to_datetime(monday + week["day"].to_numpy(), unit="D"),
+                        "purpose": week["purpose"].to_numpy(),
+                    }
+                )
+            )
+    if not plans:
+        return pd.DataFrame(columns=["retailer_id", "manager_id", "visit_date", "purpose"])
+    return pd.concat(plans, ignore_index=True)
+
+
+def run_policy(
+    policy: str,
+    start: Territory,
+    observed: Observed,
+    estimators: Estimators,
+    config: PolicyConfig,
+    seed: int,
+) -> dict[str, float]:
+    """Run one policy for ``config.weeks`` from a copy of ``start`` with seed-fixed luck."""
+    territory = start.clone()
+    territory.rng = np.random.default_rng([config.seed, 104729, seed])
+    policy_rng = np.random.default_rng([config.seed, 7, seed])
+    alive_at_start = territory.retailers.alive.copy()
+    for _ in range(config.weeks):
+        plan = _policy_plan(policy, territory, observed, estimators, config, policy_rng)
+        territory.step(visit_plan=plan, plan_given=(plan is not None, False))
+    orders = territory.records.get("orders", [])
+    value = float(sum(chunk["amount"].sum() for chunk in orders))
+    kept = territory.retailers.alive[: len(alive_at_start)] & alive_at_start
+    return {"retained_value": value, "retained_retailers": float(kept.sum())}
+
+
+def _interval(values: list[float]) -> dict[str, float]:
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return {"mean": mean, "ci_low": mean, "ci_high": mean}
+    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half}
+
+
+def evaluate_policies(
+    data_dir: Path,
+    config: PolicyConfig,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Every policy, every seed; the report holds means and 95% intervals over seeds."""
+    state = Path(data_dir) / STATE_FILE
+    if not state.exists():
+        raise UserInputError(
+            f"{data_dir}: no saved simulator state ({STATE_FILE}); policy evaluation needs "
+            "a folder written by `fieldcoach simulate`"
+        )
+    start = Territory.load(state)
+    start.records.clear()
+    start.truth.clear()
+    tables = load_dataset(data_dir).tables
+    t0 = time.perf_counter()
+    estimators = fit_estimators(tables, config)
+    log(
+        f"trained the planner's models on the data before {start.current_date.date()} "
+        f"in {time.perf_counter() - t0:.0f} s"
+        + ("" if estimators.effect is not None else " (no visits: risk x value fallback)")
+    )
+    observed = Observed(tables)
+    results: dict[str, list[dict[str, float]]] = {p: [] for p in POLICIES}
+    for seed in range(config.seeds):
+        for policy in POLICIES:
+            t1 = time.perf_counter()
+            results[policy].append(run_policy(policy, start, observed, estimators, config, seed))
+            log(
+                f"seed {seed} {policy:<9} value {results[policy][-1]['retained_value']:>14,.0f}"
+                f"  retailers {results[policy][-1]['retained_retailers']:>8,.0f}"
+                f"  ({time.perf_counter() - t1:.0f} s)"
+            )
+    return _report(results, config, start)
+
+
+def _report(results, config: PolicyConfig, start: Territory) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "snapshot": str(start.current_date.date()),
+        "weeks": config.weeks,
+        "seeds": config.seeds,
+        "capacity": "each manager's weekly capacity, the same for every policy",
+    }
+    rotation = np.array([r["retained_value"] for r in results["rotation"]])
+    for policy, runs in results.items():
+        value = np.array([r["retained_value"] for r in runs])
+        report[policy] = {
+            "retained_value": _interval(list(value)),
+            "retained_retailers": _interval([r["retained_retailers"] for r in runs]),
+            "saved_value": _interval(list(value - rotation)),
+        }
+    saved = {p: report[p]["saved_value"]["mean"] for p in POLICIES}
+    report["planner_vs_oracle_saved"] = (
+        saved["planner"] / saved["oracle"] if saved["oracle"] > 0 else float("nan")
+    )
+    report["planner_vs_risk_saved"] = (
+        saved["planner"] / saved["risk"] if saved["risk"] > 0 else float("nan")
+    )
+    return report
+
+
+def policy_chart(report: dict[str, Any], path: Path) -> Path:
+    """Bar chart of saved value (vs rotation) per policy with 95% intervals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from features.io import atomic_path
+
+    names = [p for p in POLICIES if p != "rotation"]
+    saved = [report[p]["saved_value"] for p in names]
+    means = np.array([s["mean"] for s in saved])
+    errors = np.array(
+        [
+            [m - s["ci_low"] for m, s in zip(means, saved, strict=True)],
+            [s["ci_high"] - m for m, s in zip(means, saved, strict=True)],
+        ]
+    )
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.bar(names, means, yerr=errors, capsize=4, color=["#bbb", "#bbb", "#bbb", "#2a7", "#555"])
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_ylabel("order value kept beyond rotation (yuan)")
+    ax.set_title(f"{report['weeks']} weeks from {report['snapshot']}, {report['seeds']} seeds")
+    fig.tight_layout()
+    with atomic_path(Path(path)) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
+def log_policy_run(report: dict[str, Any], chart: Path, settings) -> str:
+    """Log the comparison to MLflow (experiment ``policy-evaluation``)."""
+    import mlflow
+
+    from training.registry import configure_mlflow, experiment_id
+
+    configure_mlflow(settings)
+    with mlflow.start_run(
+        experiment_id=experiment_id("policy-evaluation", settings),
+        run_name=f"policies from {report['snapshot']}",
+    ) as run:
+        mlflow.log_params(
+            {"weeks": report["weeks"], "seeds": report["seeds"], "snapshot": report["snapshot"]}
+        )
+        for policy in POLICIES:
+            for key in ("retained_value", "retained_retailers", "saved_value"):
+                mlflow.log_metric(f"{policy}_{key}", report[policy][key]["mean"])
+        for key in ("planner_vs_oracle_saved", "planner_vs_risk_saved"):
+            if np.isfinite(report[key]):
+                mlflow.log_metric(key, report[key])
+        mlflow.log_dict(report, "policy_report.json")
+        mlflow.log_artifact(str(chart), "plots")
+        return run.info.run_id
