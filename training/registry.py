@@ -50,15 +50,24 @@ class PromotionRule:
 
     metric: str = "roc_auc"
     min_gain: float = 0.0
-    max_ece: float = 0.03
+    max_ece: float | None = 0.03  # None: the model has no calibration to check
     must_beat: str = "recency"
+    lower_is_better: bool = False  # e.g. an error metric
 
     def describe(self) -> str:
-        return (
-            f"promote if holdout {self.metric} >= champion's {self.metric} + {self.min_gain} "
-            f"on the same holdout, ECE <= {self.max_ece} (or no worse than the champion's), "
-            f"and {self.metric} beats the '{self.must_beat}' baseline"
-        )
+        if self.lower_is_better:
+            text = (
+                f"promote if holdout {self.metric} <= champion's {self.metric} - "
+                f"{self.min_gain} on the same holdout"
+            )
+        else:
+            text = (
+                f"promote if holdout {self.metric} >= champion's {self.metric} + "
+                f"{self.min_gain} on the same holdout"
+            )
+        if self.max_ece is not None:
+            text += f", ECE <= {self.max_ece} (or no worse than the champion's)"
+        return text + f", and {self.metric} beats the '{self.must_beat}' baseline"
 
 
 def decide_promotion(
@@ -70,25 +79,31 @@ def decide_promotion(
     """Apply the rule; returns (promote?, why)."""
     metric = rule.metric
     value = challenger[metric]
-    for key in (metric, "ece"):
+    checked = (metric, "ece") if rule.max_ece is not None else (metric,)
+    for key in checked:
         # NaN compares False with everything, so it would slip through the checks below.
         if not math.isfinite(challenger[key]):
             return False, f"challenger {key} is not finite"
-    if baseline is not None and value <= baseline[metric]:
+    sign = -1.0 if rule.lower_is_better else 1.0
+    if baseline is not None and sign * value <= sign * baseline[metric]:
         return False, (
             f"challenger {metric} {value:.4f} does not beat the {rule.must_beat} "
             f"baseline ({baseline[metric]:.4f})"
         )
-    ece_limit = max(rule.max_ece, champion["ece"] if champion else rule.max_ece)
-    if challenger["ece"] > ece_limit:
-        return False, f"challenger ECE {challenger['ece']:.4f} exceeds {ece_limit:.4f}"
+    if rule.max_ece is not None:
+        ece_limit = max(rule.max_ece, champion["ece"] if champion else rule.max_ece)
+        if challenger["ece"] > ece_limit:
+            return False, f"challenger ECE {challenger['ece']:.4f} exceeds {ece_limit:.4f}"
     if champion is None:
         return True, "no champion yet and the challenger passes the absolute checks"
-    if value + 1e-12 < champion[metric] + rule.min_gain:
+    relation = "<=" if rule.lower_is_better else ">="
+    if sign * value + 1e-12 < sign * champion[metric] + rule.min_gain:
+        worse = ">" if rule.lower_is_better else "<"
         return False, (
-            f"challenger {metric} {value:.4f} < champion {champion[metric]:.4f} + {rule.min_gain}"
+            f"challenger {metric} {value:.4f} {worse} champion {champion[metric]:.4f} "
+            f"{'-' if rule.lower_is_better else '+'} {rule.min_gain}"
         )
-    return True, f"challenger {metric} {value:.4f} >= champion {champion[metric]:.4f}"
+    return True, f"challenger {metric} {value:.4f} {relation} champion {champion[metric]:.4f}"
 
 
 def version_by_alias(client: MlflowClient, name: str, alias: str):
