@@ -535,12 +535,6 @@ def models_rollback(
         typer.echo(rollback(configure_mlflow(get_settings()), name))
 
 
-evaluate_app = typer.Typer(
-    help="Check models and policies against simulator truth.", no_args_is_help=True
-)
-app.add_typer(evaluate_app, name="evaluate")
-
-
 @evaluate_app.command("policy")
 def evaluate_policy(
     data: Annotated[Path, typer.Option(help="A folder written by `fieldcoach simulate`.")],
@@ -585,3 +579,110 @@ def evaluate_policy(
         f"value and {result['planner_vs_risk_saved']:.2f}x that of highest-risk-first"
     )
     typer.echo(f"chart: {result['chart']}")
+
+
+plan_app = typer.Typer(help="Plan next-best visits.", no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
+
+
+def _plan_context(data: Path | None, week: str | None):
+    from features.validate import load_dataset
+    from fieldcoach.settings import get_settings
+    from planning.plan import Models, prepare_week
+
+    settings = get_settings()
+    dataset = load_dataset(data or settings.resolved_data_dir)
+    models = Models.load(settings.resolved_tracking_uri)
+    return prepare_week(dataset.tables, week, models)
+
+
+def _echo_plan(plan: dict) -> None:
+    typer.echo(
+        f"{plan['manager_id']} {plan['week']} ({plan['week_start']}): "
+        f"{len(plan['visits'])} of {plan['capacity']} visits, "
+        f"expected benefit {plan['expected_benefit']:,.0f}, {plan['total_km']} km"
+    )
+    typer.echo(
+        f"{'#':>3} {'retailer':<10}{'churn':>7}{'at risk':>10}{'benefit':>9}"
+        f"{'priority':>9}  {'purpose':<25}{'last visit':>10}  date"
+    )
+    for v in plan["visits"]:
+        last = "-" if v["days_since_last_visit"] is None else f"{v['days_since_last_visit']}d"
+        typer.echo(
+            f"{v['rank']:>3} {v['retailer_id']:<10}{v['churn_probability']:>7.3f}"
+            f"{v['value_at_risk']:>10,.0f}{v['expected_benefit']:>9,.0f}"
+            f"{v['priority']:>9,.0f}  {v['purpose']:<25}{last:>10}  {v['date']}"
+        )
+    for day in plan["schedule"]:
+        route = " -> ".join(day["route"])
+        typer.echo(f"  {day['date']}: {day['visits']} visits, {day['km']} km: {route}")
+    for note in plan["notes"]:
+        typer.echo(f"  note: {note}")
+
+
+@plan_app.command("visits")
+def plan_visits(
+    manager: Annotated[str, typer.Option(help="Customer manager id.")],
+    week: Annotated[
+        str | None, typer.Option(help="ISO week YYYY-Www (default: the week after the data).")
+    ] = None,
+    capacity: Annotated[
+        int | None, typer.Option(help="Visits this week (default: the manager's capacity).")
+    ] = None,
+    days: Annotated[int, typer.Option(help="Working days.")] = 5,
+    min_gap_days: Annotated[int, typer.Option(help="No retailer twice within this.")] = 7,
+    data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
+    language: Annotated[str, typer.Option(help="en or zh for talking points.")] = "en",
+    out: Annotated[Path | None, typer.Option(help="Also write the plan as JSON here.")] = None,
+) -> None:
+    """A manager's next-best visits for a week: ranked list and day-by-day routes."""
+    import json
+
+    from features.io import atomic_path
+    from planning.plan import plan_manager
+
+    with _user_errors():
+        context = _plan_context(data, week)
+        plan = plan_manager(
+            context,
+            manager,
+            capacity=capacity,
+            days=days,
+            min_gap_days=min_gap_days,
+            language=language,
+        )
+        if out:
+            with atomic_path(out) as tmp:
+                tmp.write_text(json.dumps(plan, ensure_ascii=False, indent=2))
+    _echo_plan(plan)
+
+
+@plan_app.command("team")
+def plan_team_command(
+    team: Annotated[str, typer.Option(help="Team id (managers.team_id).")],
+    week: Annotated[str | None, typer.Option(help="ISO week YYYY-Www.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the team's plans as JSON here.")] = None,
+) -> None:
+    """Plans for every manager of a team for the week."""
+    import json
+
+    from features.io import atomic_path
+    from planning.plan import plan_team
+
+    with _user_errors():
+        context = _plan_context(data, week)
+        plans = plan_team(context, team)
+        if out:
+            with atomic_path(out) as tmp:
+                tmp.write_text(json.dumps(plans, ensure_ascii=False, indent=2))
+    typer.echo(
+        f"team {plans['team_id']} {plans['week']}: {len(plans['managers'])} managers, "
+        f"{plans['visits']} visits, expected benefit {plans['expected_benefit']:,.0f}, "
+        f"{plans['total_km']} km"
+    )
+    for plan in plans["managers"]:
+        typer.echo(
+            f"  {plan['manager_id']}: {len(plan['visits'])} visits, "
+            f"benefit {plan['expected_benefit']:,.0f}, {plan['total_km']} km"
+        )
