@@ -1,0 +1,181 @@
+"""Plans are feasible, trade value against travel, and refuse bad input clearly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.contract import VISIT_PURPOSES
+from features.errors import UserInputError
+from features.validate import load_dataset
+from planning.optimise import PlanRules, plan_week
+from planning.plan import Models, parse_week, plan_manager, plan_team, prepare_week
+from simulator import SimulationConfig, Territory, export_dataset
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    data = tmp_path_factory.mktemp("plan-data")
+    territory = Territory.create(SimulationConfig(n_retailers=900, n_managers=4, seed=5))
+    export_dataset(territory.run(40), data)
+    return load_dataset(data).tables
+
+
+@pytest.fixture(scope="module")
+def context(tables):
+    return prepare_week(tables, None, Models())
+
+
+def test_plans_are_feasible(context, tables):
+    visits = tables["visits"]
+    for manager in sorted(tables["managers"]["manager_id"]):
+        plan = plan_manager(context, manager, time_limit_s=0.3)
+        rules = PlanRules(capacity=plan["capacity"])
+        rows = pd.DataFrame(plan["visits"])
+        assert len(rows) <= plan["capacity"]
+        per_day = rows.groupby("date").size()
+        for k, day in enumerate(plan["schedule"]):
+            assert per_day.get(day["date"], 0) == day["visits"] <= rules.per_day[k]
+        assert rows["retailer_id"].is_unique
+        assert rows["purpose"].isin(VISIT_PURPOSES).all()
+        assert rows["purpose"].ne("routine").all(), "every planned visit has a purpose"
+        assert rows["talking_point"].str.len().gt(0).all()
+        last = visits.groupby("retailer_id")["visit_date"].max()
+        gap = pd.to_datetime(rows["date"]).to_numpy() - rows["retailer_id"].map(last).to_numpy()
+        known = ~pd.isna(gap)
+        assert (gap[known] >= np.timedelta64(7, "D")).all(), "no retailer twice within 7 days"
+
+
+def test_ranked_list_has_the_fields_planners_need(context, tables):
+    manager = tables["managers"]["manager_id"].iloc[0]
+    plan = plan_manager(context, manager, time_limit_s=0.3)
+    first = plan["visits"][0]
+    for field in (
+        "retailer_id",
+        "churn_probability",
+        "value_at_risk",
+        "expected_benefit",
+        "priority",
+        "purpose",
+        "reasons",
+        "days_since_last_visit",
+        "date",
+        "rank",
+    ):
+        assert field in first
+    assert [v["rank"] for v in plan["visits"]] == list(range(1, len(plan["visits"]) + 1))
+    priorities = [v["priority"] for v in plan["visits"]]
+    assert priorities == sorted(priorities, reverse=True)
+    assert all(day["km"] >= 0 for day in plan["schedule"])
+    assert any("fallback" in note for note in plan["notes"]), "says it used the fallback"
+
+
+def test_capacity_is_respected_and_chinese_talking_points(context, tables):
+    manager = tables["managers"]["manager_id"].iloc[1]
+    plan = plan_manager(context, manager, capacity=7, days=3, time_limit_s=0.3, language="zh")
+    assert len(plan["visits"]) <= 7
+    assert len(plan["schedule"]) == 3
+    assert all(
+        any("\u4e00" <= ch <= "\u9fff" for ch in v["talking_point"]) for v in plan["visits"]
+    )
+
+
+def test_optimiser_weighs_value_against_travel():
+    near = [
+        {
+            "retailer_id": f"N{i}",
+            "lat": 30.0 + 0.001 * i,
+            "lon": 120.0,
+            "expected_benefit": 50.0,
+            "earliest_day": 0,
+        }
+        for i in range(5)
+    ]
+    far_cheap = {
+        "retailer_id": "FAR-LOW",
+        "lat": 30.5,
+        "lon": 120.5,
+        "expected_benefit": 5.0,
+        "earliest_day": 0,
+    }
+    far_rich = {
+        "retailer_id": "FAR-HIGH",
+        "lat": 30.5,
+        "lon": 119.5,
+        "expected_benefit": 5000.0,
+        "earliest_day": 0,
+    }
+    candidates = pd.DataFrame([*near, far_cheap, far_rich])
+    plan = plan_week(candidates, (30.0, 120.0), PlanRules(capacity=10, days=2, time_limit_s=0.3))
+    chosen = set(plan.visits["retailer_id"])
+    assert {"FAR-HIGH", "N0", "N4"} <= chosen
+    assert "FAR-LOW" not in chosen, "a 70 km detour is not worth 5 yuan"
+
+
+def test_minimum_gap_moves_a_recent_visit_later_in_the_week():
+    candidates = pd.DataFrame(
+        [
+            {
+                "retailer_id": "RECENT",
+                "lat": 30.0,
+                "lon": 120.0,
+                "expected_benefit": 900.0,
+                "earliest_day": 3,
+            },
+            {
+                "retailer_id": "TOO-SOON",
+                "lat": 30.0,
+                "lon": 120.01,
+                "expected_benefit": 900.0,
+                "earliest_day": 9,
+            },
+        ]
+    )
+    plan = plan_week(candidates, (30.0, 120.0), PlanRules(capacity=5, days=5, time_limit_s=0.2))
+    days = plan.visits.set_index("retailer_id")["day"].to_dict()
+    assert set(days) == {"RECENT"}, "a retailer the gap rules out this week is not planned"
+    assert days["RECENT"] >= 3
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda c: plan_manager(c, "M9999"), "no such manager"),
+        (lambda c: plan_manager(c, "M0000", capacity=0), "--capacity must be at least 1"),
+        (lambda c: plan_manager(c, "M0000", capacity=-3), "--capacity must be at least 1"),
+        (lambda c: plan_team(c, "T99"), "no such team"),
+    ],
+)
+def test_bad_input_is_refused_clearly(context, call, message):
+    with pytest.raises(UserInputError, match=message):
+        call(context)
+
+
+@pytest.mark.parametrize("week", ["2024-W10", "2030-W01"])
+def test_weeks_far_from_the_data_are_refused(tables, week):
+    with pytest.raises(UserInputError, match="--week"):
+        prepare_week(tables, week, Models())
+
+
+def test_week_format_is_checked():
+    assert parse_week("2026-W01") == pd.Timestamp("2025-12-29")
+    with pytest.raises(UserInputError, match="YYYY-Www"):
+        parse_week("next week")
+
+
+def test_team_plan_covers_every_member(context, tables):
+    team = tables["managers"]["team_id"].iloc[0]
+    plans = plan_team(context, team, time_limit_s=0.2)
+    members = set(tables["managers"].loc[tables["managers"]["team_id"] == team, "manager_id"])
+    assert {p["manager_id"] for p in plans["managers"]} == members
+    assert plans["visits"] == sum(len(p["visits"]) for p in plans["managers"])
+
+
+def test_thin_history_still_gets_a_plan_and_says_so(tmp_path):
+    territory = Territory.create(SimulationConfig(n_retailers=300, n_managers=2, seed=9))
+    export_dataset(territory.run(12), tmp_path)
+    context = prepare_week(load_dataset(tmp_path).tables, None, Models())
+    plan = plan_manager(context, "M0000", time_limit_s=0.2)
+    assert plan["visits"], "a small, young territory still gets visits"
+    assert any("recency rule" in note for note in plan["notes"])
