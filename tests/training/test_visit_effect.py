@@ -125,3 +125,20 @@ def test_mlflow_registers_a_champion_that_predicts(
         assert champion.metadata.metadata["horizon_weeks"] == CONFIG.horizon_weeks
     finally:
         get_settings.cache_clear()
+
+
+def test_cli_without_visits_is_one_line_error(fitted, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from fieldcoach.cli import app
+
+    folder = tmp_path / "no-visits"
+    folder.mkdir()
+    for path in fitted[0].glob("*.parquet"):
+        if path.stem != "visits":
+            (folder / path.name).write_bytes(path.read_bytes())
+    result = CliRunner().invoke(app, ["train", "visits", "--data", str(folder)])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[-1].startswith("error: the visit-effect model needs a visits table"), lines
+    assert "Traceback" not in result.output
