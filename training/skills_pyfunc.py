@@ -41,7 +41,7 @@ class SkillsModel(PythonModel):
             rows = [r for r in self.state.estimates if r["manager_id"] in set(managers)]
             return pd.DataFrame(rows)
         if kind == "training":
-            budget = params.get("budget_hours")
+            budget = params.get("budget_hours") or None  # 0: the model's budget
             rows = []
             for manager in managers:
                 for item in recommend_training(self.state, manager, budget):

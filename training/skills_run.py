@@ -19,6 +19,7 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.models import infer_signature
 
 import features
 from features.errors import UserInputError
@@ -413,6 +414,12 @@ def _log_model(fitted: FittedSkills, held: FittedSkills | None, holdout: dict[st
             artifacts={"state": str(state_path), "holdout": str(holdout_path)},
             code_paths=[str(Path(features.__file__).parent)],
             pip_requirements=_requirements(),
+            # Params must be in the signature, or MLflow drops them at predict time.
+            signature=infer_signature(
+                pd.DataFrame({"manager_id": ["M"]}),
+                pd.DataFrame({"manager_id": ["M"]}),
+                params={"kind": "gaps", "budget_hours": 0.0, "min_size": 4, "max_size": 12},
+            ),
             metadata={"as_of": fitted.state.as_of},
         )
 

@@ -56,10 +56,22 @@ def test_features_describe_assessments_kpis_tenure_and_training(tables) -> None:
     t = pd.Timestamp("2025-03-03")
     frame = build_manager_features(tables, t)
     assert len(frame) == 6
-    for column in ("score_communication", "trend_planning", "age_days_ethics", "churn_rate",
-                   "value_growth_last_year", "complaint_rate", "satisfaction", "visit_coverage",
-                   "purposeful_visit_share", "brand_breadth_growth", "tenure_days",
-                   "courses_completed", "training_hours", "weeks_since_training"):
+    for column in (
+        "score_communication",
+        "trend_planning",
+        "age_days_ethics",
+        "churn_rate",
+        "value_growth_last_year",
+        "complaint_rate",
+        "satisfaction",
+        "visit_coverage",
+        "purposeful_visit_share",
+        "brand_breadth_growth",
+        "tenure_days",
+        "courses_completed",
+        "training_hours",
+        "weeks_since_training",
+    ):
         assert column in frame, column
     assert frame["purposeful_visit_share"].between(0, 1).all()
     # The latest score is the last assessment before t, and its age is counted to t.

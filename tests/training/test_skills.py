@@ -3,8 +3,6 @@ simulator's truth on a small company, and bad input."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -103,18 +101,31 @@ def test_a_zero_effect_course_taken_by_the_weakest_is_not_credited() -> None:
 
 def test_kalman_filter_combines_prior_and_assessment_by_precision() -> None:
     measurement = MeasurementModel(
-        noise_var=36.0, drift_per_week=0.0, process_var_per_week=0.0,
-        skill_mean=dict.fromkeys(SKILLS, 60.0), skill_var=dict.fromkeys(SKILLS, 144.0), pairs=0,
+        noise_var=36.0,
+        drift_per_week=0.0,
+        process_var_per_week=0.0,
+        skill_mean=dict.fromkeys(SKILLS, 60.0),
+        skill_var=dict.fromkeys(SKILLS, 144.0),
+        pairs=0,
     )
     day = DAY0 + pd.Timedelta(days=10)
     assessments = pd.DataFrame(
-        {"manager_id": ["A"] * 2 + ["B"] * 2, "assessed_on": [DAY0, day] * 2,
-         "skill": [SKILLS[0]] * 4, "score": [70.0, 74.0, 40.0, 40.0]}
+        {
+            "manager_id": ["A"] * 2 + ["B"] * 2,
+            "assessed_on": [DAY0, day] * 2,
+            "skill": [SKILLS[0]] * 4,
+            "score": [70.0, 74.0, 40.0, 40.0],
+        }
     )
     prior = pd.DataFrame(60.0, index=["A", "B", "C"], columns=list(SKILLS))
     out = filter_skills(
-        assessments, {}, prior, dict.fromkeys(SKILLS, 144.0), measurement,
-        EffectAssumptions(), DAY0 + pd.Timedelta(days=20),
+        assessments,
+        {},
+        prior,
+        dict.fromkeys(SKILLS, 144.0),
+        measurement,
+        EffectAssumptions(),
+        DAY0 + pd.Timedelta(days=20),
     ).set_index(["manager_id", "skill"])
     # Two assessments of variance 36 and a prior of variance 144: precision 1/144 + 2/36.
     precision = 1 / 144 + 2 / 36
@@ -128,8 +139,13 @@ def test_kalman_filter_combines_prior_and_assessment_by_precision() -> None:
     # Old assessments weigh less once skills wander.
     wandering = MeasurementModel(**{**measurement.__dict__, "process_var_per_week": 2.0})
     later = filter_skills(
-        assessments, {}, prior, dict.fromkeys(SKILLS, 144.0), wandering,
-        EffectAssumptions(), DAY0 + pd.Timedelta(days=20),
+        assessments,
+        {},
+        prior,
+        dict.fromkeys(SKILLS, 144.0),
+        wandering,
+        EffectAssumptions(),
+        DAY0 + pd.Timedelta(days=20),
     ).set_index(["manager_id", "skill"])
     assert later.at[("A", SKILLS[0]), "sd"] > out.at[("A", SKILLS[0]), "sd"]
 
