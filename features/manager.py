@@ -96,7 +96,8 @@ def assessment_features(assessments: pd.DataFrame, t: pd.Timestamp) -> pd.DataFr
     for skill in SKILLS:
         score = latest.get(skill)
         out[f"score_{skill}"] = score
-        out[f"trend_{skill}"] = (score - prev.get(skill)) if score is not None else np.nan
+        known = score is not None and skill in prev
+        out[f"trend_{skill}"] = (score - prev[skill]) if known else np.nan
         out[f"age_days_{skill}"] = (t - last_day[skill]).dt.days if skill in last_day else np.nan
         out[f"n_assessments_{skill}"] = count.get(skill)
     return out

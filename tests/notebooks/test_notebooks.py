@@ -102,3 +102,41 @@ def test_notebooks_are_committed_without_outputs(notebook: Path) -> None:
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+
+
+@pytest.fixture(scope="module")
+def skills_home(tmp_path_factory: pytest.TempPathFactory):
+    """A simulated company of 24 managers and a home whose registry holds a skills champion."""
+    from training.skills_run import run_skills_training
+
+    root = tmp_path_factory.mktemp("notebook-skills")
+    data, home = root / "data", root / "home"
+    territory = Territory.create(SimulationConfig(n_retailers=2400, n_managers=24, seed=4))
+    territory.run(80)
+    export_dataset(territory, data)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FIELDCOACH_HOME", str(home))
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        mp.delenv("FIELDCOACH_MLFLOW_TRACKING_URI", raising=False)
+        report = run_skills_training(data, Settings(), log=lambda *_: None)
+        assert report["registry"]["promoted"], report["registry"]
+    return root, data, home
+
+
+def test_skills_notebook_shows_the_gap_heatmap_and_course_effects(skills_home) -> None:
+    root, data, home = skills_home
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FIELDCOACH_HOME", str(home))
+        mp.setenv("FIELDCOACH_NOTEBOOK_DATA", str(data))
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        nb = _execute(NOTEBOOKS / "02-skills.ipynb", root)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    errors = [o for c in code for o in c.outputs if o["output_type"] == "error"]
+    assert not errors, errors
+    tagged = {t: c for c in code for t in c.metadata.get("tags", [])}
+    assert "team gaps" in _outputs(tagged["gaps"]) and "importance" in _outputs(tagged["gaps"])
+    assert "credited courses:" in _outputs(tagged["effects"])
+    truth = _outputs(tagged["truth"])
+    assert "correlation with the true effects" in truth and "spearman" in truth
+    images = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 3  # heatmap, effects, against the truth
