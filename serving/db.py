@@ -1,0 +1,176 @@
+"""The service's own database: API keys, feedback from the field and precomputed plans.
+
+SQLAlchemy 2 on whatever ``Settings.resolved_database_url`` names: a SQLite file by default
+(WAL journal and ``synchronous=FULL``, so a record is on disk before its request is
+acknowledged), or a PostgreSQL URL. Feedback is idempotent on the client's key: a repeated
+post returns the first record instead of writing a second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ApiKey(Base):
+    """A client's key, stored only as its SHA-256 (keys are 256-bit random, see security)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(32))
+    teams: Mapped[list[str]] = mapped_column(JSON, default=list)
+    label: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Feedback(Base):
+    """One piece of feedback: a visit decision, a visit outcome or a training completion."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_key: Mapped[str] = mapped_column(String(200), unique=True, index=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    manager_id: Mapped[str] = mapped_column(String(64), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    api_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    exported_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class PrecomputedPlan(Base):
+    """A manager's default plan for a week in one language, written by ``plan batch``."""
+
+    __tablename__ = "precomputed_plans"
+    __table_args__ = (UniqueConstraint("manager_id", "week", "language"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    manager_id: Mapped[str] = mapped_column(String(64))
+    team_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    week: Mapped[str] = mapped_column(String(10))
+    language: Mapped[str] = mapped_column(String(2))
+    body: Mapped[str] = mapped_column(Text)  # the plan's JSON, served as is
+    models: Mapped[str] = mapped_column(String(200))  # model versions it was made with
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the tables created; SQLite gets WAL and a full fsync per commit."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit returns only after the WAL is fsynced, so an acknowledged
+            # record survives a killed process (and a power cut).
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    Base.metadata.create_all(engine)
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def record_feedback(
+    session: Session,
+    kind: str,
+    client_key: str,
+    manager_id: str,
+    payload: dict[str, Any],
+    api_key_id: int | None = None,
+) -> tuple[Feedback, bool]:
+    """Store feedback once per client key; returns (the record, whether it is new).
+
+    A repeated key returns the first record unchanged, even if the payload differs: the
+    client retried, and the first acknowledged write is the one that counts.
+    """
+    existing = session.scalar(select(Feedback).where(Feedback.client_key == client_key))
+    if existing is not None:
+        return existing, False
+    row = Feedback(
+        client_key=client_key,
+        kind=kind,
+        manager_id=manager_id,
+        payload=json.loads(json.dumps(payload, default=str)),
+        api_key_id=api_key_id,
+    )
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:  # a concurrent retry won the race: return its record
+        session.rollback()
+        first = session.scalar(select(Feedback).where(Feedback.client_key == client_key))
+        if first is None:
+            raise
+        return first, False
+    return row, True
+
+
+def save_plan(
+    session: Session,
+    manager_id: str,
+    team_id: str | None,
+    week: str,
+    language: str,
+    body: str,
+    models: str,
+) -> None:
+    """Insert or replace one precomputed plan (committed by the caller)."""
+    row = session.scalar(
+        select(PrecomputedPlan).where(
+            PrecomputedPlan.manager_id == manager_id,
+            PrecomputedPlan.week == week,
+            PrecomputedPlan.language == language,
+        )
+    )
+    if row is None:
+        row = PrecomputedPlan(manager_id=manager_id, week=week, language=language)
+        session.add(row)
+    row.team_id, row.body, row.models, row.created_at = team_id, body, models, utcnow()
+
+
+def load_plan(
+    session: Session, manager_id: str, week: str, language: str
+) -> PrecomputedPlan | None:
+    return session.scalar(
+        select(PrecomputedPlan).where(
+            PrecomputedPlan.manager_id == manager_id,
+            PrecomputedPlan.week == week,
+            PrecomputedPlan.language == language,
+        )
+    )
