@@ -686,3 +686,104 @@ def plan_team_command(
             f"  {plan['manager_id']}: {len(plan['visits'])} visits, "
             f"benefit {plan['expected_benefit']:,.0f}, {plan['total_km']} km"
         )
+
+
+# --------------------------------------------------------------------------- serving (issue #6)
+
+
+@app.command()
+def serve(
+    data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address (default: settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: settings).")] = None,
+) -> None:
+    """Run the API: load the champions and the data, then answer on HOST:PORT."""
+    import uvicorn
+
+    from fieldcoach.settings import get_settings
+    from serving.app import create_app
+
+    settings = get_settings()
+    if data is not None:
+        settings = settings.model_copy(update={"data_dir": data})
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level="info",
+    )
+
+
+keys_app = typer.Typer(help="API keys for the serving API.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="planner, coordinator, data_scientist or admin.")],
+    team: Annotated[
+        list[str] | None, typer.Option(help="Team a planner key may see (repeat; * for all).")
+    ] = None,
+    label: Annotated[str | None, typer.Option(help="Who the key is for.")] = None,
+) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    from fieldcoach.settings import get_settings
+    from serving.db import make_engine, session_factory
+    from serving.security import create_key
+
+    settings = get_settings()
+    if settings.resolved_database_url.startswith("sqlite:///"):
+        settings.ensure_home()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with session_factory(engine)() as session:
+            key, _ = create_key(session, role, team, label)
+    except ValueError as exc:
+        _fail(str(exc))
+    finally:
+        engine.dispose()
+    typer.echo(key)
+
+
+@plan_app.command("batch")
+def plan_batch(
+    week: Annotated[
+        str | None, typer.Option(help="ISO week YYYY-Www (default: the week after the data).")
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
+    time_limit: Annotated[float, typer.Option(help="Solver seconds per manager.")] = 0.8,
+) -> None:
+    """Precompute every manager's default plan for the week; the API serves them as stored."""
+    from fieldcoach.settings import get_settings
+    from serving.batch import precompute_plans
+
+    with _user_errors():
+        result = precompute_plans(get_settings(), week, data, time_limit, log=typer.echo)
+    typer.echo(
+        f"stored plans for {result['managers']} managers, week {result['week']} "
+        f"(models {result['models']})"
+    )
+
+
+feedback_app = typer.Typer(help="Feedback collected by the API.", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.command("export")
+def feedback_export(
+    data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
+) -> None:
+    """Append done visits and training completions to the data folder's tables (once each)."""
+    from fieldcoach.settings import get_settings
+    from serving.batch import export_feedback
+    from serving.db import make_engine, session_factory
+
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url)
+    with _user_errors(), session_factory(engine)() as session:
+        counts = export_feedback(session, data or settings.resolved_data_dir)
+    engine.dispose()
+    typer.echo(
+        f"exported {counts['records']} records: {counts['visits']} visits and "
+        f"{counts['trainings']} trainings added"
+    )

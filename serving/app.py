@@ -1,0 +1,132 @@
+"""The FastAPI application: champions and data loaded once at start, routes under ``/v1``.
+
+``create_app(settings)`` builds the app; ``fieldcoach serve`` runs it under uvicorn.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from features.errors import UserInputError
+from fieldcoach.settings import Settings
+from serving.champions import MODEL_NAMES, ModelStore
+from serving.db import make_engine, session_factory
+from serving.routes import feedback, keys, retailers, skills, system, visits
+from serving.territory import NotFound, Territory
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Visit plans, retailer risk, skill gaps and training for the people who use them.
+
+Send your key in the `X-API-Key` header (`fieldcoach keys create --role R [--team T]`).
+Roles: **planner** (visit plans, retailer risk and visit feedback, for granted teams),
+**coordinator** (skills, training, cohorts, training completions), **data_scientist**
+(models, reload), **admin** (keys). `Accept-Language: zh` gives reasons and talking points
+in Chinese; `?format=csv` on list endpoints gives a CSV that opens in Excel.
+"""
+
+
+def _metrics(registry: CollectorRegistry) -> dict:
+    return {
+        "requests": Counter(
+            "fieldcoach_requests",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=registry,
+        ),
+        "latency": Histogram(
+            "fieldcoach_request_seconds",
+            "Request latency by route",
+            ["method", "route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        ),
+        "model": Gauge(
+            "fieldcoach_model_version",
+            "Version of each champion being served",
+            ["model", "source"],
+            registry=registry,
+        ),
+    }
+
+
+def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
+    """The API for these settings (database, registry, data folder, models folder)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.resolved_database_url.startswith("sqlite:///"):
+            settings.ensure_home()
+        engine = make_engine(settings.resolved_database_url)
+        app.state.sessions = session_factory(engine)
+        store = ModelStore(settings.resolved_tracking_uri, settings.models_dir, MODEL_NAMES)
+        store.start()
+        app.state.store = store
+        app.state.data_dir = settings.resolved_data_dir
+        app.state.territory, app.state.data_error = None, None
+        if load_data:
+            try:
+                app.state.territory = Territory.load(settings.resolved_data_dir, store)
+            except Exception as exc:  # the service still answers health and skills
+                app.state.data_error = f"{exc.__class__.__name__}: {str(exc)[:300]}"
+                log.warning("data not loaded: %s", app.state.data_error)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="fieldcoach",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.key_cache = {}
+    app.state.plan_memo = {}
+    app.state.territory = None
+    app.state.data_error = "starting"
+    registry = CollectorRegistry()
+    metrics = _metrics(registry)
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics["latency"].labels(request.method, path).observe(time.perf_counter() - start)
+        metrics["requests"].labels(request.method, path, str(response.status_code)).inc()
+        return response
+
+    @app.exception_handler(UserInputError)
+    async def user_input(_: Request, exc: UserInputError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc).replace("--", "")}, status_code=422)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics(request: Request) -> Response:
+        store = getattr(request.app.state, "store", None)
+        if store is not None:
+            metrics["model"].clear()
+            for name, m in store.loaded().items():
+                metrics["model"].labels(name, m.source).set(float(m.version or 0))
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    for module in (system, visits, retailers, skills, feedback, keys):
+        app.include_router(module.router, prefix="/v1")
+    return app

@@ -1,0 +1,139 @@
+"""Jobs run outside the API: precompute the week's plans, export feedback to the data.
+
+``precompute_plans`` writes every manager's default plan for a week (both languages) into
+the database, tagged with the model versions it used; the API serves a stored plan only
+while those versions are the ones serving. ``export_feedback`` appends done visits and
+training completions to the data folder's ``visits`` and ``trainings`` tables, once each,
+so the next training run learns from them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from features.io import find_table_files, read_raw_table, write_table
+from fieldcoach.settings import Settings
+from serving.champions import MODEL_NAMES, ModelStore
+from serving.db import Feedback, make_engine, save_plan, session_factory, utcnow
+from serving.territory import LANGUAGES, Territory
+
+
+def precompute_plans(
+    settings: Settings,
+    week: str | None = None,
+    data_dir: Path | None = None,
+    time_limit_s: float = 0.8,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Plan every manager's week with the serving champions and store the plans."""
+    store = ModelStore(settings.resolved_tracking_uri, settings.models_dir, MODEL_NAMES)
+    store.start()
+    for note in store.notes:
+        log(f"note: {note}")
+    territory = Territory.load(data_dir or settings.resolved_data_dir, store)
+    week = week or territory.default_week()
+    engine = make_engine(settings.resolved_database_url)
+    sessions = session_factory(engine)
+    managers = sorted(territory.team_of_manager)
+    written = 0
+    with sessions() as session:
+        for manager_id in managers:
+            try:
+                plan = territory.plan(manager_id, week, time_limit_s=time_limit_s)
+            except Exception as exc:
+                log(f"  {manager_id}: not planned ({exc})")
+                continue
+            for language in LANGUAGES:
+                body = plan if language == "en" else territory.translate(plan, language)
+                body = {**body, "source": "precomputed"}
+                save_plan(
+                    session,
+                    manager_id,
+                    territory.team_of_manager.get(manager_id),
+                    week,
+                    language,
+                    json.dumps(body, ensure_ascii=False),
+                    store.versions_key(),
+                )
+            session.commit()
+            written += 1
+    engine.dispose()
+    return {"week": week, "managers": written, "models": store.versions_key()}
+
+
+def _append(data_dir: Path, table: str, rows: pd.DataFrame, keys: list[str]) -> int:
+    files = find_table_files(data_dir)
+    path = files.get(table, data_dir / f"{table}.parquet")
+    old = read_raw_table(path) if path.exists() else pd.DataFrame(columns=rows.columns)
+    if path.exists():
+        for column in keys:
+            if column.endswith(("_date", "_on")):
+                old[column] = pd.to_datetime(old[column])
+    rows = rows.copy()
+    for column in keys:
+        if column.endswith(("_date", "_on")):
+            rows[column] = pd.to_datetime(rows[column])
+    merged = pd.concat([old, rows], ignore_index=True)
+    before = len(old)
+    merged = merged.drop_duplicates(subset=keys, keep="first", ignore_index=True)
+    write_table(merged, path)
+    return len(merged) - before
+
+
+def export_feedback(session: Session, data_dir: Path) -> dict[str, int]:
+    """Append not yet exported done visits and completions to the data folder's tables."""
+    pending = list(
+        session.scalars(
+            select(Feedback).where(
+                Feedback.exported_at.is_(None), Feedback.kind.in_(("outcome", "training"))
+            )
+        )
+    )
+    visits = [
+        {
+            "retailer_id": f.payload["retailer_id"],
+            "manager_id": f.manager_id,
+            "visit_date": f.payload["visit_date"],
+            "duration_min": f.payload.get("duration_min"),
+            "purpose": f.payload.get("purpose"),
+        }
+        for f in pending
+        if f.kind == "outcome" and f.payload.get("done")
+    ]
+    trainings = [
+        {
+            "manager_id": f.manager_id,
+            "course_id": f.payload["course_id"],
+            "completed_on": f.payload["completed_on"],
+        }
+        for f in pending
+        if f.kind == "training"
+    ]
+    counts = {"visits": 0, "trainings": 0}
+    if visits:
+        counts["visits"] = _append(
+            data_dir,
+            "visits",
+            pd.DataFrame(visits),
+            ["retailer_id", "manager_id", "visit_date"],
+        )
+    if trainings:
+        counts["trainings"] = _append(
+            data_dir,
+            "trainings",
+            pd.DataFrame(trainings),
+            ["manager_id", "course_id", "completed_on"],
+        )
+    now = utcnow()
+    for f in pending:
+        f.exported_at = now
+    session.commit()
+    counts["records"] = len(pending)
+    return counts

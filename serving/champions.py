@@ -1,0 +1,210 @@
+"""The registered champions the service answers with, and how they are swapped.
+
+At start each model's ``champion`` is loaded from the MLflow registry, checked with a smoke
+prediction, and exported to ``Settings.models_dir / NAME`` (the last known good copy). If
+the registry cannot be reached, or the champion fails, the exported copy is loaded instead
+and ``/health`` says so. ``reload`` loads new champions beside the old ones and swaps each
+one in only after it passed its smoke prediction; requests in flight keep the model they
+started with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+
+log = logging.getLogger(__name__)
+
+CHURN, EFFECT, SKILLS = "retailer-churn", "visit-effect", "manager-skills"
+MODEL_NAMES = (CHURN, EFFECT, SKILLS)
+CHAMPION = "champion"
+
+
+@dataclass
+class LoadedModel:
+    """One champion in memory, with where it came from."""
+
+    name: str
+    model: Any
+    version: str | None
+    run_id: str | None
+    source: str  # "registry" or "exported copy"
+    loaded_at: str
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "run_id": self.run_id,
+            "source": self.source,
+            "loaded_at": self.loaded_at,
+        }
+
+
+def smoke_test(name: str, model: Any) -> None:
+    """A prediction every champion must survive before it serves; raises if it fails."""
+    if name == SKILLS:
+        state = model.unwrap_python_model().state
+        managers = state.managers()
+        if not managers:
+            raise ValueError("the skills model knows no manager")
+        out = model.predict(pd.DataFrame({"manager_id": managers[:1]}))
+        if out.empty or "estimate" not in out:
+            raise ValueError("the skills model returned no estimates")
+        return
+    example = model.input_example
+    if example is None:
+        raise ValueError("the model carries no input example to smoke-test with")
+    out = model.predict(pd.DataFrame(example).head(5))
+    column = "churn_probability" if name == CHURN else "visit_effect"
+    if column not in out or len(out) == 0 or not pd.Series(out[column]).notna().all():
+        raise ValueError(f"smoke prediction has no valid {column}")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class ModelStore:
+    """Champions by name; ``get`` is lock-free, swaps happen under a lock."""
+
+    def __init__(self, tracking_uri: str, models_dir: Path, names=MODEL_NAMES) -> None:
+        self.tracking_uri = tracking_uri
+        self.models_dir = Path(models_dir)
+        self.names = tuple(names)
+        self._models: dict[str, LoadedModel] = {}
+        self._lock = threading.Lock()
+        self.notes: list[str] = []
+        self.generation = 0  # bumps on every swap: caches keyed on it go stale
+
+    def get(self, name: str) -> LoadedModel | None:
+        return self._models.get(name)
+
+    def loaded(self) -> dict[str, LoadedModel]:
+        return dict(self._models)
+
+    def versions_key(self) -> str:
+        return ",".join(f"{n}:{m.version}" for n, m in sorted(self._models.items()))
+
+    def _client(self) -> MlflowClient:
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def _from_registry(self, name: str) -> LoadedModel:
+        """Download the champion, load and smoke-test it; export it if it passes."""
+        client = self._client()
+        version = client.get_model_version_by_alias(name, CHAMPION)
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=self.models_dir))
+        try:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{version.version}", dst_path=str(staging)
+            )
+            model = mlflow.pyfunc.load_model(local)
+            smoke_test(name, model)
+            metrics: dict[str, float] = {}
+            if version.run_id:
+                metrics = dict(client.get_run(version.run_id).data.metrics)
+            loaded = LoadedModel(
+                name, model, str(version.version), version.run_id, "registry", _now(), metrics
+            )
+            self._export(name, Path(local), loaded)
+            return loaded
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _export(self, name: str, local: Path, loaded: LoadedModel) -> None:
+        """Replace ``models_dir/NAME`` with this copy (built aside, then renamed in)."""
+        target = self.models_dir / name
+        fresh = self.models_dir / f".{name}.new"
+        shutil.rmtree(fresh, ignore_errors=True)
+        shutil.copytree(local, fresh / "model")
+        info = {k: v for k, v in loaded.describe().items() if k != "source"}
+        info["metrics"] = loaded.metrics
+        (fresh / "champion.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+        old = self.models_dir / f".{name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            target.rename(old)
+        fresh.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def _from_export(self, name: str) -> LoadedModel:
+        folder = self.models_dir / name
+        info = json.loads((folder / "champion.json").read_text(encoding="utf-8"))
+        model = mlflow.pyfunc.load_model(str(folder / "model"))
+        smoke_test(name, model)
+        return LoadedModel(
+            name,
+            model,
+            info.get("version"),
+            info.get("run_id"),
+            "exported copy",
+            _now(),
+            info.get("metrics", {}),
+        )
+
+    def start(self) -> None:
+        """Load every champion: registry first, the exported copy if that fails."""
+        for name in self.names:
+            try:
+                self._models[name] = self._from_registry(name)
+                continue
+            except Exception as exc:
+                reason = f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}"
+            try:
+                self._models[name] = self._from_export(name)
+                self.notes.append(
+                    f"{name}: registry champion unavailable ({reason}); started from the "
+                    f"last known good copy v{self._models[name].version}"
+                )
+            except Exception:
+                self.notes.append(f"{name}: not loaded ({reason}) and no exported copy")
+            log.warning(self.notes[-1])
+        self.generation += 1
+
+    def reload(self) -> list[dict[str, Any]]:
+        """Swap in the registry's current champions; a failing one is refused."""
+        results = []
+        with self._lock:
+            for name in self.names:
+                old = self._models.get(name)
+                try:
+                    new = self._from_registry(name)
+                except Exception as exc:
+                    results.append(
+                        {
+                            "name": name,
+                            "status": "refused",
+                            "version": old.version if old else None,
+                            "detail": f"kept the current model: {exc.__class__.__name__}: "
+                            f"{str(exc).splitlines()[0][:200]}",
+                        }
+                    )
+                    continue
+                changed = old is None or old.version != new.version or old.source != "registry"
+                # One assignment: a request holding the old object finishes with it.
+                self._models = {**self._models, name: new}
+                results.append(
+                    {
+                        "name": name,
+                        "status": "loaded" if changed else "unchanged",
+                        "version": new.version,
+                        "detail": "" if changed else "same version as before",
+                    }
+                )
+            self.generation += 1
+        return results

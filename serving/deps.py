@@ -1,0 +1,149 @@
+"""FastAPI dependencies: the database session, the caller's key, language and format."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from fastapi import Depends, Header, HTTPException, Query, Request, Response, status
+from sqlalchemy.orm import Session
+
+from serving.champions import ModelStore
+from serving.security import Principal, find_key
+from serving.territory import Territory
+
+KEY_CACHE_SECONDS = 30.0
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_store(request: Request) -> ModelStore:
+    return request.app.state.store
+
+
+StoreDep = Annotated[ModelStore, Depends(get_store)]
+
+
+def get_territory(request: Request) -> Territory:
+    territory = request.app.state.territory
+    if territory is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the data is not loaded")
+    return territory
+
+
+TerritoryDep = Annotated[Territory, Depends(get_territory)]
+
+
+def get_principal(
+    request: Request,
+    x_api_key: Annotated[
+        str | None, Header(description="Your API key (`fieldcoach keys create`).")
+    ] = None,
+) -> Principal:
+    if not x_api_key:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing API key: send it in the X-API-Key header",
+            headers={"WWW-Authenticate": "X-API-Key"},
+        )
+    cache: dict[str, tuple[float, Principal | None]] = request.app.state.key_cache
+    now = time.monotonic()
+    hit = cache.get(x_api_key)
+    if hit is None or now - hit[0] > KEY_CACHE_SECONDS:
+        with request.app.state.sessions() as session:
+            hit = (now, find_key(session, x_api_key))
+        if len(cache) > 10_000:
+            cache.clear()
+        cache[x_api_key] = hit
+    if hit[1] is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "unknown API key",
+            headers={"WWW-Authenticate": "X-API-Key"},
+        )
+    return hit[1]
+
+
+def require(*roles: str) -> Callable[..., Principal]:
+    """A dependency that lets through only keys of these roles (403 otherwise)."""
+
+    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if principal.role not in roles:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"a {principal.role} key may not call this; it needs role {' or '.join(roles)}",
+            )
+        return principal
+
+    check.roles = roles  # type: ignore[attr-defined]  # read by the route tests
+    return check
+
+
+Planner = Annotated[Principal, Depends(require("planner"))]
+Coordinator = Annotated[Principal, Depends(require("coordinator"))]
+DataScientist = Annotated[Principal, Depends(require("data_scientist"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+def check_team(principal: Principal, team_id: str | None) -> None:
+    if not principal.may_see_team(team_id):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"this key is not granted team {team_id or '(none)'}"
+        )
+
+
+def get_language(
+    accept_language: Annotated[
+        str | None, Header(description="`zh` or `en` (default) for reasons and talking points.")
+    ] = None,
+) -> str:
+    """The first of zh/en the client accepts, in its order of preference."""
+    if not accept_language:
+        return "en"
+    ranked = []
+    for i, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        ranked.append((-q, i, tag.strip().lower().split("-")[0]))
+    for _, _, tag in sorted(ranked):
+        if tag in ("zh", "en"):
+            return tag
+    return "en"
+
+
+LanguageDep = Annotated[str, Depends(get_language)]
+FormatQuery = Annotated[
+    Literal["json", "csv"],
+    Query(description="csv: a UTF-8 CSV with BOM that opens in Excel with Chinese intact."),
+]
+
+
+def csv_response(rows: list[dict[str, Any]], filename: str) -> Response:
+    """Rows as CSV with a UTF-8 BOM (Excel then reads Chinese correctly)."""
+    frame = pd.DataFrame(rows)
+    for column in frame.columns:
+        if frame[column].map(lambda v: isinstance(v, (list, dict))).any():
+            frame[column] = frame[column].map(
+                lambda v: "; ".join(map(str, v)) if isinstance(v, list) else v
+            )
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return Response(
+        content=("\ufeff" + buffer.getvalue()).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+    )

@@ -1,0 +1,127 @@
+"""Skill estimates and gaps, training recommendations and cohorts, for coordinators."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, status
+
+from features.skill_plans import SkillsState, recommend_cohorts, recommend_training
+from serving.champions import SKILLS
+from serving.deps import Coordinator, FormatQuery, LanguageDep, StoreDep, csv_response
+from serving.schemas import ID_PATTERN, Cohort, ManagerSkills, TrainingPlan
+
+router = APIRouter(tags=["skills"])
+ManagerPath = Annotated[str, Path(pattern=ID_PATTERN, examples=["M0003"])]
+
+
+def skills_state(store) -> tuple[SkillsState, str | None]:
+    loaded = store.get(SKILLS)
+    if loaded is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no manager-skills champion")
+    return loaded.model.unwrap_python_model().state, loaded.version
+
+
+def _known(state: SkillsState, manager_id: str) -> None:
+    if manager_id not in set(state.managers()):
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no manager {manager_id!r} in the skills model"
+        )
+
+
+@router.get(
+    "/managers/{manager_id}/skills",
+    response_model=ManagerSkills,
+    openapi_extra={"x-roles": ["coordinator"]},
+    responses={404: {"description": "Unknown manager"}},
+)
+def get_skills(
+    manager_id: ManagerPath, _: Coordinator, store: StoreDep, format: FormatQuery = "json"
+):
+    """A manager's nine skill estimates with uncertainty, targets, gaps and evidence."""
+    state, version = skills_state(store)
+    _known(state, manager_id)
+    rows = sorted(state.manager_estimates(manager_id).values(), key=lambda r: r["rank"])
+    skills = [
+        {
+            **{k: v for k, v in r.items() if k != "manager_id"},
+            "rank": int(r["rank"]),
+            "latest_score": None
+            if r.get("latest_score") != r.get("latest_score")
+            else r.get("latest_score"),
+        }
+        for r in rows
+    ]
+    if format == "csv":
+        return csv_response(
+            [{"manager_id": manager_id, **s} for s in skills], f"skills-{manager_id}"
+        )
+    return {
+        "manager_id": manager_id,
+        "as_of": state.as_of,
+        "model_version": version,
+        "skills": skills,
+    }
+
+
+@router.get(
+    "/managers/{manager_id}/training",
+    response_model=TrainingPlan,
+    openapi_extra={"x-roles": ["coordinator"]},
+    responses={404: {"description": "Unknown manager"}},
+)
+def get_training(
+    manager_id: ManagerPath,
+    _: Coordinator,
+    store: StoreDep,
+    language: LanguageDep,
+    budget_hours: Annotated[
+        float | None, Query(gt=0, le=1000, description="Hours this quarter (default: model's).")
+    ] = None,
+    format: FormatQuery = "json",
+):
+    """Ranked training modules filling the budget, with expected gains and a rationale."""
+    state, _version = skills_state(store)
+    _known(state, manager_id)
+    plan = recommend_training(state, manager_id, budget_hours)
+    modules = [
+        {
+            **{k: v for k, v in m.items() if not k.startswith("rationale_")},
+            "rationale": m["rationale_zh" if language == "zh" else "rationale_en"],
+        }
+        for m in plan
+    ]
+    if format == "csv":
+        return csv_response(
+            [
+                {"manager_id": manager_id, **m, "expected_gain": str(m["expected_gain"])}
+                for m in modules
+            ],
+            f"training-{manager_id}",
+        )
+    return {
+        "manager_id": manager_id,
+        "as_of": state.as_of,
+        "budget_hours": budget_hours or state.budget_hours,
+        "modules": modules,
+    }
+
+
+@router.get("/cohorts", response_model=list[Cohort], openapi_extra={"x-roles": ["coordinator"]})
+def get_cohorts(
+    _: Coordinator,
+    store: StoreDep,
+    min_size: Annotated[int, Query(ge=1, le=100, description="Smallest session.")] = 4,
+    max_size: Annotated[int, Query(ge=1, le=200, description="Largest session.")] = 12,
+    format: FormatQuery = "json",
+):
+    """Sessions of managers who share a priority gap, with course and expected benefit."""
+    if max_size < min_size:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY, "max_size must be at least min_size"
+        )
+    state, _version = skills_state(store)
+    sessions = recommend_cohorts(state, min_size, max_size)
+    if format == "csv":
+        return csv_response(sessions, "cohorts")
+    return sessions

@@ -1,0 +1,100 @@
+"""Health, readiness, model versions and reload."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+from mlflow import MlflowClient
+
+from serving.deps import DataScientist, FormatQuery, StoreDep, csv_response
+from serving.schemas import Health, ModelVersion, ReloadResult
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/health", response_model=Health)
+def health(request: Request, store: StoreDep) -> Health:
+    """Which champions are loaded and from where (registry or the last known good copy)."""
+    loaded = [m.describe() for m in store.loaded().values()]
+    notes = list(store.notes)
+    territory = request.app.state.territory
+    if territory is None:
+        notes.append(f"data not loaded: {request.app.state.data_error}")
+    degraded = bool(notes) or any(m["source"] != "registry" for m in loaded)
+    return Health(
+        status="degraded" if degraded else "ok",
+        models=loaded,
+        notes=notes,
+        data=str(request.app.state.data_dir) if territory is not None else None,
+    )
+
+
+@router.get("/ready", responses={503: {"description": "Not ready: no data or no churn model"}})
+def ready(request: Request, store: StoreDep, response: Response) -> dict[str, bool]:
+    """Ready to answer: the data is loaded and every model has a champion."""
+    checks = {
+        "data": request.app.state.territory is not None,
+        **{name: store.get(name) is not None for name in store.names},
+    }
+    if not all(checks.values()):
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return checks
+
+
+@router.get(
+    "/models",
+    response_model=list[ModelVersion],
+    openapi_extra={"x-roles": ["data_scientist"]},
+)
+def list_models(store: StoreDep, _: DataScientist, format: FormatQuery = "json"):
+    """Every registered version with its aliases and metrics, and which one serves."""
+    serving = {name: m.version for name, m in store.loaded().items()}
+    rows: list[dict] = []
+    try:
+        client = MlflowClient(tracking_uri=store.tracking_uri, registry_uri=store.tracking_uri)
+        for model in client.search_registered_models():
+            aliases: dict[str, list[str]] = {}
+            for alias, version in (model.aliases or {}).items():
+                aliases.setdefault(str(version), []).append(alias)
+            for version in client.search_model_versions(f"name='{model.name}'"):
+                metrics = {}
+                if version.run_id:
+                    try:
+                        metrics = client.get_run(version.run_id).data.metrics
+                    except Exception:
+                        metrics = {}
+                rows.append(
+                    {
+                        "model": model.name,
+                        "version": int(version.version),
+                        "aliases": sorted(aliases.get(str(version.version), [])),
+                        "run_id": version.run_id,
+                        "serving": serving.get(model.name) == str(version.version),
+                        "metrics": {k: v for k, v in metrics.items() if v == v},
+                    }
+                )
+    except Exception:  # registry unreachable: report what is loaded
+        for name, m in store.loaded().items():
+            rows.append(
+                {
+                    "model": name,
+                    "version": int(m.version or 0),
+                    "aliases": ["champion (exported copy)"],
+                    "run_id": m.run_id,
+                    "serving": True,
+                    "metrics": m.metrics,
+                }
+            )
+    rows.sort(key=lambda r: (r["model"], -r["version"]))
+    if format == "csv":
+        return csv_response(rows, "models")
+    return rows
+
+
+@router.post(
+    "/models/reload",
+    response_model=list[ReloadResult],
+    openapi_extra={"x-roles": ["data_scientist"]},
+)
+def reload_models(store: StoreDep, _: DataScientist) -> list[dict]:
+    """Load the registry's current champions; one failing its smoke prediction is refused."""
+    return store.reload()

@@ -1,0 +1,141 @@
+"""Visit plans for a manager's week and for a whole team."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from serving.db import load_plan
+from serving.deps import (
+    FormatQuery,
+    LanguageDep,
+    Planner,
+    SessionDep,
+    TerritoryDep,
+    check_team,
+    csv_response,
+)
+from serving.schemas import ID_PATTERN, WEEK_PATTERN, TeamPlan, VisitPlan
+from serving.territory import Territory
+
+router = APIRouter(tags=["visits"])
+
+WeekQuery = Annotated[
+    str | None,
+    Query(
+        pattern=WEEK_PATTERN,
+        description="ISO week YYYY-Www (default: the week after the data's last date).",
+        examples=["2026-W01"],
+    ),
+]
+ManagerPath = Annotated[str, Path(pattern=ID_PATTERN, examples=["M0003"])]
+TeamPath = Annotated[str, Path(pattern=ID_PATTERN, examples=["T00"])]
+
+
+def cached_plan(request: Request, session, manager_id: str, week: str, language: str):
+    """The precomputed default plan's JSON, if made with the models now serving."""
+    store = request.app.state.store
+    key = (manager_id, week, language, store.versions_key())
+    memo: dict = request.app.state.plan_memo
+    if key in memo:
+        return memo[key]
+    row = load_plan(session, manager_id, week, language)
+    if row is None or row.models != store.versions_key():
+        return None
+    if len(memo) > 5000:
+        memo.clear()
+    memo[key] = row.body
+    return row.body
+
+
+def manager_plan(
+    request: Request,
+    session,
+    territory: Territory,
+    manager_id: str,
+    week: str | None,
+    capacity: int | None,
+    days: int,
+    language: str,
+) -> tuple[str | None, dict[str, Any] | None]:
+    """(cached JSON, None) for a default plan made by the batch, else (None, fresh plan)."""
+    week = week or territory.default_week()
+    if capacity is None and days == 5:
+        body = cached_plan(request, session, manager_id, week, language)
+        if body is not None:
+            return body, None
+    plan = territory.plan(manager_id, week, capacity, days, language)
+    plan["source"] = "computed"
+    return None, plan
+
+
+def _visit_rows(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"manager_id": plan["manager_id"], "week": plan["week"], **v} for v in plan["visits"]]
+
+
+@router.get(
+    "/managers/{manager_id}/visit-plan",
+    response_model=VisitPlan,
+    openapi_extra={"x-roles": ["planner"]},
+    responses={404: {"description": "Unknown manager"}, 403: {"description": "Team not granted"}},
+)
+def get_visit_plan(
+    request: Request,
+    manager_id: ManagerPath,
+    principal: Planner,
+    session: SessionDep,
+    territory: TerritoryDep,
+    language: LanguageDep,
+    week: WeekQuery = None,
+    capacity: Annotated[
+        int | None, Query(ge=1, le=300, description="Visits this week (default: the manager's).")
+    ] = None,
+    days: Annotated[int, Query(ge=1, le=7, description="Working days.")] = 5,
+    format: FormatQuery = "json",
+):
+    """A manager's next-best visits for a week: ranked list and day-by-day routes."""
+    check_team(principal, territory.manager_team(manager_id))
+    body, plan = manager_plan(
+        request, session, territory, manager_id, week, capacity, days, language
+    )
+    if format == "csv":
+        return csv_response(_visit_rows(plan or json.loads(body)), f"visit-plan-{manager_id}")
+    if body is not None:
+        return Response(body, media_type="application/json")
+    return plan
+
+
+@router.get(
+    "/teams/{team_id}/visit-plan",
+    response_model=TeamPlan,
+    openapi_extra={"x-roles": ["planner"]},
+    responses={404: {"description": "Unknown team"}, 403: {"description": "Team not granted"}},
+)
+def get_team_plan(
+    request: Request,
+    team_id: TeamPath,
+    principal: Planner,
+    session: SessionDep,
+    territory: TerritoryDep,
+    language: LanguageDep,
+    week: WeekQuery = None,
+    format: FormatQuery = "json",
+):
+    """Plans for every manager of a team for the week (precomputed ones where available)."""
+    check_team(principal, team_id)
+    plans = []
+    for manager_id in territory.team_managers(team_id):
+        body, plan = manager_plan(request, session, territory, manager_id, week, None, 5, language)
+        plans.append(plan or json.loads(body))
+    if format == "csv":
+        return csv_response([r for p in plans for r in _visit_rows(p)], f"team-plan-{team_id}")
+    return {
+        "team_id": team_id,
+        "week": plans[0]["week"],
+        "managers": plans,
+        "visits": sum(len(p["visits"]) for p in plans),
+        "expected_benefit": round(sum(p["expected_benefit"] for p in plans), 2),
+        "total_km": round(sum(p["total_km"] for p in plans), 2),
+    }

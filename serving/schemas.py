@@ -1,0 +1,250 @@
+"""Request and response models of the API: what the OpenAPI docs show, with examples."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from features.contract import VISIT_PURPOSES
+
+Purpose = Literal[tuple(VISIT_PURPOSES)]  # type: ignore[valid-type]
+WEEK_PATTERN = r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$"
+ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+class Visit(BaseModel):
+    """One recommended visit, ranked by priority (benefit net of its share of travel)."""
+
+    rank: int = Field(examples=[1])
+    retailer_id: str = Field(examples=["R000123"])
+    churn_probability: float = Field(ge=0, le=1, examples=[0.31])
+    value_at_risk: float = Field(description="Usual order value over the horizon (yuan).")
+    expected_benefit: float = Field(description="Order value the visit is expected to save.")
+    priority: float
+    purpose: str = Field(examples=["order_decline_followup"])
+    talking_point: str = Field(description="In the language asked for (Accept-Language).")
+    reasons: list[str] = Field(description="Top churn drivers, in the language asked for.")
+    days_since_last_visit: int | None
+    date: dt.date
+    stop: int = Field(description="Position in the day's route.")
+    km_from_previous: float
+    lat: float
+    lon: float
+
+
+class DayRoute(BaseModel):
+    date: dt.date
+    visits: int
+    km: float
+    route: list[str] = Field(description="Retailer ids in visiting order.")
+
+
+class VisitPlan(BaseModel):
+    """A manager's week: ranked visits and the day-by-day schedule."""
+
+    manager_id: str = Field(examples=["M0003"])
+    week: str = Field(examples=["2026-W01"])
+    week_start: dt.date
+    capacity: int
+    days: int
+    min_gap_days: int
+    visits: list[Visit]
+    schedule: list[DayRoute]
+    total_km: float
+    expected_benefit: float
+    candidates_left_out: int
+    notes: list[str]
+    source: Literal["precomputed", "computed"] = Field(
+        description="precomputed: written by `fieldcoach plan batch`; computed: on request."
+    )
+
+
+class TeamPlan(BaseModel):
+    team_id: str
+    week: str
+    managers: list[VisitPlan]
+    visits: int
+    expected_benefit: float
+    total_km: float
+
+
+class WeeklyOrders(BaseModel):
+    week_start: dt.date
+    order_value: float
+
+
+class RetailerRisk(BaseModel):
+    """A retailer's churn risk now, why, and its recent orders."""
+
+    retailer_id: str = Field(examples=["R000123"])
+    manager_id: str | None
+    as_of: dt.date
+    week: str
+    status: Literal["active", "churned"]
+    churn_probability: float | None = Field(ge=0, le=1, examples=[0.42])
+    value_at_risk: float
+    expected_value_lost: float
+    reasons: list[str]
+    purpose: str | None = Field(description="What a visit now would be for.")
+    talking_point: str | None
+    order_history: list[WeeklyOrders] = Field(description="The last 13 weeks, oldest first.")
+    notes: list[str]
+
+
+class SkillEstimate(BaseModel):
+    skill: str = Field(examples=["negotiation"])
+    estimate: float
+    sd: float
+    source: str = Field(description="kpi_only when the manager has no assessment.")
+    target: float
+    gap: float
+    importance: float
+    priority: float
+    rank: int
+    latest_score: float | None = None
+    latest_assessed_on: str | None = None
+    n_assessments: int | None = None
+    evidence: str
+
+
+class ManagerSkills(BaseModel):
+    manager_id: str
+    as_of: str
+    model_version: str | None
+    skills: list[SkillEstimate] = Field(description="Priority order: largest weighted gap first.")
+
+
+class TrainingModule(BaseModel):
+    rank: int
+    course_id: str
+    title: str
+    hours: float
+    refresher: bool
+    value: float
+    expected_gap_closed: float
+    expected_gain: dict[str, float]
+    rationale: str = Field(description="In the language asked for (Accept-Language).")
+
+
+class TrainingPlan(BaseModel):
+    manager_id: str
+    as_of: str
+    budget_hours: float
+    modules: list[TrainingModule]
+
+
+class Cohort(BaseModel):
+    session: int | None = Field(description="None for the managers left unplaced.")
+    course_id: str | None
+    title: str | None
+    skills: list[str]
+    members: list[str]
+    size: int
+    expected_benefit: float
+
+
+class FeedbackBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_key: str = Field(
+        min_length=8,
+        max_length=200,
+        description="Chosen by the client, unique per record: a retry with the same key "
+        "returns the first record instead of storing a second.",
+        examples=["tablet-17-2026-01-05-0001"],
+    )
+    manager_id: str = Field(pattern=ID_PATTERN, examples=["M0003"])
+
+
+class VisitDecision(FeedbackBase):
+    """A planner accepts or rejects a recommended visit."""
+
+    retailer_id: str = Field(pattern=ID_PATTERN, examples=["R000123"])
+    week: str = Field(pattern=WEEK_PATTERN, examples=["2026-W01"])
+    decision: Literal["accept", "reject"]
+    reason: str | None = Field(default=None, max_length=1000, examples=["shop closed for CNY"])
+
+
+class VisitOutcome(FeedbackBase):
+    """Whether a visit happened and what came of it."""
+
+    retailer_id: str = Field(pattern=ID_PATTERN, examples=["R000123"])
+    visit_date: dt.date
+    done: bool
+    purpose: Purpose | None = None
+    duration_min: float | None = Field(default=None, gt=0, le=600)
+    outcome: str | None = Field(default=None, max_length=2000, examples=["restocked 3 brands"])
+
+
+class TrainingCompletion(FeedbackBase):
+    """A manager completed a course."""
+
+    course_id: str = Field(pattern=ID_PATTERN, examples=["C05"])
+    completed_on: dt.date
+
+
+class FeedbackReceipt(BaseModel):
+    id: int
+    client_key: str
+    kind: str
+    created: bool = Field(description="False when this key was already stored (a retry).")
+    received_at: dt.datetime
+
+
+class LoadedChampion(BaseModel):
+    name: str
+    version: str | None
+    run_id: str | None
+    source: Literal["registry", "exported copy"]
+    loaded_at: str
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    models: list[LoadedChampion]
+    notes: list[str]
+    data: str | None
+
+
+class ModelVersion(BaseModel):
+    model: str
+    version: int
+    aliases: list[str]
+    run_id: str | None
+    serving: bool = Field(description="This version is the one the service answers with.")
+    metrics: dict[str, float]
+
+
+class ReloadResult(BaseModel):
+    name: str
+    status: Literal["loaded", "unchanged", "refused"]
+    version: str | None
+    detail: str
+
+
+class KeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["planner", "coordinator", "data_scientist", "admin"]
+    teams: list[str] = Field(default_factory=list, max_length=100)
+    label: str | None = Field(default=None, max_length=200)
+
+
+class KeyCreated(BaseModel):
+    id: int
+    key: str = Field(description="Shown once; only its hash is stored.")
+    role: str
+    teams: list[str]
+
+
+class KeyInfo(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    prefix: str
+    role: str
+    teams: list[str]
+    label: str | None
+    created_at: dt.datetime

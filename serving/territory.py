@@ -1,0 +1,213 @@
+"""The company's data as the service sees it: plans, churn risk and order history.
+
+Loaded once at start from the data folder. A week's features and scores (``PlanContext``)
+are prepared once per week and model generation, then every manager's plan and every
+retailer's risk for that week reads from them. Default plans can be precomputed by
+``fieldcoach plan batch`` into the database; the API serves those as stored.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features.errors import UserInputError
+from features.retailer import RetailerHistory, prepare_history
+from features.validate import load_dataset
+from planning.plan import Models, PlanContext, default_week, plan_manager, prepare_week
+from planning.purpose import talking_point
+from serving.champions import CHURN, EFFECT, ModelStore
+
+LANGUAGES = ("en", "zh")
+HISTORY_WEEKS = 13
+
+
+class NotFound(LookupError):
+    """An id the data does not know (the API answers 404)."""
+
+
+class Territory:
+    """Tables, history and per-week planning contexts for one data folder."""
+
+    def __init__(self, tables: dict[str, pd.DataFrame], store: ModelStore) -> None:
+        self.tables = tables
+        self.store = store
+        self.history: RetailerHistory = prepare_history(tables)
+        managers = tables.get("managers")
+        self.team_of_manager: dict[str, str | None] = {}
+        if managers is not None:
+            teams = managers["team_id"] if "team_id" in managers else [None] * len(managers)
+            self.team_of_manager = dict(zip(managers["manager_id"], teams, strict=True))
+        retailers = tables.get("retailers")
+        self.manager_of_retailer: dict[str, str] = {}
+        if retailers is not None and "manager_id" in retailers:
+            for rid, mid in zip(retailers["retailer_id"], retailers["manager_id"], strict=True):
+                if isinstance(mid, str):
+                    self.manager_of_retailer[rid] = mid
+                    self.team_of_manager.setdefault(mid, None)
+        self._contexts: dict[tuple[str, int], PlanContext] = {}
+        self._lock = threading.Lock()
+        self._weekly_orders = self._weekly_order_values()
+
+    @classmethod
+    def load(cls, data_dir: Path, store: ModelStore) -> Territory:
+        return cls(load_dataset(data_dir).tables, store)
+
+    def _weekly_order_values(self) -> pd.DataFrame:
+        orders = self.tables["orders"]
+        week = orders["order_date"].dt.to_period("W-SUN").dt.start_time
+        frame = pd.DataFrame(
+            {"retailer_id": orders["retailer_id"], "week_start": week, "value": orders["amount"]}
+        )
+        return frame.groupby(["retailer_id", "week_start"], as_index=False)["value"].sum()
+
+    # -- ids and teams -----------------------------------------------------------------
+    def default_week(self) -> str:
+        return default_week(self.history)
+
+    def manager_team(self, manager_id: str) -> str | None:
+        if manager_id not in self.team_of_manager:
+            raise NotFound(f"no manager {manager_id!r} in the data")
+        return self.team_of_manager[manager_id]
+
+    def team_managers(self, team_id: str) -> list[str]:
+        members = sorted(m for m, t in self.team_of_manager.items() if t == team_id)
+        if not members:
+            raise NotFound(f"no team {team_id!r} in the data")
+        return members
+
+    def retailer_manager(self, retailer_id: str) -> str | None:
+        if retailer_id not in self.manager_of_retailer and retailer_id not in set(
+            self.history.ids
+        ):
+            raise NotFound(f"no retailer {retailer_id!r} in the data")
+        return self.manager_of_retailer.get(retailer_id)
+
+    # -- weekly context ----------------------------------------------------------------
+    def context(self, week: str | None = None) -> PlanContext:
+        """The week's features and scores with the current champions (prepared once)."""
+        week = week or self.default_week()
+        key = (week, self.store.generation)
+        found = self._contexts.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._contexts.get(key)
+            if found is None:
+                churn, effect = self.store.get(CHURN), self.store.get(EFFECT)
+                models = Models(
+                    churn=churn.model if churn else None,
+                    effect=effect.model if effect else None,
+                    notes=[
+                        f"no loaded {n} champion"
+                        for n, m in ((CHURN, churn), (EFFECT, effect))
+                        if m is None
+                    ],
+                )
+                found = prepare_week(self.tables, week, models, history=self.history)
+                stale = [k for k in self._contexts if k[1] != self.store.generation]
+                for k in stale:
+                    del self._contexts[k]
+                self._contexts[key] = found
+        return found
+
+    def plan(
+        self,
+        manager_id: str,
+        week: str | None = None,
+        capacity: int | None = None,
+        days: int = 5,
+        language: str = "en",
+        time_limit_s: float = 0.8,
+    ) -> dict[str, Any]:
+        self.manager_team(manager_id)
+        context = self.context(week)
+        return plan_manager(
+            context,
+            manager_id,
+            capacity=capacity,
+            days=days,
+            time_limit_s=time_limit_s,
+            language=language,
+        )
+
+    def risk(self, retailer_id: str, language: str = "en") -> dict[str, Any]:
+        """Churn probability, value at risk, reasons and the last 13 weeks of orders."""
+        manager = self.retailer_manager(retailer_id)
+        context = self.context()
+        frame = context.features
+        row = frame[frame["retailer_id"] == retailer_id]
+        history = self.order_history(retailer_id)
+        base = {
+            "retailer_id": retailer_id,
+            "manager_id": manager,
+            "as_of": str(pd.Timestamp(frame["as_of"].iloc[0]).date()),
+            "week": self.default_week(),
+            "order_history": history,
+            "notes": sorted(set(context.notes)),
+        }
+        if row.empty:
+            # Not in the population at risk: it already churned by the label's rule.
+            return {
+                **base,
+                "status": "churned",
+                "churn_probability": None,
+                "value_at_risk": 0.0,
+                "expected_value_lost": 0.0,
+                "reasons": [],
+                "purpose": None,
+                "talking_point": None,
+            }
+        r = row.iloc[0]
+        reasons = r["reasons"] if isinstance(r["reasons"], list) else []
+        probability = float(r["churn_probability"])
+        return {
+            **base,
+            "status": "active",
+            "churn_probability": round(probability, 4),
+            "value_at_risk": round(float(r["value_at_risk"]), 2),
+            "expected_value_lost": round(probability * float(r["value_at_risk"]), 2),
+            "reasons": [_reason(x, language) for x in reasons],
+            "purpose": r["purpose"],
+            "talking_point": talking_point(r["purpose"], language),
+        }
+
+    def order_history(self, retailer_id: str, weeks: int = HISTORY_WEEKS) -> list[dict]:
+        last = pd.Timestamp(self.history.last_day, unit="D")
+        end = (last - pd.Timedelta(days=last.weekday())).normalize()
+        starts = [end - pd.Timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
+        mine = self._weekly_orders[self._weekly_orders["retailer_id"] == retailer_id]
+        values = dict(zip(mine["week_start"], mine["value"], strict=True))
+        return [
+            {"week_start": str(s.date()), "order_value": round(float(values.get(s, 0.0)), 2)}
+            for s in starts
+        ]
+
+    def translate(self, plan: dict[str, Any], language: str) -> dict[str, Any]:
+        """The same plan with talking points and reasons in ``language``."""
+        context = self.context(plan["week"])
+        reasons = dict(
+            zip(context.features["retailer_id"], context.features["reasons"], strict=True)
+        )
+        out = json.loads(json.dumps(plan))
+        for visit in out["visits"]:
+            visit["talking_point"] = talking_point(visit["purpose"], language)
+            found = reasons.get(visit["retailer_id"])
+            visit["reasons"] = [_reason(x, language) for x in (found or [])]
+        return out
+
+
+def _reason(reason: dict[str, Any] | str, language: str) -> str:
+    if isinstance(reason, str):
+        return reason
+    return str(reason.get("zh" if language == "zh" else "en", ""))
+
+
+def check_language(language: str) -> str:
+    if language not in LANGUAGES:
+        raise UserInputError(f"language must be en or zh, got {language!r}")
+    return language
