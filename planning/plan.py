@@ -31,6 +31,7 @@ from features.retailer import (
 from planning.optimise import PlanRules, WeekPlan, haversine_km, plan_week
 from planning.purpose import choose_purposes, talking_point
 
+EFFECT_SHRINK = 0.5  # weight of a retailer's own estimated effect against the average
 FALLBACK_EFFECT_SHARE = 0.25  # share of value at risk a visit saves when no effect model exists
 THIN_HISTORY_WEEKS = 26
 MAX_WEEKS_AHEAD = 4
@@ -148,13 +149,26 @@ def _churn(frame, models: Models, thin: bool, notes: list[str]):
     return 1 - np.exp(-np.maximum(weeks - 1, 0) / 3), [[] for _ in range(len(frame))]
 
 
+def saved_value(effect: np.ndarray, usual_value: np.ndarray) -> np.ndarray:
+    """Yuan a visit is expected to save: the estimated relative lift times the usual value.
+
+    Per-retailer effect estimates are noisy (they rank the true effects with a Spearman of
+    0.2-0.35 on simulated territories), so each is shrunk halfway towards this week's
+    average effect; in the policy evaluation this kept about a quarter more value than the
+    raw estimates.
+    """
+    effect = np.asarray(effect, dtype=float)
+    shrunk = EFFECT_SHRINK * effect + (1 - EFFECT_SHRINK) * np.nanmean(effect)
+    return np.maximum(shrunk, 0) * np.nan_to_num(np.asarray(usual_value, dtype=float))
+
+
 def _benefit(frame, models: Models, thin: bool, horizon: int, notes: list[str]) -> np.ndarray:
     if models.effect is not None and not thin:
         features = models.effect.metadata.get_input_schema().input_names()
         if set(features) <= set(frame.columns):
             effect = models.effect.predict(model_input(frame, features))["visit_effect"]
-            base = frame["baseline_weekly_value"].to_numpy(float) * horizon
-            return np.maximum(effect.to_numpy(float), 0) * base
+            usual = frame["baseline_weekly_value"].to_numpy(float) * horizon
+            return saved_value(effect.to_numpy(float), usual)
         notes.append("the visit-effect champion needs features this data lacks")
     notes.append(
         f"expected benefit = churn probability x value at risk x {FALLBACK_EFFECT_SHARE} "

@@ -33,6 +33,7 @@ from features.errors import UserInputError
 from features.retailer import model_frame, prepare_history, retailer_snapshot
 from features.validate import load_dataset
 from planning.optimise import PlanRules, plan_week
+from planning.plan import FALLBACK_EFFECT_SHARE, saved_value
 from planning.purpose import choose_purposes
 from simulator.export import STATE_FILE, build_event_tables, build_static_tables
 from simulator.territory import Territory
@@ -68,8 +69,8 @@ class Estimators:
     def expected_benefit(self, frame: pd.DataFrame, churn_p: np.ndarray) -> np.ndarray:
         usual = frame["baseline_weekly_value"].to_numpy(float) * self.horizon_weeks
         if self.effect is None:
-            return churn_p * usual * 0.25
-        return np.maximum(self.effect.predict(frame), 0) * usual
+            return churn_p * usual * FALLBACK_EFFECT_SHARE
+        return saved_value(self.effect.predict(frame), usual)
 
 
 def fit_estimators(tables: dict[str, pd.DataFrame], config: PolicyConfig) -> Estimators:
