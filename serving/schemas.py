@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from features.contract import VISIT_PURPOSES
 
 Purpose = Literal[tuple(VISIT_PURPOSES)]  # type: ignore[valid-type]
-WEEK_PATTERN = r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$"
+WEEK_PATTERN = r"^(19|20|21)\d{2}-W(0[1-9]|[1-4]\d|5[0-3])$"
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 

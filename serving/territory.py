@@ -50,6 +50,7 @@ class Territory:
                     self.manager_of_retailer[rid] = mid
                     self.team_of_manager.setdefault(mid, None)
         self._contexts: dict[tuple[str, int], PlanContext] = {}
+        self.replan_time_limit_s = 0.8  # solver seconds for a plan made on request
         self._lock = threading.Lock()
         self._weekly_orders = self._weekly_order_values()
 
@@ -122,7 +123,7 @@ class Territory:
         capacity: int | None = None,
         days: int = 5,
         language: str = "en",
-        time_limit_s: float = 0.8,
+        time_limit_s: float | None = None,
     ) -> dict[str, Any]:
         self.manager_team(manager_id)
         context = self.context(week)
@@ -131,7 +132,7 @@ class Territory:
             manager_id,
             capacity=capacity,
             days=days,
-            time_limit_s=time_limit_s,
+            time_limit_s=self.replan_time_limit_s if time_limit_s is None else time_limit_s,
             language=language,
         )
 

@@ -1,0 +1,81 @@
+"""Champions: the exported copy carries a restart without the registry; reload refuses a
+model that fails its smoke prediction and keeps the old one."""
+
+from __future__ import annotations
+
+import mlflow
+import pandas as pd
+from fastapi.testclient import TestClient
+from mlflow import MlflowClient
+
+from serving.app import create_app
+
+from .conftest import settings_for
+
+BROKEN_MODEL = """
+import mlflow
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+
+class Broken(PythonModel):
+    def predict(self, context, model_input, params=None):
+        return pd.DataFrame({"churn_probability": [float("nan")] * len(model_input)})
+
+
+mlflow.models.set_model(Broken())
+"""
+
+
+def test_registry_unreachable_starts_from_the_exported_copy(home, keys) -> None:
+    with TestClient(create_app(settings_for(home))) as first:
+        assert first.get("/v1/health").json()["status"] == "ok"
+    unreachable = settings_for(home, mlflow_tracking_uri="sqlite:////nonexistent/dir/mlflow.db")
+    with TestClient(create_app(unreachable)) as client:
+        health = client.get("/v1/health").json()
+        assert health["status"] == "degraded"
+        assert {m["source"] for m in health["models"]} == {"exported copy"}
+        assert all("last known good copy v1" in note for note in health["notes"])
+        assert len(health["notes"]) == 3
+        assert client.get("/v1/ready").status_code == 200
+        plan = client.get("/v1/managers/M0000/visit-plan", headers={"X-API-Key": keys["planner"]})
+        assert plan.status_code == 200 and plan.json()["visits"]
+
+
+def test_reload_refuses_a_broken_champion_and_keeps_the_old(home, keys, tmp_path) -> None:
+    settings = settings_for(home)
+    with TestClient(create_app(settings)) as client:
+        uri = settings.resolved_tracking_uri
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        code = tmp_path / "broken.py"
+        code.write_text(BROKEN_MODEL)
+        with mlflow.start_run():
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(code),
+                input_example=pd.DataFrame({"x": [1.0, 2.0]}),
+            )
+        version = mlflow.register_model(info.model_uri, "retailer-churn").version
+        registry = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        registry.set_registered_model_alias("retailer-churn", "champion", version)
+        try:
+            headers = {"X-API-Key": keys["data_scientist"]}
+            results = {
+                r["name"]: r for r in client.post("/v1/models/reload", headers=headers).json()
+            }
+            assert results["retailer-churn"]["status"] == "refused"
+            assert results["retailer-churn"]["version"] == "1"
+            assert "churn_probability" in results["retailer-churn"]["detail"]
+            assert results["visit-effect"]["status"] == "unchanged"
+            health = client.get("/v1/health").json()
+            served = {m["name"]: m["version"] for m in health["models"]}
+            assert served["retailer-churn"] == "1"
+            risk = client.get(
+                "/v1/managers/M0000/visit-plan?capacity=5", headers={"X-API-Key": keys["planner"]}
+            )
+            assert risk.status_code == 200
+        finally:
+            registry.set_registered_model_alias("retailer-churn", "champion", "1")
+    exported = (settings.models_dir / "retailer-churn" / "champion.json").read_text()
+    assert '"version": "1"' in exported
