@@ -698,7 +698,14 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: settings).")] = None,
 ) -> None:
     """Run the API: load the champions and the data, then answer on HOST:PORT."""
+    import os
+
     import uvicorn
+
+    # An unreachable tracking server should fall back to the exported copy within seconds,
+    # not after MLflow's default of seven retries with exponential backoff.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
 
     from fieldcoach.settings import get_settings
     from serving.app import create_app
