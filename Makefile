@@ -23,6 +23,10 @@ demo: $(STAMP)
 	$(BIN)/fieldcoach train churn --data $(DEMO_DIR) --report .fieldcoach/churn-report.json
 	$(BIN)/fieldcoach score churn --data $(DEMO_DIR) --as-of 2025-12-29 --out .fieldcoach/churn-scores.csv
 	$(BIN)/python -c "import pandas as pd; print(pd.read_csv('.fieldcoach/churn-scores.csv', encoding='utf-8-sig')[['retailer_id', 'manager_id', 'churn_probability', 'value_at_risk', 'reasons_en']].head(10).to_string(index=False))"
+	$(BIN)/fieldcoach train visits --data $(DEMO_DIR) --report .fieldcoach/visits-report.json
+	$(BIN)/fieldcoach train skills --data $(DEMO_DIR) --report .fieldcoach/skills-report.json
+	$(BIN)/fieldcoach recommend training --manager M0003
+	$(BIN)/fieldcoach plan visits --data $(DEMO_DIR) --manager M0003 --week 2026-W01 --out .fieldcoach/plan-M0003.json
 
 test: $(STAMP)
 	$(BIN)/ruff check .
