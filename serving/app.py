@@ -100,16 +100,6 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
     registry = CollectorRegistry()
     metrics = _metrics(registry)
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next):
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics["latency"].labels(request.method, path).observe(time.perf_counter() - start)
-        metrics["requests"].labels(request.method, path, str(response.status_code)).inc()
-        return response
-
     @app.exception_handler(UserInputError)
     async def user_input(_: Request, exc: UserInputError) -> JSONResponse:
         return JSONResponse({"detail": str(exc).replace("--", "")}, status_code=422)
@@ -129,4 +119,35 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
 
     for module in (system, visits, retailers, skills, feedback, keys):
         app.include_router(module.router, prefix="/v1")
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+class MetricsMiddleware:
+    """Counts and times every request by route template (plain ASGI: no per-request task)."""
+
+    def __init__(self, app, metrics: dict) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status_code = 500
+
+        async def send_status(message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            method = scope["method"]
+            self.metrics["latency"].labels(method, path).observe(time.perf_counter() - start)
+            self.metrics["requests"].labels(method, path, str(status_code)).inc()

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import Depends, Header, HTTPException, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from serving.champions import ModelStore
@@ -26,14 +27,14 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_store(request: Request) -> ModelStore:
+async def get_store(request: Request) -> ModelStore:
     return request.app.state.store
 
 
 StoreDep = Annotated[ModelStore, Depends(get_store)]
 
 
-def get_territory(request: Request) -> Territory:
+async def get_territory(request: Request) -> Territory:
     territory = request.app.state.territory
     if territory is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the data is not loaded")
@@ -43,7 +44,14 @@ def get_territory(request: Request) -> Territory:
 TerritoryDep = Annotated[Territory, Depends(get_territory)]
 
 
-def get_principal(
+def _lookup(request: Request, key: str) -> Principal | None:
+    with request.app.state.sessions() as session:
+        return find_key(session, key)
+
+
+# The dependencies on every request are async so a cached answer never waits for a worker
+# thread (the latency bar); the database is reached only on a cache miss, in a thread.
+async def get_principal(
     request: Request,
     x_api_key: Annotated[
         str | None, Header(description="Your API key (`fieldcoach keys create`).")
@@ -59,8 +67,7 @@ def get_principal(
     now = time.monotonic()
     hit = cache.get(x_api_key)
     if hit is None or now - hit[0] > KEY_CACHE_SECONDS:
-        with request.app.state.sessions() as session:
-            hit = (now, find_key(session, x_api_key))
+        hit = (now, await run_in_threadpool(_lookup, request, x_api_key))
         if len(cache) > 10_000:
             cache.clear()
         cache[x_api_key] = hit
@@ -76,7 +83,7 @@ def get_principal(
 def require(*roles: str) -> Callable[..., Principal]:
     """A dependency that lets through only keys of these roles (403 otherwise)."""
 
-    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if principal.role not in roles:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
@@ -101,7 +108,7 @@ def check_team(principal: Principal, team_id: str | None) -> None:
         )
 
 
-def get_language(
+async def get_language(
     accept_language: Annotated[
         str | None, Header(description="`zh` or `en` (default) for reasons and talking points.")
     ] = None,

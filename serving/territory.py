@@ -68,7 +68,9 @@ class Territory:
 
     # -- ids and teams -----------------------------------------------------------------
     def default_week(self) -> str:
-        return default_week(self.history)
+        if not hasattr(self, "_default_week"):
+            self._default_week = default_week(self.history)
+        return self._default_week
 
     def manager_team(self, manager_id: str) -> str | None:
         if manager_id not in self.team_of_manager:
