@@ -27,6 +27,22 @@ demo: $(STAMP)
 	$(BIN)/fieldcoach train skills --data $(DEMO_DIR) --report .fieldcoach/skills-report.json
 	$(BIN)/fieldcoach recommend training --manager M0003
 	$(BIN)/fieldcoach plan visits --data $(DEMO_DIR) --manager M0003 --week 2026-W01 --out .fieldcoach/plan-M0003.json
+	$(BIN)/fieldcoach plan batch --data $(DEMO_DIR)
+	@PLANNER=$$($(BIN)/fieldcoach keys create --role planner --team '*' --label demo); \
+	COACH=$$($(BIN)/fieldcoach keys create --role coordinator --label demo); \
+	SCIENTIST=$$($(BIN)/fieldcoach keys create --role data_scientist --label demo); \
+	API=http://127.0.0.1:8000; \
+	echo; echo "API docs: $$API/docs   try, once it is up:"; \
+	echo "  curl -H 'X-API-Key: $$PLANNER' $$API/v1/managers/M0003/visit-plan"; \
+	echo "  curl -H 'X-API-Key: $$PLANNER' -H 'Accept-Language: zh' '$$API/v1/teams/T00/visit-plan?format=csv' -o team.csv"; \
+	echo "  curl -H 'X-API-Key: $$PLANNER' '$$API/v1/managers/M0003/visit-plan?capacity=20&days=3'"; \
+	echo "  curl -H 'X-API-Key: $$COACH' -H 'Accept-Language: zh' $$API/v1/managers/M0003/training"; \
+	echo "  curl -H 'X-API-Key: $$COACH' $$API/v1/cohorts"; \
+	echo "  curl -H 'X-API-Key: $$SCIENTIST' $$API/v1/models"; \
+	echo "  curl -X POST -H 'X-API-Key: $$PLANNER' -H 'Content-Type: application/json' $$API/v1/feedback/visits \\"; \
+	echo "       -d '{\"client_key\": \"demo-0001\", \"manager_id\": \"M0003\", \"retailer_id\": \"R0000110\", \"week\": \"2026-W01\", \"decision\": \"reject\", \"reason\": \"店主不在\"}'"; \
+	echo
+	$(BIN)/fieldcoach serve --data $(DEMO_DIR)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
