@@ -206,5 +206,6 @@ class ModelStore:
                         "detail": "" if changed else "same version as before",
                     }
                 )
-            self.generation += 1
+            if any(r["status"] == "loaded" for r in results):
+                self.generation += 1  # scores of the week are recomputed with the new models
         return results

@@ -267,3 +267,21 @@ def test_admin_creates_keys(client, keys) -> None:
     no_team = client.post("/v1/keys", json={"role": "planner"}, headers=_h(keys, "admin"))
     assert no_team.status_code == 422
     assert client.get("/v1/teams/T01/visit-plan", headers={"X-API-Key": key}).status_code == 200
+
+
+def test_team_scope_covers_risk_and_feedback(client, keys) -> None:
+    teams = client.get("/v1/teams/T01/visit-plan", headers=_h(keys, "planner")).json()
+    plan = teams["managers"][0]
+    retailer, manager = plan["visits"][0]["retailer_id"], plan["manager_id"]
+    scoped = _h(keys, "planner_t00")
+    assert client.get(f"/v1/retailers/{retailer}/risk", headers=scoped).status_code == 403
+    outcome = {
+        "client_key": "scope-test-0001",
+        "manager_id": manager,
+        "retailer_id": retailer,
+        "visit_date": "2030-01-07",
+        "done": False,
+    }
+    assert client.post("/v1/feedback/outcomes", json=outcome, headers=scoped).status_code == 403
+    allowed = client.post("/v1/feedback/outcomes", json=outcome, headers=_h(keys, "planner"))
+    assert allowed.status_code == 201

@@ -79,3 +79,32 @@ def test_reload_refuses_a_broken_champion_and_keeps_the_old(home, keys, tmp_path
             registry.set_registered_model_alias("retailer-churn", "champion", "1")
     exported = (settings.models_dir / "retailer-churn" / "champion.json").read_text()
     assert '"version": "1"' in exported
+
+
+def test_reload_drops_no_request(home, keys) -> None:
+    import threading
+
+    with TestClient(create_app(settings_for(home))) as client:
+        statuses: list[int] = []
+        done = threading.Event()
+
+        def reload() -> None:
+            try:
+                for _ in range(2):
+                    response = client.post(
+                        "/v1/models/reload", headers={"X-API-Key": keys["data_scientist"]}
+                    )
+                    assert response.status_code == 200
+            finally:
+                done.set()
+
+        worker = threading.Thread(target=reload)
+        worker.start()
+        while not done.is_set():
+            for path, role in (
+                ("/v1/managers/M0000/skills", "coordinator"),
+                ("/v1/managers/M0001/visit-plan?capacity=3&days=1", "planner"),
+            ):
+                statuses.append(client.get(path, headers={"X-API-Key": keys[role]}).status_code)
+        worker.join()
+        assert len(statuses) >= 4 and set(statuses) == {200}
