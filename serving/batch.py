@@ -39,6 +39,7 @@ def precompute_plans(
         log(f"note: {note}")
     territory = Territory.load(data_dir or settings.resolved_data_dir, store)
     week = week or territory.default_week()
+    territory.context(week)  # a bad week fails here, once, with the planner's message
     engine = make_engine(settings.resolved_database_url)
     sessions = session_factory(engine)
     managers = sorted(territory.team_of_manager)

@@ -27,3 +27,40 @@ def test_keys_create_prints_the_key_once(tmp_path, monkeypatch) -> None:
     with session_factory(engine)() as session:
         assert find_key(session, key).teams == frozenset({"T00"})
     engine.dispose()
+
+
+def test_plan_batch_and_feedback_export_commands(home, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from fieldcoach.cli import app
+    from fieldcoach.settings import get_settings
+    from serving.db import PrecomputedPlan, record_feedback
+
+    monkeypatch.setenv("FIELDCOACH_HOME", str(home))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{(home / 'mlflow.db').resolve()}")
+    monkeypatch.delenv("FIELDCOACH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("FIELDCOACH_DATA_DIR", raising=False)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        result = runner.invoke(app, ["plan", "batch", "--time-limit", "0.1"])
+        assert result.exit_code == 0, result.output
+        assert "stored plans for 6 managers" in result.output
+        engine = make_engine(f"sqlite:///{home / 'fieldcoach.db'}")
+        with session_factory(engine)() as session:
+            assert session.query(PrecomputedPlan).count() == 12  # 6 managers x 2 languages
+            record_feedback(
+                session,
+                "training",
+                "cli-export-0001",
+                "M0001",
+                {"course_id": "C02", "completed_on": "2030-02-01"},
+            )
+        engine.dispose()
+        result = runner.invoke(app, ["feedback", "export"])
+        assert result.exit_code == 0, result.output
+        assert "0 visits and 1 trainings added" in result.output
+        bad = runner.invoke(app, ["plan", "batch", "--week", "1999-W01"])
+        assert bad.exit_code == 1 and bad.output.strip().splitlines()[-1].startswith("error:")
+    finally:
+        get_settings.cache_clear()
