@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from features.io import find_table_files, read_raw_table, write_table
 from fieldcoach.settings import Settings
@@ -38,14 +38,27 @@ def precompute_plans(
     for note in store.notes:
         log(f"note: {note}")
     territory = Territory.load(data_dir or settings.resolved_data_dir, store)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        return store_week_plans(territory, session_factory(engine), week, time_limit_s, log)
+    finally:
+        engine.dispose()
+
+
+def store_week_plans(
+    territory: Territory,
+    sessions: sessionmaker[Session],
+    week: str | None = None,
+    time_limit_s: float = 0.8,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Plan every manager's week with the territory's models; store both languages."""
     week = week or territory.default_week()
     territory.context(week)  # a bad week fails here, once, with the planner's message
-    engine = make_engine(settings.resolved_database_url)
-    sessions = session_factory(engine)
-    managers = sorted(territory.team_of_manager)
+    versions = territory.store.versions_key()
     written = 0
     with sessions() as session:
-        for manager_id in managers:
+        for manager_id in sorted(territory.team_of_manager):
             try:
                 plan = territory.plan(manager_id, week, time_limit_s=time_limit_s)
             except Exception as exc:
@@ -61,12 +74,11 @@ def precompute_plans(
                     week,
                     language,
                     json.dumps(body, ensure_ascii=False),
-                    store.versions_key(),
+                    versions,
                 )
             session.commit()
             written += 1
-    engine.dispose()
-    return {"week": week, "managers": written, "models": store.versions_key()}
+    return {"week": week, "managers": written, "models": versions}
 
 
 def _append(data_dir: Path, table: str, rows: pd.DataFrame, keys: list[str]) -> int:

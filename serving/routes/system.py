@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+import logging
+
+from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 from mlflow import MlflowClient
 
+from serving.batch import store_week_plans
 from serving.deps import DataScientist, FormatQuery, StoreDep, csv_response
 from serving.schemas import Health, ModelVersion, ReloadResult
 
 router = APIRouter(tags=["system"])
+log = logging.getLogger(__name__)
 
 
 @router.get("/health", response_model=Health)
@@ -95,6 +99,18 @@ def list_models(store: StoreDep, _: DataScientist, format: FormatQuery = "json")
     response_model=list[ReloadResult],
     openapi_extra={"x-roles": ["data_scientist"]},
 )
-def reload_models(store: StoreDep, _: DataScientist) -> list[dict]:
-    """Load the registry's current champions; one failing its smoke prediction is refused."""
-    return store.reload()
+def reload_models(
+    request: Request, store: StoreDep, _: DataScientist, background: BackgroundTasks
+) -> list[dict]:
+    """Load the registry's current champions; one failing its smoke prediction is refused.
+
+    When a model changed, the week's default plans are re-made in the background with the
+    new champions (until then they are planned on request).
+    """
+    results = store.reload()
+    territory = request.app.state.territory
+    if territory is not None and any(r["status"] == "loaded" for r in results):
+        background.add_task(
+            store_week_plans, territory, request.app.state.sessions, log=log.warning
+        )
+    return results

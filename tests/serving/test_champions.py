@@ -108,3 +108,31 @@ def test_reload_drops_no_request(home, keys) -> None:
                 statuses.append(client.get(path, headers={"X-API-Key": keys[role]}).status_code)
         worker.join()
         assert len(statuses) >= 4 and set(statuses) == {200}
+
+
+def test_a_new_champion_is_swapped_in_and_the_week_replanned(home, keys) -> None:
+    settings = settings_for(home)
+    uri = settings.resolved_tracking_uri
+    registry = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    with TestClient(create_app(settings)) as client:
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        source = registry.get_model_version("visit-effect", "1").source
+        version = mlflow.register_model(source, "visit-effect").version
+        registry.set_registered_model_alias("visit-effect", "champion", version)
+        try:
+            headers = {"X-API-Key": keys["data_scientist"]}
+            results = {
+                r["name"]: r for r in client.post("/v1/models/reload", headers=headers).json()
+            }
+            assert results["visit-effect"]["status"] == "loaded"
+            assert results["visit-effect"]["version"] == str(version)
+            # The reload's background task re-made the week's plans with the new champion.
+            plan = client.get(
+                "/v1/managers/M0000/visit-plan", headers={"X-API-Key": keys["planner"]}
+            )
+            assert plan.json()["source"] == "precomputed"
+            served = {m["name"]: m["version"] for m in client.get("/v1/health").json()["models"]}
+            assert served["visit-effect"] == str(version)
+        finally:
+            registry.set_registered_model_alias("visit-effect", "champion", "1")
