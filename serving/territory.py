@@ -53,6 +53,7 @@ class Territory:
         self.replan_time_limit_s = 0.8  # solver seconds for a plan made on request
         self._lock = threading.Lock()
         self._weekly_orders = self._weekly_order_values()
+        self._known_ids = frozenset(self.history.ids)
 
     @classmethod
     def load(cls, data_dir: Path, store: ModelStore) -> Territory:
@@ -84,9 +85,7 @@ class Territory:
         return members
 
     def retailer_manager(self, retailer_id: str) -> str | None:
-        if retailer_id not in self.manager_of_retailer and retailer_id not in set(
-            self.history.ids
-        ):
+        if retailer_id not in self.manager_of_retailer and retailer_id not in self._known_ids:
             raise NotFound(f"no retailer {retailer_id!r} in the data")
         return self.manager_of_retailer.get(retailer_id)
 
