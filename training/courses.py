@@ -259,13 +259,20 @@ def estimate_course_effects(
                 rows.append((key[0], skill, np.nan, np.nan, 0))
     table = pd.DataFrame(rows, columns=["course_id", "skill", "raw", "se", "n_trained"])
     known = table["raw"].notna()
+    # Empirical Bayes around the typical course effect, not around zero: a rarely taken
+    # (advanced) course is then judged like an average course until its own data speak,
+    # while a well-measured useless course stays near zero and is not credited.
+    weights = 1 / table.loc[known, "se"] ** 2
+    prior_mean = (
+        float(np.average(table.loc[known, "raw"], weights=weights)) if known.any() else 0.0
+    )
     prior_var = float(
-        max(np.mean(table.loc[known, "raw"] ** 2) - np.mean(table.loc[known, "se"] ** 2), 1.0)
+        max(np.var(table.loc[known, "raw"]) - np.mean(table.loc[known, "se"] ** 2), 1.0)
         if known.any()
         else 1.0
     )
     shrink = prior_var / (prior_var + table["se"] ** 2)
-    table["effect"] = (shrink * table["raw"]).fillna(0.0)
+    table["effect"] = (prior_mean + shrink * (table["raw"] - prior_mean)).fillna(0.0)
     posterior_sd = np.sqrt(shrink * table["se"] ** 2).fillna(np.sqrt(prior_var))
     table["ci_low"] = table["effect"] - 1.96 * posterior_sd
     table["ci_high"] = table["effect"] + 1.96 * posterior_sd
