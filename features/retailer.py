@@ -508,6 +508,26 @@ def model_input(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     return x
 
 
+def booster_input(
+    frame: pd.DataFrame, features: list[str], categories: dict[str, list[str]], model: str
+) -> pd.DataFrame:
+    """Rows typed as a logged booster was trained: floats, categoricals with its levels."""
+    missing = [c for c in features if c not in frame]
+    if missing:
+        raise ValueError(f"{model}: input lacks feature column(s) {missing[:8]}")
+    x = frame[features].copy()
+    for column in features:
+        if column in categories:
+            x[column] = pd.Categorical(x[column].astype("object"), categories=categories[column])
+        else:
+            x[column] = (
+                pd.to_numeric(x[column], errors="coerce")
+                .astype("float64")
+                .replace([np.inf, -np.inf], np.nan)
+            )
+    return x
+
+
 def feature_columns(frame: pd.DataFrame) -> list[str]:
     """The model inputs of a feature frame (everything but keys)."""
     return [c for c in frame.columns if c not in ("retailer_id", "as_of", "manager_id")]

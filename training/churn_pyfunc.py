@@ -16,6 +16,7 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from features.reasons import reasons_json, top_reasons
+from features.retailer import booster_input
 
 
 class ChurnModel(PythonModel):
@@ -30,18 +31,7 @@ class ChurnModel(PythonModel):
         self.slope, self.intercept = spec["calibration"]
 
     def model_input(self, frame: pd.DataFrame) -> pd.DataFrame:
-        missing = [c for c in self.features if c not in frame]
-        if missing:
-            raise ValueError(f"churn model: input lacks feature column(s) {missing[:8]}")
-        x = frame[self.features].copy()
-        for column in self.features:
-            if column in self.categories:
-                x[column] = pd.Categorical(
-                    x[column].astype("object"), categories=self.categories[column]
-                )
-            else:
-                x[column] = pd.to_numeric(x[column], errors="coerce").astype("float64")
-        return x
+        return booster_input(frame, self.features, self.categories, "churn model")
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         raw = np.clip(raw, 1e-7, 1 - 1e-7)

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
+from features.retailer import booster_input
+
 
 class VisitEffectModel(PythonModel):
     """The DR-learner's effect booster, loaded from run artifacts."""
@@ -30,22 +32,7 @@ class VisitEffectModel(PythonModel):
         self.horizon_weeks: int = spec["horizon_weeks"]
 
     def model_input(self, frame: pd.DataFrame) -> pd.DataFrame:
-        missing = [c for c in self.features if c not in frame]
-        if missing:
-            raise ValueError(f"visit-effect model: input lacks feature column(s) {missing[:8]}")
-        x = frame[self.features].copy()
-        for column in self.features:
-            if column in self.categories:
-                x[column] = pd.Categorical(
-                    x[column].astype("object"), categories=self.categories[column]
-                )
-            else:
-                x[column] = (
-                    pd.to_numeric(x[column], errors="coerce")
-                    .astype("float64")
-                    .replace([np.inf, -np.inf], np.nan)
-                )
-        return x
+        return booster_input(frame, self.features, self.categories, "visit-effect model")
 
     def predict(self, context, model_input, params=None) -> pd.DataFrame:
         frame = pd.DataFrame(model_input)
