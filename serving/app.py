@@ -148,6 +148,8 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
+            if scope["path"].startswith("/v1/"):
+                path = "/v1" + path  # routers are mounted under /v1; their routes omit it
             method = scope["method"]
             self.metrics["latency"].labels(method, path).observe(time.perf_counter() - start)
             self.metrics["requests"].labels(method, path, str(status_code)).inc()

@@ -65,7 +65,7 @@ def test_health_and_ready(client) -> None:
         "manager-skills": "registry",
     }
     assert client.get("/v1/ready").status_code == 200
-    assert "fieldcoach_requests_total" in client.get("/metrics").text
+    assert 'route="/v1/health"' in client.get("/metrics").text
 
 
 def test_champions_are_exported(settings) -> None:
