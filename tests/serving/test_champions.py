@@ -136,3 +136,14 @@ def test_a_new_champion_is_swapped_in_and_the_week_replanned(home, keys) -> None
             assert served["visit-effect"] == str(version)
         finally:
             registry.set_registered_model_alias("visit-effect", "champion", "1")
+
+
+def test_without_data_or_models_health_explains_and_ready_is_503(tmp_path) -> None:
+    empty = settings_for(tmp_path)  # no data folder, an empty registry, nothing exported
+    with TestClient(create_app(empty)) as client:
+        health = client.get("/v1/health").json()
+        assert health["status"] == "degraded" and health["models"] == []
+        assert any("no exported copy" in note for note in health["notes"])
+        assert any("data not loaded" in note for note in health["notes"])
+        ready = client.get("/v1/ready")
+        assert ready.status_code == 503 and ready.json()["data"] is False
