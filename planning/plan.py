@@ -41,6 +41,8 @@ def parse_week(week: str) -> pd.Timestamp:
     """Monday of an ISO week written ``YYYY-Www`` (e.g. 2026-W01)."""
     try:
         year, number = week.upper().split("-W")
+        if not 1900 <= int(year) <= 2199:  # pandas timestamps and the trading calendar
+            raise ValueError(year)
         return pd.Timestamp(dt.date.fromisocalendar(int(year), int(number), 1))
     except (ValueError, AttributeError):
         raise UserInputError(

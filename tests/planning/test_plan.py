@@ -160,8 +160,9 @@ def test_weeks_far_from_the_data_are_refused(tables, week):
 
 def test_week_format_is_checked():
     assert parse_week("2026-W01") == pd.Timestamp("2025-12-29")
-    with pytest.raises(UserInputError, match="YYYY-Www"):
-        parse_week("next week")
+    for bad in ("next week", "0001-W01", "2026-W60"):
+        with pytest.raises(UserInputError, match="YYYY-Www"):
+            parse_week(bad)
 
 
 def test_team_plan_covers_every_member(context, tables):

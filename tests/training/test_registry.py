@@ -17,7 +17,7 @@ from features.validate import load_dataset
 from fieldcoach.settings import Settings
 from simulator import SimulationConfig, Territory, export_dataset
 from training.churn import ChurnConfig, data_fingerprint
-from training.churn_run import CHURN_MODEL, run_churn_training
+from training.churn_run import CHURN_MODEL, CHURN_RULE, run_churn_training
 from training.labels import LabelSpec, churn_labels
 from training.metrics import score_metrics
 from training.registry import (
@@ -133,9 +133,9 @@ def test_first_run_registers_v1_as_champion(registry) -> None:
     assert first["version"] == 1
     assert first["promoted"] is True
     assert first["champion_before"] is None
-    assert first["rule"] == RULE.describe()
+    assert first["rule"] == CHURN_RULE.describe()
     assert "no champion yet" in first["reason"]
-    assert any(line == f"promotion rule: {RULE.describe()}" for line in registry["logs"][0])
+    assert any(line == f"promotion rule: {CHURN_RULE.describe()}" for line in registry["logs"][0])
     assert any("v1: promoted to champion" in line for line in registry["logs"][0])
 
 
@@ -144,9 +144,9 @@ def test_second_run_is_challenger_judged_on_the_same_holdout(registry) -> None:
     decision = report["registry"]
     assert decision["version"] == 2
     assert decision["champion_before"] == 1
-    assert decision["rule"] == RULE.describe()
+    assert decision["rule"] == CHURN_RULE.describe()
     assert decision["reason"]
-    assert any(line == f"promotion rule: {RULE.describe()}" for line in registry["logs"][1])
+    assert any(line == f"promotion rule: {CHURN_RULE.describe()}" for line in registry["logs"][1])
     assert any("v2: " in line and decision["reason"] in line for line in registry["logs"][1])
     # v1, loaded from the registry, scored v2's holdout: the same data and settings give
     # the same model, so the registered model reproduces the run's own metrics ...
@@ -162,7 +162,7 @@ def test_second_run_is_challenger_judged_on_the_same_holdout(registry) -> None:
     assert logged["registry"]["version"] == 2
     assert logged["registry"]["reason"] == decision["reason"]
     run = client.get_run(decision["run_id"])
-    assert run.data.tags["promotion_rule"] == RULE.describe()
+    assert run.data.tags["promotion_rule"] == CHURN_RULE.describe()
     assert run.data.tags["promotion"] == "promoted"
 
 
