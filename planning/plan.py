@@ -335,7 +335,11 @@ def plan_team(context: PlanContext, team_id: str, **options) -> dict[str, Any]:
     members = sorted(managers.loc[managers["team_id"] == team_id, "manager_id"])
     if not members:
         raise UserInputError(f"--team {team_id!r}: no such team in the data")
-    plans = [plan_manager(context, m, **options) for m in members]
+    return summarise_team(team_id, [plan_manager(context, m, **options) for m in members])
+
+
+def summarise_team(team_id: str, plans: list[dict[str, Any]]) -> dict[str, Any]:
+    """A team's week from its managers' plans."""
     return {
         "team_id": team_id,
         "week": plans[0]["week"],

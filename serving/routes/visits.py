@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from planning.plan import summarise_team
 from serving.db import load_plan
 from serving.deps import (
     FormatQuery,
@@ -149,11 +150,4 @@ def get_team_plan(
         plans.append(plan or json.loads(body))
     if format == "csv":
         return csv_response([r for p in plans for r in _visit_rows(p)], f"team-plan-{team_id}")
-    return {
-        "team_id": team_id,
-        "week": plans[0]["week"],
-        "managers": plans,
-        "visits": sum(len(p["visits"]) for p in plans),
-        "expected_benefit": round(sum(p["expected_benefit"] for p in plans), 2),
-        "total_km": round(sum(p["total_km"] for p in plans), 2),
-    }
+    return summarise_team(team_id, plans)
