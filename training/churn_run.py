@@ -34,6 +34,7 @@ from training.metrics import score_metrics
 from training.oracle import OracleUnavailable, has_truth, oracle_churn_probability
 from training.registry import (
     PromotionRule,
+    announce_decision,
     configure_mlflow,
     experiment_id,
     register_and_gate,
@@ -110,12 +111,7 @@ def run_churn_training(
         )
         report["registry"] = {**decision, "run_id": run.info.run_id, "model_uri": info.model_uri}
         mlflow.log_dict(report, "report.json")
-    log(f"promotion rule: {decision['rule']}")
-    log(
-        f"{CHURN_MODEL} v{decision['version']}: "
-        f"{'promoted to champion' if decision['promoted'] else 'kept as challenger'} "
-        f"({decision['reason']})"
-    )
+    announce_decision(decision, log)
     return report
 
 

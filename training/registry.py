@@ -168,6 +168,13 @@ def _record(client, name, version, run_id, rule, decision, current, champion_met
     return decision
 
 
+def announce_decision(decision: dict[str, Any], log: Callable[[str], None]) -> None:
+    """Tell the data scientist the rule and what it decided for this run's model."""
+    verdict = "promoted to champion" if decision["promoted"] else "kept as challenger"
+    log(f"promotion rule: {decision['rule']}")
+    log(f"{decision['model']} v{decision['version']}: {verdict} ({decision['reason']})")
+
+
 def set_champion(client: MlflowClient, name: str, version: str | int) -> None:
     current = version_by_alias(client, name, CHAMPION)
     if current is not None and str(current.version) != str(version):

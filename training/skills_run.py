@@ -35,7 +35,13 @@ from training.courses import (
     estimate_course_effects,
     fit_measurement_model,
 )
-from training.registry import PromotionRule, configure_mlflow, experiment_id, register_and_gate
+from training.registry import (
+    PromotionRule,
+    announce_decision,
+    configure_mlflow,
+    experiment_id,
+    register_and_gate,
+)
 from training.skills import (
     Importance,
     SkillEstimates,
@@ -319,12 +325,7 @@ def run_skills_training(
             )
         report["registry"] = {**decision, "run_id": run.info.run_id, "model_uri": info.model_uri}
         mlflow.log_dict(report, "report.json")
-    log(f"promotion rule: {decision['rule']}")
-    log(
-        f"{SKILLS_MODEL} v{decision['version']}: "
-        f"{'promoted to champion' if decision['promoted'] else 'kept as challenger'} "
-        f"({decision['reason']})"
-    )
+    announce_decision(decision, log)
     return report
 
 

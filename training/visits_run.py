@@ -28,7 +28,13 @@ from fieldcoach.settings import Settings
 from training.churn import data_fingerprint
 from training.churn_run import _requirements
 from training.oracle import has_truth
-from training.registry import PromotionRule, configure_mlflow, experiment_id, register_and_gate
+from training.registry import (
+    PromotionRule,
+    announce_decision,
+    configure_mlflow,
+    experiment_id,
+    register_and_gate,
+)
 from training.visits import (
     VisitEffect,
     VisitEffectConfig,
@@ -99,12 +105,7 @@ def log_and_register(
         )
         report["registry"] = {**decision, "run_id": run.info.run_id, "model_uri": info.model_uri}
         mlflow.log_dict(report, "report.json")
-    log(f"promotion rule: {decision['rule']}")
-    log(
-        f"{VISIT_EFFECT_MODEL} v{decision['version']}: "
-        f"{'promoted to champion' if decision['promoted'] else 'kept as challenger'} "
-        f"({decision['reason']})"
-    )
+    announce_decision(decision, log)
     return report
 
 
