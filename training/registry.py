@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import mlflow
-import numpy as np
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from features.errors import UserInputError
+from fieldcoach.registry import list_models  # noqa: F401  (training.registry's public API)
 from fieldcoach.settings import Settings
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous-champion"
@@ -200,30 +200,3 @@ def rollback(client: MlflowClient, name: str) -> str:
     if current is not None:
         client.set_registered_model_alias(name, PREVIOUS, current.version)
     return f"{name}: version {previous.version} is champion again"
-
-
-def list_models(client: MlflowClient) -> list[dict[str, Any]]:
-    """Every registered model's versions with aliases and headline metrics."""
-    rows = []
-    for model in client.search_registered_models():
-        aliases: dict[str, list[str]] = {}
-        for alias, version in (model.aliases or {}).items():
-            aliases.setdefault(str(version), []).append(alias)
-        for version in client.search_model_versions(f"name='{model.name}'"):
-            metrics = {}
-            if version.run_id:
-                try:
-                    metrics = client.get_run(version.run_id).data.metrics
-                except MlflowException:
-                    metrics = {}
-            rows.append(
-                {
-                    "model": model.name,
-                    "version": int(version.version),
-                    "aliases": sorted(aliases.get(str(version.version), [])),
-                    "run_id": version.run_id,
-                    "created": int(version.creation_timestamp or 0),
-                    "metrics": {k: v for k, v in sorted(metrics.items()) if np.isfinite(v)},
-                }
-            )
-    return sorted(rows, key=lambda r: (r["model"], -r["version"]))

@@ -7,6 +7,7 @@ import logging
 from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 from mlflow import MlflowClient
 
+from fieldcoach.registry import list_models as registry_versions
 from serving.batch import store_week_plans
 from serving.deps import DataScientist, FormatQuery, StoreDep, csv_response
 from serving.schemas import Health, ModelVersion, ReloadResult
@@ -57,27 +58,10 @@ def list_models(store: StoreDep, _: DataScientist, format: FormatQuery = "json")
     rows: list[dict] = []
     try:
         client = MlflowClient(tracking_uri=store.tracking_uri, registry_uri=store.tracking_uri)
-        for model in client.search_registered_models():
-            aliases: dict[str, list[str]] = {}
-            for alias, version in (model.aliases or {}).items():
-                aliases.setdefault(str(version), []).append(alias)
-            for version in client.search_model_versions(f"name='{model.name}'"):
-                metrics = {}
-                if version.run_id:
-                    try:
-                        metrics = client.get_run(version.run_id).data.metrics
-                    except Exception:
-                        metrics = {}
-                rows.append(
-                    {
-                        "model": model.name,
-                        "version": int(version.version),
-                        "aliases": sorted(aliases.get(str(version.version), [])),
-                        "run_id": version.run_id,
-                        "serving": serving.get(model.name) == str(version.version),
-                        "metrics": {k: v for k, v in metrics.items() if v == v},
-                    }
-                )
+        rows = [
+            {**row, "serving": serving.get(row["model"]) == str(row["version"])}
+            for row in registry_versions(client)
+        ]
     except Exception:  # registry unreachable: report what is loaded
         for name, m in store.loaded().items():
             rows.append(
