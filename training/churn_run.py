@@ -99,7 +99,7 @@ def run_churn_training(
             p = champion.predict(holdout_input)["churn_probability"].to_numpy()
             return score_metrics(trained.y_holdout, p, report["top_k"])
 
-        decision = register_and_gate(
+        report["registry"] = decision = register_and_gate(
             client,
             CHURN_MODEL,
             info.model_uri,
@@ -109,7 +109,6 @@ def run_churn_training(
             report.get(rule.must_beat),
             score_champion,
         )
-        report["registry"] = {**decision, "run_id": run.info.run_id, "model_uri": info.model_uri}
         mlflow.log_dict(report, "report.json")
     announce_decision(decision, log)
     return report

@@ -143,18 +143,22 @@ def register_and_gate(
                 f"review and run `fieldcoach models promote {name} --version "
                 f"{version}`",
             }
-            return _record(client, name, version, run_id, rule, decision, current, None)
+            return _record(client, name, version, run_id, model_uri, rule, decision, current, None)
     promote, reason = decide_promotion(rule, challenger, baseline, champion_metrics)
     if promote:
         set_champion(client, name, version)
     decision = {"promoted": promote, "reason": reason}
-    return _record(client, name, version, run_id, rule, decision, current, champion_metrics)
+    return _record(
+        client, name, version, run_id, model_uri, rule, decision, current, champion_metrics
+    )
 
 
-def _record(client, name, version, run_id, rule, decision, current, champion_metrics):
+def _record(client, name, version, run_id, model_uri, rule, decision, current, champion_metrics):
     decision.update(
         {
             "model": name,
+            "run_id": run_id,
+            "model_uri": model_uri,
             "version": int(version),
             "rule": rule.describe(),
             "champion_before": int(current.version) if current is not None else None,

@@ -313,7 +313,7 @@ def run_skills_training(
                 )
                 return {"next_assessment_rmse": rmse(target["score"].to_numpy(), predicted)}
 
-            decision = register_and_gate(
+            report["registry"] = decision = register_and_gate(
                 client,
                 SKILLS_MODEL,
                 info.model_uri,
@@ -323,7 +323,6 @@ def run_skills_training(
                 holdout["latest_assessment"],
                 score_champion,
             )
-        report["registry"] = {**decision, "run_id": run.info.run_id, "model_uri": info.model_uri}
         mlflow.log_dict(report, "report.json")
     announce_decision(decision, log)
     return report

@@ -93,7 +93,7 @@ def log_and_register(
             effect = champion.predict(holdout_input)["visit_effect"].to_numpy()
             return {METRIC: uplift_top(effect, phi)}
 
-        decision = register_and_gate(
+        report["registry"] = decision = register_and_gate(
             client,
             VISIT_EFFECT_MODEL,
             info.model_uri,
@@ -103,7 +103,6 @@ def log_and_register(
             report.get(rule.must_beat),
             score_champion,
         )
-        report["registry"] = {**decision, "run_id": run.info.run_id, "model_uri": info.model_uri}
         mlflow.log_dict(report, "report.json")
     announce_decision(decision, log)
     return report
