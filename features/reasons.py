@@ -29,6 +29,10 @@ def _down_pct(ratio: float) -> int:
     return round(max(0.0, 1 - ratio) * 100)
 
 
+def _weekly_drop_pct(log_slope: float) -> int:
+    return round(max(0.0, 1 - float(np.exp(log_slope))) * 100)
+
+
 def _pct(share: float) -> int:
     return round(share * 100)
 
@@ -84,6 +88,18 @@ TEMPLATES: dict[str, ReasonTemplate] = {
     ),
     "brand_breadth_change": _T(
         "brand_mix_narrowing", "订购品规减少{v}%", "brand mix narrowed by {v}%", _down_pct
+    ),
+    "brand_trend_8w": _T(
+        "brand_mix_narrowing",
+        "近8周订购品规每周减少约{v}%",
+        "brand mix narrowing by about {v}% a week for 8 weeks",
+        _weekly_drop_pct,
+    ),
+    "order_value_trend_8w": _T(
+        "value_falling",
+        "近8周单笔订货额每周下降约{v}%",
+        "value per order falling by about {v}% a week for 8 weeks",
+        _weekly_drop_pct,
     ),
     "brands_per_order_4w": _T(
         "brand_mix_narrow", "每单仅订{v}个品规", "only {v} brands per order"

@@ -247,6 +247,21 @@ def _slope(matrix: np.ndarray) -> np.ndarray:
     return (matrix - matrix.mean(axis=1, keepdims=True)) @ x / (x @ x)
 
 
+def _nan_slope(matrix: np.ndarray, min_points: int = 3) -> np.ndarray:
+    """``_slope`` over the weeks that have a value (NaN elsewhere); NaN under ``min_points``."""
+    weeks = matrix.shape[1]
+    x = np.broadcast_to(-np.arange(weeks, dtype=np.float64), matrix.shape)
+    seen = np.isfinite(matrix)
+    points = seen.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_mean = np.where(seen, x, 0).sum(axis=1) / points
+        y_mean = np.where(seen, matrix, 0).sum(axis=1) / points
+        dx = np.where(seen, x - x_mean[:, None], 0)
+        dy = np.where(seen, matrix - y_mean[:, None], 0)
+        slope = (dx * dy).sum(axis=1) / (dx * dx).sum(axis=1)
+    return np.where(points >= min_points, slope, np.nan)
+
+
 def _safe_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(b > 0, a / b, np.nan)
@@ -337,6 +352,8 @@ def retailer_snapshot(
     decay = 0.5 ** (np.arange(13) / 3.0)
     f["recent_level_vs_baseline"] = _safe_ratio(value[:, :13] @ decay / decay.sum(), baseline)
     f["log_value_trend_8w"] = _slope(np.log1p(value[:, :8]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f["order_value_trend_8w"] = _nan_slope(np.log(value[:, :8] / count[:, :8]))
     f["value_8w_vs_baseline"] = _safe_ratio(f["value_8w"] / 8, baseline)
     f["trend_13w"] = _safe_ratio(_slope(value[:, :13]), value[:, :13].mean(axis=1))
     f["trend_26w"] = _safe_ratio(_slope(value[:, :26]), value[:, :26].mean(axis=1))
@@ -355,6 +372,12 @@ def retailer_snapshot(
         f["brand_breadth_change"] = _safe_ratio(
             f["brands_per_order_4w"], f["brands_per_order_26w"]
         )
+        # A decline narrows the brand mix week by week, and the mix hardly widens again
+        # afterwards, so the slope over recent ordering weeks tells an ongoing decline
+        # from an old one better than the 4-week against 26-week ratio does.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_order = np.log(brands[:, :8] / count[:, :8])
+        f["brand_trend_8w"] = _nan_slope(per_order)
     if "premium_value" in matrices:
         premium = matrices["premium_value"][:, :13].sum(axis=1)
         f["premium_share_13w"] = _safe_ratio(premium, f["value_13w"])

@@ -350,3 +350,15 @@ def test_manager_skills_use_only_assessments_before_the_as_of_date(tables, as_of
         )
     if as_of == "2024-05-22":  # the first assessments are on that day: none seen yet
         assert frame[[f"manager_{s}" for s in SKILLS]].isna().all().all()
+
+
+def test_nan_slope_uses_only_the_weeks_with_a_value():
+    from features.retailer import _nan_slope
+
+    # Columns run from the latest week back; the level fell by 0.1 a week, with gaps.
+    falling = np.array([[0.0, np.nan, 0.2, 0.3, np.nan, 0.5]])
+    too_few = np.array([[1.0, np.nan, np.nan, 2.0, np.nan, np.nan]])
+    flat = np.array([[3.0, 3.0, 3.0, 3.0, 3.0, 3.0]])
+    assert _nan_slope(falling)[0] == pytest.approx(-0.1)
+    assert np.isnan(_nan_slope(too_few)[0])
+    assert _nan_slope(flat)[0] == pytest.approx(0.0)
