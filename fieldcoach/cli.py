@@ -631,6 +631,10 @@ def plan_visits(
     ] = None,
     days: Annotated[int, typer.Option(help="Working days.")] = 5,
     min_gap_days: Annotated[int, typer.Option(help="No retailer twice within this.")] = 7,
+    max_days_between_visits: Annotated[
+        int | None,
+        typer.Option(help="Visit-frequency rule: every retailer at least this often."),
+    ] = None,
     data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
     language: Annotated[str, typer.Option(help="en or zh for talking points.")] = "en",
     out: Annotated[Path | None, typer.Option(help="Also write the plan as JSON here.")] = None,
@@ -650,6 +654,7 @@ def plan_visits(
             days=days,
             min_gap_days=min_gap_days,
             language=language,
+            max_days_between_visits=max_days_between_visits,
         )
         if out:
             with atomic_path(out) as tmp:

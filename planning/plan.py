@@ -214,8 +214,20 @@ def plan_manager(
     min_gap_days: int = 7,
     time_limit_s: float = 0.8,
     language: str = "en",
+    max_days_between_visits: int | None = None,
 ) -> dict[str, Any]:
-    """Plan one manager's week: the ranked visits and the day-by-day routes."""
+    """Plan one manager's week: the ranked visits and the day-by-day routes.
+
+    ``max_days_between_visits`` is a visit-frequency rule (e.g. every retailer at least
+    every 28 days): retailers that would pass it by the end of the week, or were never
+    visited, become stops the optimiser must place when the week can hold them, whatever
+    their expected benefit; they are marked ``due`` in the plan.
+    """
+    if max_days_between_visits is not None and max_days_between_visits < min_gap_days:
+        raise UserInputError(
+            f"--max-days-between-visits {max_days_between_visits} is shorter than "
+            f"--min-gap-days {min_gap_days}: no plan can keep both"
+        )
     tables = context.tables
     if manager_id not in manager_ids(tables):
         raise UserInputError(f"--manager {manager_id!r}: no such manager in the data")
@@ -240,9 +252,31 @@ def plan_manager(
         last_visit = to_days(mine["as_of"].iloc[0]) - mine["days_since_last_visit"].to_numpy()
         first_day = last_visit + min_gap_days - to_days(context.week_start)
         earliest = np.where(np.isnan(first_day), 0, np.maximum(first_day, 0)).astype(int)
-    candidates = mine.assign(earliest_day=earliest)
+    candidates = mine.assign(earliest_day=earliest, mandatory=False)
+    notes: list[str] = []
+    if max_days_between_visits is not None and len(mine):
+        since = mine["days_since_last_visit"].to_numpy(float) if (
+            "days_since_last_visit" in mine
+        ) else np.full(len(mine), np.nan)
+        days_to_week_end = to_days(context.week_start) + days - to_days(mine["as_of"].iloc[0])
+        due = np.isnan(since) | (since + days_to_week_end > max_days_between_visits)
+        candidates["mandatory"] = due
+        # A due stop still needs a value for the ranking; zero would hide it.
+        candidates["expected_benefit"] = np.where(
+            due, np.maximum(candidates["expected_benefit"].to_numpy(float), 0.01),
+            candidates["expected_benefit"].to_numpy(float),
+        )
+        if due.sum() > rules.capacity:
+            notes.append(
+                f"{int(due.sum())} retailers are due under the "
+                f"{max_days_between_visits}-day visit rule but the week holds "
+                f"{rules.capacity} visits; the most valuable due ones are planned"
+            )
     plan = plan_week(candidates, _base_of(manager_id, tables, retailers.reset_index()), rules)
-    return _render(context, manager_id, plan, rules, language)
+    rendered = _render(context, manager_id, plan, rules, language)
+    rendered["max_days_between_visits"] = max_days_between_visits
+    rendered["notes"] = sorted(set(rendered["notes"]) | set(notes))
+    return rendered
 
 
 def _render(
@@ -270,6 +304,7 @@ def _render(
                 else int(v["days_since_last_visit"]),
                 "date": str((monday + pd.Timedelta(days=int(v["day"]))).date()),
                 "stop": int(v["stop"]),
+                "due": bool(v.get("mandatory", False)),
                 "km_from_previous": float(v["km_from_previous"]),
                 "lat": float(v["lat"]),
                 "lon": float(v["lon"]),

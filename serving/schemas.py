@@ -29,6 +29,9 @@ class Visit(BaseModel):
     days_since_last_visit: int | None
     date: dt.date
     stop: int = Field(description="Position in the day's route.")
+    due: bool = Field(
+        default=False, description="Planned because the visit-frequency rule requires it."
+    )
     km_from_previous: float
     lat: float
     lon: float
@@ -50,6 +53,9 @@ class VisitPlan(BaseModel):
     capacity: int
     days: int
     min_gap_days: int
+    max_days_between_visits: int | None = Field(
+        default=None, description="The visit-frequency rule the plan keeps, if any."
+    )
     visits: list[Visit]
     schedule: list[DayRoute]
     total_km: float

@@ -205,3 +205,25 @@ def test_a_short_solve_keeps_nearly_all_the_value_of_the_best_stops(seed):
     best = candidates["expected_benefit"].nlargest(60).sum()
     assert week.visits["expected_benefit"].sum() >= 0.95 * best
     assert week.dropped == 300 - len(week.visits)
+
+
+def test_visit_frequency_rule_plans_due_retailers_even_when_worth_little(context, tables):
+    manager = sorted(tables["managers"]["manager_id"])[0]
+    free = plan_manager(context, manager, capacity=20, time_limit_s=0.3)
+    mine = context.features[context.features["manager_id"] == manager]
+    since = mine.set_index("retailer_id")["days_since_last_visit"]
+    as_of = pd.Timestamp(mine["as_of"].iloc[0])
+    by_week_end = since + (context.week_start + pd.Timedelta(days=5) - as_of).days
+    rule = int(np.sort(by_week_end.dropna())[-12])  # a dozen or so retailers fall due
+    due_ids = set(since[since.isna() | (by_week_end > rule)].index)
+    assert 0 < len(due_ids) <= 20
+    ruled = plan_manager(
+        context, manager, capacity=20, time_limit_s=0.3, max_days_between_visits=rule
+    )
+    planned = {v["retailer_id"] for v in ruled["visits"]}
+    assert due_ids <= planned
+    assert {v["retailer_id"] for v in ruled["visits"] if v["due"]} == due_ids
+    assert ruled["max_days_between_visits"] == rule
+    assert not due_ids <= {v["retailer_id"] for v in free["visits"]}  # the rule did it
+    with pytest.raises(UserInputError, match="max-days-between-visits 3"):
+        plan_manager(context, manager, max_days_between_visits=3)
