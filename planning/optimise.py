@@ -39,6 +39,10 @@ class PlanRules:
     # solver spent its time limit on stops it would drop anyway and, at 0.3 s, kept 80-86%
     # of the benefit of the best capacity-many; with twice the capacity it keeps 98-99%.
     pool_factor: float = 2.0
+    # Stop after this many improving solutions (time_limit_s still caps the search). A
+    # time limit alone makes plans depend on the machine's load; a solution count makes
+    # the same data give the same plan, which evaluations need to be re-checked.
+    solution_limit: int | None = None
 
     def __post_init__(self) -> None:
         if self.capacity < 1:
@@ -155,6 +159,8 @@ def plan_week(candidates: pd.DataFrame, base: tuple[float, float], rules: PlanRu
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     )
     search.time_limit.FromMilliseconds(int(rules.time_limit_s * 1000))
+    if rules.solution_limit is not None:
+        search.solution_limit = rules.solution_limit
     solution = routing.SolveWithParameters(search)
     if solution is None:
         raise RuntimeError("the routing solver found no plan")

@@ -50,7 +50,10 @@ class PolicyConfig:
     horizon_weeks: int = 8
     days: int = 5
     min_gap_days: int = 7
-    time_limit_s: float = 0.3
+    # The planner stops after a fixed number of solutions so that a re-run gives the same
+    # figures whatever the machine's load; the time limit only caps a slow solve.
+    solution_limit: int = 50
+    time_limit_s: float = 3.0
     seed: int = 0
 
 
@@ -208,6 +211,7 @@ def _planner_plan(frame, churn_p, tables, territory, estimators, config, capacit
             days=config.days,
             min_gap_days=config.min_gap_days,
             time_limit_s=config.time_limit_s,
+            solution_limit=config.solution_limit,
         )
         week = plan_week(candidates.reset_index(drop=True), homes[manager_id], rules).visits
         if len(week):

@@ -227,3 +227,11 @@ def test_visit_frequency_rule_plans_due_retailers_even_when_worth_little(context
     assert not due_ids <= {v["retailer_id"] for v in free["visits"]}  # the rule did it
     with pytest.raises(UserInputError, match="max-days-between-visits 3"):
         plan_manager(context, manager, max_days_between_visits=3)
+
+
+def test_a_solution_limit_makes_the_plan_repeatable():
+    candidates = _territory(200, 3)
+    rules = PlanRules(capacity=40, days=5, time_limit_s=5.0, solution_limit=30)
+    first = plan_week(candidates, (30.0, 120.0), rules).visits
+    again = plan_week(candidates, (30.0, 120.0), rules).visits
+    pd.testing.assert_frame_equal(first, again)
