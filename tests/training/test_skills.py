@@ -19,6 +19,7 @@ from training.courses import (
     assessment_sessions,
     estimate_course_effects,
     fit_measurement_model,
+    shrink_effects,
 )
 from training.skills import SkillsConfig, filter_skills
 from training.skills_evaluate import evaluate_fitted
@@ -97,6 +98,109 @@ def test_a_zero_effect_course_taken_by_the_weakest_is_not_credited() -> None:
     effects = estimate_course_effects(sessions, trainings, courses, model).table
     assert not effects["credited"].any()
     assert effects["effect"].max() < 2.0
+
+
+def _scheduled_company(n, effects, plan, seed=0, sessions=4, noise=6.0):
+    """Managers with a common ability, assessed every 26 weeks with a severity shared by
+    the session's skills; after each session but the last, ``plan(session, scores, rng)``
+    says who completes which course (true effects: ``effects``, points at a gap of 50)."""
+    rng = np.random.default_rng(seed)
+    skill = 60 + rng.normal(0, 7, (n, 1)) + rng.normal(0, 9, (n, len(SKILLS)))
+    rows, trainings = [], []
+    for session in range(sessions):
+        day = DAY0 + pd.Timedelta(weeks=26 * session)
+        score = skill + rng.normal(0, noise, skill.shape) + rng.normal(0, 2, (n, 1))
+        rows += [
+            (f"M{m:04d}", day, s, float(score[m, k]))
+            for m in range(n)
+            for k, s in enumerate(SKILLS)
+        ]
+        if session == sessions - 1:
+            break
+        for week, (who, course) in enumerate(plan(session, score, rng)):
+            for m in np.flatnonzero(who):
+                trainings.append((f"M{m:04d}", course, day + pd.Timedelta(weeks=3 + week)))
+                for k, effect in effects[course].items():
+                    skill[m, k] += effect * np.clip((100 - skill[m, k]) / 50, 0.2, 1.5)
+    courses = parse_courses(
+        pd.DataFrame(
+            {
+                "course_id": list(effects),
+                "title": list(effects),
+                "skills": [";".join(SKILLS[k] for k in e) for e in effects.values()],
+                "hours": 8.0,
+            }
+        )
+    )
+    return (
+        pd.DataFrame(rows, columns=["manager_id", "assessed_on", "skill", "score"]),
+        pd.DataFrame(trainings, columns=["manager_id", "course_id", "completed_on"]),
+        courses,
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_courses_taken_in_sequence_or_together_each_get_their_own_gain(seed) -> None:
+    """A (8 points on skill 0) for the weakest third, and half a year later B (nothing) for
+    most of the same managers: B must not look harmful nor A small, although the weak are
+    still weak when they take B (a regression of the next score on the last one alone gets
+    A at 5.4-6.3 and B down to -2.3 here). C (6 on skill 1) and D (nothing) are taken together by
+    a quarter of the managers, D alone by a few more: D must not share C's gain."""
+    effects = {"A": {0: 8.0}, "B": {0: 0.0}, "C": {1: 6.0}, "D": {1: 0.0}}
+    weakest = {}
+
+    def plan(session, score, rng):
+        n = len(score)
+        if session == 0:
+            weakest["A"] = score[:, 0] < np.quantile(score[:, 0], 1 / 3)
+            both = rng.random(n) < 0.25
+            alone = ~both & (rng.random(n) < 0.15)
+            return [(weakest["A"], "A"), (both, "C"), (both, "D"), (alone, "D")]
+        if session == 1:
+            return [(weakest["A"] & (rng.random(n) < 0.8), "B")]
+        return []
+
+    assessments, trainings, courses = _scheduled_company(800, effects, plan, seed=seed)
+    sessions = assessment_sessions(assessments)
+    model = fit_measurement_model(sessions, trainings)
+    effects_table = estimate_course_effects(sessions, trainings, courses, model).table
+    got = effects_table.set_index("course_id")
+    assert got.at["A", "effect"] == pytest.approx(8.0, abs=1.5)
+    assert got.at["B", "effect"] == pytest.approx(0.0, abs=1.5)
+    assert got.at["C", "effect"] == pytest.approx(6.0, abs=1.5)
+    assert got.at["D", "effect"] == pytest.approx(0.0, abs=1.5)
+    assert got.loc[["A", "C"], "credited"].all()
+
+
+def test_one_rarely_taken_course_does_not_collapse_the_prior() -> None:
+    """Twenty well-measured courses with a real spread of effects, four of them useless,
+    and one course taken by two managers (error 20 points). The prior's variance must come
+    from the well-measured spread: "variance of the estimates minus the mean squared error"
+    is below zero here, which would pull every course to the mean and credit the useless."""
+    rng = np.random.default_rng(0)
+    true = np.concatenate([rng.normal(6.0, 3.0, 16), np.zeros(4), [5.0]])
+    se = np.concatenate([np.full(20, 1.2), [20.0]])
+    raw = true + se * rng.standard_normal(len(true))
+    raw[16:20] = [0.3, -0.4, 0.8, -0.1]  # the useless courses, measured near zero
+    raw[20] = 12.0
+    table = pd.DataFrame(
+        {
+            "course_id": [f"C{i:02d}" for i in range(len(true))],
+            "skill": SKILLS[0],
+            "raw": raw,
+            "se": se,
+            "n_trained": 50,
+        }
+    )
+    assert np.var(raw) < np.mean(se**2)  # the old moment estimate would be negative
+    effects = shrink_effects(table).table
+    assert not effects["credited"].iloc[16:20].any()
+    assert effects["effect"].iloc[16:20].max() < 2.0
+    # Well-measured courses keep most of their own estimate.
+    kept = (effects["effect"] - effects["effect"].mean()).iloc[:16].std() / raw[:16].std()
+    assert kept > 0.8
+    # The rarely taken course is judged like a typical course.
+    assert effects["effect"].iloc[20] == pytest.approx(np.mean(raw[:20]), abs=1.5)
 
 
 def test_kalman_filter_combines_prior_and_assessment_by_precision() -> None:
