@@ -541,7 +541,13 @@ def evaluate_policy(
     weeks: Annotated[int, typer.Option(min=1, help="Weeks to run each policy.")] = 8,
     seeds: Annotated[int, typer.Option(min=1, help="Futures (random seeds) per policy.")] = 5,
     report: Annotated[Path | None, typer.Option(help="Write the comparison JSON here.")] = None,
-    time_limit: Annotated[float, typer.Option(help="Planner solver seconds per manager.")] = 0.3,
+    solution_limit: Annotated[
+        int,
+        typer.Option(min=1, help="Planner solver solutions per manager (same data, same plans)."),
+    ] = 200,
+    time_limit: Annotated[
+        float, typer.Option(help="Cap on the planner solver's seconds per manager.")
+    ] = 5.0,
 ) -> None:
     """Run every visit policy on the simulator from the data's end and compare what each keeps."""
     import json
@@ -557,7 +563,9 @@ def evaluate_policy(
     )
 
     with _user_errors():
-        config = PolicyConfig(weeks=weeks, seeds=seeds, time_limit_s=time_limit)
+        config = PolicyConfig(
+            weeks=weeks, seeds=seeds, time_limit_s=time_limit, solution_limit=solution_limit
+        )
         result = evaluate_policies(data, config, log=typer.echo)
         chart_path = (report or Path(get_settings().home) / "policy.json").with_suffix(".png")
         policy_chart(result, chart_path)

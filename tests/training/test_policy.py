@@ -82,6 +82,8 @@ def test_cli_writes_report_and_chart(data, tmp_path, monkeypatch):
             "1",
             "--seeds",
             "2",
+            "--solution-limit",
+            "30",
             "--report",
             str(out),
             "--time-limit",
