@@ -246,32 +246,30 @@ def plan_manager(
     retailers = tables["retailers"].set_index("retailer_id")
     mine = mine.join(retailers[["lat", "lon"]], on="retailer_id")
     mine = mine[mine["lat"].notna() & mine["lon"].notna()].reset_index(drop=True)
-    earliest = np.zeros(len(mine), dtype=int)
-    if "days_since_last_visit" in mine and len(mine):
-        # The minimum gap: a retailer visited recently may only go on a later day.
-        last_visit = to_days(mine["as_of"].iloc[0]) - mine["days_since_last_visit"].to_numpy()
-        first_day = last_visit + min_gap_days - to_days(context.week_start)
-        earliest = np.where(np.isnan(first_day), 0, np.maximum(first_day, 0)).astype(int)
-    candidates = mine.assign(earliest_day=earliest, mandatory=False)
+    since = (
+        mine["days_since_last_visit"].to_numpy(float)
+        if "days_since_last_visit" in mine
+        else np.full(len(mine), np.nan)  # no visits table: nobody was visited
+    )
+    # Days from the features' as-of date to the plan's Monday (0 for next week's plan).
+    lead = to_days(context.week_start) - to_days(mine["as_of"].iloc[0]) if len(mine) else 0
+    # The minimum gap: a retailer visited recently may only go on a later day.
+    first_day = min_gap_days - since - lead
+    earliest = np.where(np.isnan(first_day), 0, np.maximum(first_day, 0)).astype(int)
+    benefit = mine["expected_benefit"].to_numpy(float)
+    due = np.zeros(len(mine), dtype=bool)
     notes: list[str] = []
-    if max_days_between_visits is not None and len(mine):
-        since = mine["days_since_last_visit"].to_numpy(float) if (
-            "days_since_last_visit" in mine
-        ) else np.full(len(mine), np.nan)
-        days_to_week_end = to_days(context.week_start) + days - to_days(mine["as_of"].iloc[0])
-        due = np.isnan(since) | (since + days_to_week_end > max_days_between_visits)
-        candidates["mandatory"] = due
+    if max_days_between_visits is not None:
+        due = np.isnan(since) | (since + lead + days > max_days_between_visits)
         # A due stop still needs a value for the ranking; zero would hide it.
-        candidates["expected_benefit"] = np.where(
-            due, np.maximum(candidates["expected_benefit"].to_numpy(float), 0.01),
-            candidates["expected_benefit"].to_numpy(float),
-        )
+        benefit = np.where(due, np.maximum(benefit, 0.01), benefit)
         if due.sum() > rules.capacity:
             notes.append(
                 f"{int(due.sum())} retailers are due under the "
                 f"{max_days_between_visits}-day visit rule but the week holds "
                 f"{rules.capacity} visits; the most valuable due ones are planned"
             )
+    candidates = mine.assign(earliest_day=earliest, mandatory=due, expected_benefit=benefit)
     plan = plan_week(candidates, _base_of(manager_id, tables, retailers.reset_index()), rules)
     rendered = _render(context, manager_id, plan, rules, language)
     rendered["max_days_between_visits"] = max_days_between_visits
