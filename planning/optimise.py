@@ -74,16 +74,18 @@ def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     return 2 * EARTH_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
+def _mandatory(candidates: pd.DataFrame) -> np.ndarray:
+    if "mandatory" in candidates:
+        return candidates["mandatory"].to_numpy(bool)
+    return np.zeros(len(candidates), bool)
+
+
 def _candidate_pool(eligible: pd.DataFrame, rules: PlanRules) -> pd.DataFrame:
     """The candidates worth routing: mandatory stops and the best by expected benefit."""
     size = max(rules.capacity, int(np.ceil(rules.pool_factor * rules.capacity)))
     if len(eligible) <= size:
         return eligible
-    mandatory = (
-        eligible["mandatory"].to_numpy(bool)
-        if "mandatory" in eligible
-        else np.zeros(len(eligible), bool)
-    )
+    mandatory = _mandatory(eligible)
     best = eligible["expected_benefit"].rank(method="first", ascending=False) <= size
     return eligible[mandatory | best.to_numpy()]
 
@@ -137,11 +139,7 @@ def plan_week(candidates: pd.DataFrame, base: tuple[float, float], rules: PlanRu
         routing.RegisterTransitCallback(arc_minutes), 0, int(rules.day_minutes), True, "time"
     )
     penalty = np.round(eligible["expected_benefit"].to_numpy(float) * CENTS).astype(np.int64)
-    mandatory = (
-        eligible["mandatory"].to_numpy(bool)
-        if "mandatory" in eligible
-        else np.zeros(len(eligible), bool)
-    )
+    mandatory = _mandatory(eligible)
     earliest = eligible["earliest_day"].to_numpy(int)
     for node in range(1, n):
         index = manager.NodeToIndex(node)
