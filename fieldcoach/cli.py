@@ -537,23 +537,47 @@ def train_visits_command(
 
 @score_app.command("churn")
 def score_churn_command(
-    data: DataOption,
+    data: EngineDataOption,
     as_of: Annotated[str, typer.Option(help="Score date, YYYY-MM-DD.")],
-    out: Annotated[Path, typer.Option(help="Output file (.csv or .parquet).")],
+    out: Annotated[
+        str,
+        typer.Option(
+            help="Output file (.csv or .parquet; --engine spark: NAME.parquet, "
+            "partitioned by as_of)."
+        ),
+    ],
     model_uri: Annotated[
         str | None, typer.Option(help="Model to use (default: the registered champion).")
     ] = None,
+    engine: EngineOption = None,
 ) -> None:
     """Write each retailer's churn probability, value at risk and top reasons."""
     from features.io import write_table
     from fieldcoach.settings import get_settings
     from training.score import score_churn
 
+    if _engine(engine) == "spark":
+        return _score_churn_spark(data, as_of, _spark_output(out), model_uri)
     with _user_errors():
-        out = _output_path(out)
-        scores = score_churn(data, as_of, get_settings(), model_uri)
+        out = _output_path(Path(out))
+        scores = score_churn(Path(data), as_of, get_settings(), model_uri)
         write_table(scores, out)
     typer.echo(f"scored {len(scores):,} retailers as of {as_of}; wrote {out}")
+
+
+def _score_churn_spark(data: str, as_of: str, out: str, model_uri: str | None) -> None:
+    from features.engines.spark_session import read_spark_tables, write_parquet
+    from fieldcoach.settings import get_settings
+    from training.score_spark import score_churn_spark
+
+    with _user_errors():
+        spark = _spark()
+        scores = score_churn_spark(
+            read_spark_tables(spark, data), as_of, get_settings(), model_uri
+        )
+        write_parquet(scores.frame, out, partition_by=["as_of"])
+        scores.release()
+    typer.echo(f"scored {scores.at_risk:,} retailers as of {as_of}; wrote {out} (spark)")
 
 
 @models_app.command("list")
