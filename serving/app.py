@@ -27,6 +27,7 @@ from serving.champions import MODEL_NAMES, ModelStore
 from serving.db import make_engine, session_factory
 from serving.routes import feedback, keys, retailers, skills, system, visits
 from serving.territory import NotFound, Territory
+from serving.web import install_web
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
                 app.state.territory = Territory.load(settings.resolved_data_dir, store)
             except Exception as exc:  # the service still answers health and skills
                 app.state.data_error = f"{exc.__class__.__name__}: {str(exc)[:300]}"
+                app.state.data_report = getattr(exc, "report", None)  # validation problems
                 log.warning("data not loaded: %s", app.state.data_error)
         yield
         engine.dispose()
@@ -119,6 +121,7 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
 
     for module in (system, visits, retailers, skills, feedback, keys):
         app.include_router(module.router, prefix="/v1")
+    install_web(app, settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from features.errors import UserInputError
 from features.retailer import RetailerHistory, prepare_history
-from features.validate import load_dataset
+from features.validate import ValidationReport, load_dataset
 from planning.plan import Models, PlanContext, default_week, plan_manager, prepare_week
 from planning.purpose import talking_point
 from serving.champions import CHURN, EFFECT, ModelStore
@@ -54,10 +54,14 @@ class Territory:
         self._lock = threading.Lock()
         self._weekly_orders = self._weekly_order_values()
         self._known_ids = frozenset(self.history.ids)
+        self.report: ValidationReport | None = None
 
     @classmethod
     def load(cls, data_dir: Path, store: ModelStore) -> Territory:
-        return cls(load_dataset(data_dir).tables, store)
+        dataset = load_dataset(data_dir)
+        territory = cls(dataset.tables, store)
+        territory.report = dataset.report  # the data folder's status, for the workspace
+        return territory
 
     def _weekly_order_values(self) -> pd.DataFrame:
         orders = self.tables["orders"]
