@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     )
     api_host: str = Field(default="127.0.0.1", description="Address the API binds to.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port the API listens on.")
+    fill_plans_at_start: bool = Field(
+        default=True,
+        description="At start, plan the week's default plans that `plan batch` has not stored.",
+    )
     mlflow_ui_url: str = Field(
         default="http://127.0.0.1:5000",
         description="Where the workspace's model page links to the MLflow UI.",
