@@ -38,6 +38,10 @@ demo-steps: $(STAMP)
 	COACH=$$($(BIN)/fieldcoach keys create --role coordinator --label demo); \
 	SCIENTIST=$$($(BIN)/fieldcoach keys create --role data_scientist --label demo); \
 	API=http://127.0.0.1:8000; \
+	echo; echo "Web workspace: $$API/app   sign in with one of these keys:"; \
+	echo "  planner (all teams): $$PLANNER"; \
+	echo "  training coordinator: $$COACH"; \
+	echo "  data scientist: $$SCIENTIST"; \
 	echo; echo "API docs: $$API/docs   try, once it is up:"; \
 	echo "  curl -H 'X-API-Key: $$PLANNER' $$API/v1/managers/M0003/visit-plan"; \
 	echo "  curl -H 'X-API-Key: $$PLANNER' -H 'Accept-Language: zh' '$$API/v1/teams/T00/visit-plan?format=csv' -o team.csv"; \

@@ -80,6 +80,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "total": ("合计", "Total"),
     "km": ("公里", "km"),
     "manager_week": ("本周拜访计划", "Week plan"),
+    "ranked_visits": ("按优先级排列的拜访", "Visits by priority"),
     "rank": ("序", "#"),
     "retailer": ("零售户", "Retailer"),
     "purpose": ("拜访目的", "Purpose"),

@@ -40,8 +40,8 @@ def _secure(request: Request) -> bool:
 
 @router.get("")
 async def home(request: Request, user: Annotated[WebUser | None, Depends(optional_user)]):
-    if user is None:
-        return RedirectResponse(f"{PREFIX}/signin", 303)
+    if user is None:  # the address people are given answers with the sign-in form itself
+        return signin_form(request)
     target = HOME_OF_ROLE.get(user.principal.role)
     if target is None:
         return page(request, "admin.html", user)

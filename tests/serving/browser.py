@@ -78,7 +78,9 @@ def chromium() -> Iterator:
 
 def sign_in(page, base: str, key: str) -> None:
     """Sign in the way a person does: type the key, press Enter."""
-    page.goto(f"{base}/app")
+    page.goto(f"{base}/app")  # the address people are given: the sign-in form
     page.get_by_label(re.compile("API")).fill(key)  # the field is found by its label
-    page.keyboard.press("Enter")
-    page.wait_for_url(lambda url: "/signin" not in url)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    if page.url.rstrip("/").endswith("/app/signin"):
+        raise AssertionError("sign-in refused")
