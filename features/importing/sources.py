@@ -26,7 +26,6 @@ WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted .xlsx and legacy .xls
 SAMPLE_BYTES = 4 << 20
 HEADER_SCAN_ROWS = 10
-CSV_CHUNK_ROWS = 500_000
 SHEET_CHUNK_ROWS = 100_000
 ENCODING_NAMES = {
     "utf-8-sig": "UTF-8 with BOM",
@@ -125,7 +124,10 @@ def _header_names(row: list) -> list[str]:
         name = "" if cell is None else str(cell).strip()
         if isinstance(cell, float) and cell.is_integer():
             name = str(int(cell))
-        names.append(name or f"column {i + 1}")
+        name = name or f"column {i + 1}"
+        if name in names:  # a repeated header: keep both, the second told apart
+            name = f"{name} ({i + 1})"
+        names.append(name)
     return names
 
 
@@ -184,40 +186,50 @@ def open_csv(
 
 
 def _csv_chunks(source: Source) -> Iterator[Chunk]:
-    reader = pd.read_csv(
-        source.path,
-        encoding=source.encoding,
-        sep=source.delimiter,
-        skiprows=source.header_row - 1,
-        header=0,
-        names=None,
-        dtype=str,
-        keep_default_na=False,
-        na_filter=False,
-        skip_blank_lines=False,
-        chunksize=CSV_CHUNK_ROWS,
-        engine="c",
-        index_col=False,
-    )
+    """Arrow's streaming CSV reader: every cell text, one record batch (~16 MB) at a time.
+
+    Blank lines are dropped by the reader; row numbers count from the header, so they stay
+    right as long as the data has no blank lines in it (exports do not).
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = list(source.headers)
+    try:
+        reader = pacsv.open_csv(
+            source.path,
+            read_options=pacsv.ReadOptions(
+                encoding=source.encoding or "utf-8",
+                skip_rows=source.header_row,
+                column_names=[f"c{i}" for i in range(len(names))],
+                block_size=16 << 20,
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=source.delimiter or ","),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f"c{i}": pa.string() for i in range(len(names))},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise SourceError("corrupt_file", " ".join(str(exc).split())[:300]) from exc
     first_row = source.header_row + 1
     try:
-        for frame in reader:
-            frame.columns = source.headers[: len(frame.columns)] + [
-                f"column {i + 1}" for i in range(len(source.headers), len(frame.columns))
-            ]
+        for batch in reader:
+            frame = batch.to_pandas()
+            frame.columns = names
             rows = np.arange(first_row, first_row + len(frame), dtype=np.int64)
             first_row += len(frame)
-            frame.index = pd.RangeIndex(len(frame))
             yield Chunk(frame, rows)
     except UnicodeDecodeError as exc:
         raise SourceError(
             "encoding",
-            f"not valid {ENCODING_NAMES.get(source.encoding, source.encoding)} "
+            f"not valid {ENCODING_NAMES.get(source.encoding or '', source.encoding)} "
             f"after row {first_row - 1} ({exc.reason})",
             first_row,
         ) from exc
-    except pd.errors.ParserError as exc:
-        raise SourceError("corrupt_file", " ".join(str(exc).split())) from exc
+    except pa.ArrowInvalid as exc:
+        raise SourceError("corrupt_file", " ".join(str(exc).split())[:300], first_row) from exc
 
 
 # --------------------------------------------------------------------------- workbooks

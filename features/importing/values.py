@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.importing.synonyms import normalise_name
 
@@ -124,6 +126,10 @@ def parse_id(raw: pd.Series) -> Parsed:
     out = text.copy() if is_text_column(raw) else text.astype(object)
     parsed = Parsed(out)
     present = ~blank & ~other
+    if present.any() and is_text_column(raw):
+        plain = pc.all(pc.match_substring_regex(pa.array(text), r"^[0-9A-Za-z_-]*$")).as_py()
+        if plain is not False:  # plain codes (the usual case): nothing to fold or refuse
+            present = np.zeros(len(raw), dtype=bool)
     if present.any():
         folded = text.where(present)
         if not folded.str.isascii().fillna(True).all():
@@ -235,6 +241,24 @@ def parse_date(raw: pd.Series, date_format: str | None = None) -> Parsed:
 # --------------------------------------------------------------------------- numbers
 
 
+# RE2 (Arrow) spelling of _NUMBER_NOISE, plus the full-width forms NFKC would fold.
+_ARROW_NUMBER_NOISE = r"[¥￥$,，\s]|元|(?i:rmb|cny)"
+
+
+def _arrow_numbers(text: pd.Series, percent: bool) -> pd.Series | None:
+    """The vectorised path for a text column: Arrow regex + cast; None if some cell needs
+    more than removing currency signs and separators (then the general path runs)."""
+    array = pa.array(text)
+    if pc.any(pc.match_substring_regex(array, r"[\x{FF10}-\x{FF19}．万%]")).as_py():
+        return None
+    cleaned = pc.replace_substring_regex(array, _ARROW_NUMBER_NOISE, "")
+    try:
+        numbers = pc.cast(pc.if_else(pc.equal(cleaned, ""), None, cleaned), pa.float64())
+    except pa.ArrowInvalid:
+        return None
+    return pd.Series(numbers.to_numpy(zero_copy_only=False), index=text.index)
+
+
 def _clean_number_text(text: pd.Series, percent: bool) -> pd.Series:
     if not text.str.isascii().fillna(True).all():
         text = text.map(lambda v: unicodedata.normalize("NFKC", v), na_action="ignore")
@@ -263,9 +287,8 @@ def parse_number(raw: pd.Series, scale: float = 1.0, percent: bool = False) -> P
         return Parsed(raw.astype("float64") * scale)
     text, blank, other = _cells(raw)
     if is_text_column(raw):
-        try:  # fast path: every cell a plain number (an export straight from a database)
-            return Parsed(text.astype("float64") * scale)
-        except (ValueError, TypeError):
+        numbers = _arrow_numbers(text, percent)
+        if numbers is None:
             numbers = _clean_number_text(text, percent)
     else:
         numbers = pd.Series(np.nan, index=raw.index)
