@@ -60,13 +60,12 @@ def store_week_plans(
     with sessions() as session:
         for manager_id in sorted(territory.team_of_manager):
             try:
-                plan = territory.plan(manager_id, week, time_limit_s=time_limit_s)
+                plans = territory.plan_languages(manager_id, week, time_limit_s=time_limit_s)
             except Exception as exc:
                 log(f"  {manager_id}: not planned ({exc})")
                 continue
             for language in LANGUAGES:
-                body = plan if language == "en" else territory.translate(plan, language)
-                body = {**body, "source": "precomputed"}
+                body = {**plans[language], "source": "precomputed"}
                 save_plan(
                     session,
                     manager_id,

@@ -11,7 +11,10 @@ from features.contract import VISIT_PURPOSES
 
 Purpose = Literal[tuple(VISIT_PURPOSES)]  # type: ignore[valid-type]
 WEEK_PATTERN = r"^(19|20|21)\d{2}-W(0[1-9]|[1-4]\d|5[0-3])$"
-ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+# Ids are the company's own codes, which may be Chinese (城区市场部): any Unicode letter or
+# digit, plus _ . : -, but never a path separator, whitespace or a control character.
+# ``\w`` is Unicode-aware in both Python's re and pydantic's Rust regex engine.
+ID_PATTERN = r"^[\w.:-]{1,64}$"
 
 
 class Visit(BaseModel):
@@ -19,13 +22,25 @@ class Visit(BaseModel):
 
     rank: int = Field(examples=[1])
     retailer_id: str = Field(examples=["R000123"])
+    name: str | None = Field(default=None, description="Shop name, if the data has one.")
+    address: str | None = Field(default=None, description="Address, if the data has one.")
     churn_probability: float = Field(ge=0, le=1, examples=[0.31])
     value_at_risk: float = Field(description="Usual order value over the horizon (yuan).")
     expected_benefit: float = Field(description="Order value the visit is expected to save.")
     priority: float
-    purpose: str = Field(examples=["order_decline_followup"])
+    purpose: str = Field(
+        examples=["order_decline_followup"], description="Purpose code, for scripts."
+    )
+    purpose_name: str = Field(
+        default="",
+        examples=["订货下滑跟进"],
+        description="The purpose in words (Accept-Language).",
+    )
     talking_point: str = Field(description="In the language asked for (Accept-Language).")
-    reasons: list[str] = Field(description="Top churn drivers, in the language asked for.")
+    reasons: list[str] = Field(
+        description="Why visit, as sentences in the language asked for: the signals behind "
+        "the purpose, the value the visit is expected to keep, then the churn drivers."
+    )
     days_since_last_visit: int | None
     date: dt.date
     stop: int = Field(description="Position in the day's route.")
@@ -41,7 +56,13 @@ class DayRoute(BaseModel):
     date: dt.date
     visits: int
     km: float
+    km_back_to_base: float = Field(default=0.0, description="The last leg, back to the base.")
     route: list[str] = Field(description="Retailer ids in visiting order.")
+
+
+class BasePoint(BaseModel):
+    lat: float
+    lon: float
 
 
 class VisitPlan(BaseModel):
@@ -52,6 +73,7 @@ class VisitPlan(BaseModel):
     week_start: dt.date
     capacity: int
     days: int
+    base: BasePoint | None = Field(default=None, description="Where each day starts and ends.")
     min_gap_days: int
     max_days_between_visits: int | None = Field(
         default=None, description="The visit-frequency rule the plan keeps, if any."
@@ -61,6 +83,7 @@ class VisitPlan(BaseModel):
     total_km: float
     expected_benefit: float
     candidates_left_out: int
+    language: str = Field(default="en", description="Language of every text in the plan.")
     notes: list[str]
     source: Literal["precomputed", "computed"] = Field(
         description="precomputed: written by `fieldcoach plan batch`; computed: on request."
@@ -85,6 +108,8 @@ class RetailerRisk(BaseModel):
     """A retailer's churn risk now, why, and its recent orders."""
 
     retailer_id: str = Field(examples=["R000123"])
+    name: str | None = Field(default=None, description="Shop name, if the data has one.")
+    address: str | None = Field(default=None, description="Address, if the data has one.")
     manager_id: str | None
     as_of: dt.date
     week: str
@@ -93,7 +118,8 @@ class RetailerRisk(BaseModel):
     value_at_risk: float
     expected_value_lost: float
     reasons: list[str]
-    purpose: str | None = Field(description="What a visit now would be for.")
+    purpose: str | None = Field(description="What a visit now would be for (code).")
+    purpose_name: str | None = Field(default=None, description="The purpose in words.")
     talking_point: str | None
     order_history: list[WeeklyOrders] = Field(description="The last 13 weeks, oldest first.")
     notes: list[str]

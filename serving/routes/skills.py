@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
+from features.i18n import SKILL_NAMES, pick
 from features.skill_plans import SkillsState, recommend_cohorts, recommend_training
 from serving.champions import SKILLS
 from serving.deps import Coordinator, FormatQuery, LanguageDep, StoreDep, csv_response
@@ -36,7 +37,11 @@ def _known(state: SkillsState, manager_id: str) -> None:
     responses={404: {"description": "Unknown manager"}},
 )
 def get_skills(
-    manager_id: ManagerPath, _: Coordinator, store: StoreDep, format: FormatQuery = "json"
+    manager_id: ManagerPath,
+    _: Coordinator,
+    store: StoreDep,
+    language: LanguageDep,
+    format: FormatQuery = "json",
 ):
     """A manager's nine skill estimates with uncertainty, targets, gaps and evidence."""
     state, version = skills_state(store)
@@ -54,7 +59,13 @@ def get_skills(
     ]
     if format == "csv":
         return csv_response(
-            [{"manager_id": manager_id, **s} for s in skills], f"skills-{manager_id}"
+            [
+                {"manager_id": manager_id, "skill_name": pick(SKILL_NAMES[s["skill"]], language)}
+                | s
+                for s in skills
+            ],
+            f"skills-{manager_id}",
+            language,
         )
     return {
         "manager_id": manager_id,
@@ -93,11 +104,9 @@ def get_training(
     ]
     if format == "csv":
         return csv_response(
-            [
-                {"manager_id": manager_id, **m, "expected_gain": str(m["expected_gain"])}
-                for m in modules
-            ],
+            [{"manager_id": manager_id, **m} for m in modules],
             f"training-{manager_id}",
+            language,
         )
     return {
         "manager_id": manager_id,

@@ -9,7 +9,7 @@ from mlflow import MlflowClient
 
 from fieldcoach.registry import list_models as registry_versions
 from serving.batch import store_week_plans
-from serving.deps import DataScientist, FormatQuery, StoreDep, csv_response
+from serving.deps import DataScientist, FormatQuery, LanguageDep, StoreDep, csv_response
 from serving.schemas import Health, ModelVersion, ReloadResult
 
 router = APIRouter(tags=["system"])
@@ -52,7 +52,9 @@ def ready(request: Request, store: StoreDep, response: Response) -> dict[str, bo
     response_model=list[ModelVersion],
     openapi_extra={"x-roles": ["data_scientist"]},
 )
-def list_models(store: StoreDep, _: DataScientist, format: FormatQuery = "json"):
+def list_models(
+    store: StoreDep, _: DataScientist, language: LanguageDep, format: FormatQuery = "json"
+):
     """Every registered version with its aliases and metrics, and which one serves."""
     serving = {name: m.version for name, m in store.loaded().items()}
     rows: list[dict] = []
@@ -76,7 +78,15 @@ def list_models(store: StoreDep, _: DataScientist, format: FormatQuery = "json")
             )
     rows.sort(key=lambda r: (r["model"], -r["version"]))
     if format == "csv":
-        return csv_response(rows, "models")
+        # One column per metric: a spreadsheet sorts and filters them, not a dict's repr.
+        flat = [
+            {
+                **{k: v for k, v in r.items() if k != "metrics"},
+                **{name: round(float(v), 4) for name, v in sorted(r["metrics"].items())},
+            }
+            for r in rows
+        ]
+        return csv_response(flat, "models", language)
     return rows
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from planning.export import route_rows
 from planning.plan import summarise_team
 from serving.db import load_plan
 from serving.deps import (
@@ -78,7 +79,8 @@ def manager_plan(
 
 
 def _visit_rows(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"manager_id": plan["manager_id"], "week": plan["week"], **v} for v in plan["visits"]]
+    """The plan in route order (day, stop, from the base and back), as a manager prints it."""
+    return route_rows(plan)
 
 
 @router.get(
@@ -120,7 +122,9 @@ def _visit_plan(request, territory, manager_id, week, capacity, days, language, 
             request, session, territory, manager_id, week, capacity, days, language
         )
     if format == "csv":
-        return csv_response(_visit_rows(plan or json.loads(body)), f"visit-plan-{manager_id}")
+        return csv_response(
+            _visit_rows(plan or json.loads(body)), f"visit-plan-{manager_id}", language
+        )
     if body is not None:
         return Response(body, media_type="application/json")
     return plan
@@ -149,5 +153,7 @@ def get_team_plan(
         body, plan = manager_plan(request, session, territory, manager_id, week, None, 5, language)
         plans.append(plan or json.loads(body))
     if format == "csv":
-        return csv_response([r for p in plans for r in _visit_rows(p)], f"team-plan-{team_id}")
+        return csv_response(
+            [r for p in plans for r in _visit_rows(p)], f"team-plan-{team_id}", language
+        )
     return summarise_team(team_id, plans)

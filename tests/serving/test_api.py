@@ -138,7 +138,9 @@ def test_csv_opens_in_excel_with_chinese(client, keys) -> None:
     assert response.headers["content-type"].startswith("text/csv")
     assert response.content.startswith(b"\xef\xbb\xbf")
     text = response.content.decode("utf-8-sig")
-    assert text.startswith("manager_id,") and re.search("[\u4e00-\u9fff]", text)
+    assert text.startswith("客户经理,") and re.search("[\u4e00-\u9fff]", text)
+    english = client.get("/v1/managers/M0000/visit-plan?format=csv", headers=_h(keys, "planner"))
+    assert english.content.decode("utf-8-sig").startswith("manager,week,date,")
     for path, role in (
         ("/v1/managers/M0000/skills", "coordinator"),
         ("/v1/managers/M0000/training", "coordinator"),
