@@ -410,8 +410,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Visits may fall on non-working days, as asked.",
     ),
     "excluded_feedback": (
-        "{retailer}暂不拜访：{reason}（{until}前）。",
-        "{retailer} left out: {reason_en} (until {until}).",
+        "{retailer}暂不拜访（{meaning_zh}：{reason}），{until}起再安排。",
+        '{retailer} left out ({meaning_en}: "{reason}") until {until}.',
     ),
     "visit_done": (
         "{retailer}已于{date}完成拜访，计入间隔和频次规则。",

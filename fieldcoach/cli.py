@@ -21,6 +21,43 @@ app = typer.Typer(
 )
 
 
+@contextmanager
+def _progress(label: str) -> Iterator[tuple]:
+    """A rich progress line on stderr for a step of many seconds: (log, set_total, advance).
+
+    Shown only on a terminal, so scripts and tests read the same plain output as before;
+    log lines print above the bar.
+    """
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield typer.echo, lambda total: None, lambda: None
+        return
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(label, total=None)
+        yield (
+            progress.console.print,
+            lambda total: progress.update(task, total=total),
+            lambda: progress.advance(task),
+        )
+
+
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=1)
@@ -225,6 +262,7 @@ def recommend_training_command(
     import json
 
     from features.errors import UserInputError
+    from features.skill_gaps import explain_gaps
     from features.skill_plans import recommend_training
     from fieldcoach.settings import get_settings
     from training.skills_run import completions_from_data, load_state
@@ -239,7 +277,12 @@ def recommend_training_command(
     if output == "json":
         typer.echo(
             json.dumps(
-                {"manager_id": manager, "as_of": state.as_of, "modules": plan},
+                {
+                    "manager_id": manager,
+                    "as_of": state.as_of,
+                    "modules": plan,
+                    "gaps": explain_gaps(state, manager, plan, budget_hours, completed),
+                },
                 ensure_ascii=False,
                 indent=2,
             )
@@ -251,6 +294,10 @@ def recommend_training_command(
         f"{manager}: skills as of {state.as_of}"
         + (" (no assessment: KPI-based estimates)" if source == {"kpi_only"} else "")
     )
+    for gap in explain_gaps(state, manager, plan, budget_hours, completed):
+        if gap["reason"] != "covered":
+            typer.echo(f"  gap {gap['skill_name']['en']} ({gap['gap']:+.1f}): {gap['en']}")
+            typer.echo(f"  差距 {gap['skill_name']['zh']}：{gap['zh']}")
     if not plan:
         typer.echo("  no module available within the budget brings an expected gain")
     for item in plan:
@@ -271,10 +318,20 @@ def recommend_cohorts_command(
     max_size: Annotated[int, typer.Option(min=1, help="Largest session.")] = 12,
     out: Annotated[Path | None, typer.Option(help="Also write the sessions as JSON.")] = None,
     model_uri: SkillsModelOption = None,
+    course: Annotated[
+        str | None, typer.Option(help="Who should attend this course (course_id).")
+    ] = None,
+    team: Annotated[
+        str | None, typer.Option(help="Only this team's managers (needs --data).")
+    ] = None,
+    language: Annotated[str, typer.Option(help="zh or en for labels and reasons.")] = "en",
 ) -> None:
-    """Sessions of managers who share a priority gap, with course and expected benefit."""
+    """Labelled sessions of managers who share a gap (or who should attend --course), and
+    who was left out and why."""
     import json
 
+    from features.errors import UserInputError
+    from features.i18n import check_language
     from features.io import atomic_path
     from features.manager import manager_ids
     from features.skill_plans import recommend_cohorts
@@ -283,23 +340,36 @@ def recommend_cohorts_command(
     from training.skills_run import load_state
 
     with _user_errors():
+        check_language(language)
+        if team is not None and data is None:
+            raise UserInputError("--team needs --data (the managers table names the teams)")
         state = load_state(get_settings(), model_uri)
         managers = None
         if data:
             known = set(state.managers())
             tables = load_dataset(data, ["managers", "retailers", "assessments"]).tables
             managers = [m for m in manager_ids(tables) if m in known]
-        sessions = recommend_cohorts(state, min_size, max_size, managers)
+            if team is not None:
+                frame = tables.get("managers")
+                if frame is None or "team_id" not in frame:
+                    raise UserInputError("--team needs the managers table with team_id")
+                members = set(frame.loc[frame["team_id"] == team, "manager_id"])
+                if not members:
+                    raise UserInputError(f"--team {team!r}: no such team in the data")
+                managers = [m for m in managers if m in members]
+        sessions = recommend_cohorts(state, min_size, max_size, managers, course)
         if out:
             with atomic_path(out) as tmp:
                 tmp.write_text(json.dumps(sessions, ensure_ascii=False, indent=2))
+    key = "zh" if language == "zh" else "en"
     for s in sessions:
         if s["course_id"] is None:
-            typer.echo(f"unplaced ({s['size']}): {', '.join(s['members'])}")
+            typer.echo(f"{s['label'][key]} ({s['size']}):")
+            for x in s.get("left_out", []):
+                typer.echo(f"  {x['manager_id']}: {x[key]}")
             continue
         typer.echo(
-            f"session {s['session']}: {s['course_id']} {s['title']} for "
-            f"{'/'.join(s['skills'])}, {s['size']} managers, expected benefit "
+            f"session {s['session']}: {s['label'][key]}, expected benefit "
             f"{s['expected_benefit']:.1f}: {', '.join(s['members'])}"
         )
 
@@ -448,7 +518,8 @@ def train_visits_command(
 
     with _user_errors():
         config = VisitEffectConfig(horizon_weeks=horizon_weeks)
-        result = run_visit_effect_training(data, config, get_settings(), log=typer.echo)
+        with _progress("training the visit-effect model") as (log, _, _):
+            result = run_visit_effect_training(data, config, get_settings(), log=log)
         if report:
             write_report(result, report)
     effect = result["average_effect"]
@@ -604,6 +675,22 @@ def _plan_context(data: Path | None, week: str | None):
     return prepare_week(dataset.tables, week, models)
 
 
+def _stored_feedback():
+    """Planners' decisions and done visits from the service database, for the CLI's plans."""
+    from fieldcoach.settings import get_settings
+    from serving.db import make_engine, plan_feedback, session_factory
+
+    url = get_settings().resolved_database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return None  # no service database yet: nobody has told us anything
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            return plan_feedback(session)
+    finally:
+        engine.dispose()
+
+
 def _echo_plan(plan: dict) -> None:
     from features.i18n import COLUMNS, pick
 
@@ -716,6 +803,7 @@ def plan_visits(
             language=language,
             max_days_between_visits=max_days_between_visits,
             include_non_working_days=work_on_holidays,
+            feedback=_stored_feedback(),
         )
         if out:
             _write_plan(out, plan)
@@ -754,6 +842,7 @@ def plan_team_command(
             language=language,
             max_days_between_visits=max_days_between_visits,
             include_non_working_days=work_on_holidays,
+            feedback=_stored_feedback(),
         )
         if out:
             _write_plan(out, plans, team=True)
@@ -845,8 +934,10 @@ def plan_batch(
     from fieldcoach.settings import get_settings
     from serving.batch import precompute_plans
 
-    with _user_errors():
-        result = precompute_plans(get_settings(), week, data, time_limit, log=typer.echo)
+    with _user_errors(), _progress("planning every manager's week") as (log, total, advance):
+        result = precompute_plans(
+            get_settings(), week, data, time_limit, log=log, progress=(total, advance)
+        )
     typer.echo(
         f"stored plans for {result['managers']} managers, week {result['week']} "
         f"(models {result['models']})"

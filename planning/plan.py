@@ -30,6 +30,7 @@ from features.retailer import (
     prepare_history,
     retailer_snapshot,
 )
+from planning.feedback import PlanFeedback
 from planning.optimise import PlanRules, WeekPlan, haversine_km, plan_week
 from planning.purpose import (
     benefit_reason,
@@ -249,6 +250,7 @@ def plan_manager_languages(
     time_limit_s: float = 0.8,
     max_days_between_visits: int | None = None,
     include_non_working_days: bool = False,
+    feedback: PlanFeedback | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Plan one manager's week once, shown in each of ``languages``: the ranked visits and
     the day-by-day routes.
@@ -298,16 +300,22 @@ def plan_manager_languages(
     )
     # Days from the features' as-of date to the plan's Monday (0 for next week's plan).
     lead = to_days(context.week_start) - to_days(mine["as_of"].iloc[0]) if len(mine) else 0
+    if feedback is not None and len(mine):
+        feedback = feedback.for_retailers(mine["retailer_id"])
+        since = _count_done_visits(mine, since, feedback, notes)
     # The minimum gap: a retailer visited recently may only go on a later working day.
     first_day = min_gap_days - since - lead
     earliest = np.searchsorted(np.asarray(offsets), np.nan_to_num(first_day, nan=0.0))
     if not offsets:
         earliest = np.full(len(mine), rules.days)  # no working day: nobody this week
+    if feedback is not None and len(mine):
+        earliest = _leave_out(context, mine, earliest, offsets, feedback, notes)
     benefit = mine["expected_benefit"].to_numpy(float)
     due = np.zeros(len(mine), dtype=bool)
     if max_days_between_visits is not None:
         week_end = offsets[-1] + 1 if offsets else days
         due = np.isnan(since) | (since + lead + week_end > max_days_between_visits)
+        due &= earliest < rules.days  # a retailer left out is not due this week
         # A due stop still needs a value for the ranking; zero would hide it.
         benefit = np.where(due, np.maximum(benefit, 0.01), benefit)
         if due.sum() > rules.capacity:
@@ -319,7 +327,12 @@ def plan_manager_languages(
                     capacity=rules.capacity,
                 )
             )
-    candidates = mine.assign(earliest_day=earliest, mandatory=due, expected_benefit=benefit)
+    candidates = mine.assign(
+        earliest_day=earliest,
+        mandatory=due,
+        expected_benefit=benefit,
+        days_since_last_visit=since,  # with visits reported done since the export
+    )
     base = _base_of(manager_id, tables, retailers.reset_index())
     plan = plan_week(candidates, base, rules)
     if not offsets:
@@ -433,6 +446,57 @@ def _render(
         "language": language,
         "notes": render_notes([*context.notes, *notes], language),
     }
+
+
+def _count_done_visits(
+    mine: pd.DataFrame, since: np.ndarray, feedback: PlanFeedback, notes: list[Note | str]
+) -> np.ndarray:
+    """Days since the last visit, with visits reported done since the data was exported."""
+    last = feedback.last_done()
+    if last.empty:
+        return since
+    as_of = pd.Timestamp(mine["as_of"].iloc[0])
+    done = mine["retailer_id"].map(last)
+    days = (as_of - pd.to_datetime(done)).dt.days.to_numpy(float)
+    newer = ~np.isnan(days) & (np.isnan(since) | (days < since))
+    for retailer, day in zip(mine["retailer_id"][newer], done[newer], strict=True):
+        notes.append(Note.of("visit_done", retailer=retailer, date=str(day.date())))
+    return np.where(newer, days, since)
+
+
+def _leave_out(
+    context: PlanContext,
+    mine: pd.DataFrame,
+    earliest: np.ndarray,
+    offsets: list[int],
+    feedback: PlanFeedback,
+    notes: list[Note | str],
+) -> np.ndarray:
+    """Push each retailer a planner left out past the day it may be planned again."""
+    until = feedback.excluded_until()
+    if until.empty:
+        return earliest
+    earliest = earliest.copy()
+    monday = context.week_start
+    for k, retailer in enumerate(mine["retailer_id"]):
+        if retailer not in until.index:
+            continue
+        row = until.loc[retailer]
+        first = (pd.Timestamp(row["until"]) - monday).days
+        if first <= 0:
+            continue
+        earliest[k] = max(earliest[k], int(np.searchsorted(np.asarray(offsets), first)))
+        notes.append(
+            Note.of(
+                "excluded_feedback",
+                retailer=retailer,
+                reason=row["reason"] or "-",
+                meaning_zh=row["zh"],
+                meaning_en=row["en"],
+                until=str(pd.Timestamp(row["until"]).date()),
+            )
+        )
+    return earliest
 
 
 def _working_offsets(

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from features.io import find_table_files, read_raw_table, write_table
 from fieldcoach.settings import Settings
 from serving.champions import MODEL_NAMES, ModelStore
-from serving.db import Feedback, make_engine, save_plan, session_factory, utcnow
+from serving.db import (
+    Feedback,
+    make_engine,
+    plan_feedback,
+    save_plan,
+    session_factory,
+    utcnow,
+)
 from serving.territory import LANGUAGES, Territory
 
 
@@ -31,8 +38,12 @@ def precompute_plans(
     data_dir: Path | None = None,
     time_limit_s: float = 0.8,
     log: Callable[[str], None] = print,
+    progress: tuple[Callable[[int], None], Callable[[], None]] | None = None,
 ) -> dict[str, Any]:
-    """Plan every manager's week with the serving champions and store the plans."""
+    """Plan every manager's week with the serving champions and store the plans.
+
+    ``progress`` is (set the total, advance by one manager), for a progress bar.
+    """
     store = ModelStore(settings.resolved_tracking_uri, settings.models_dir, MODEL_NAMES)
     store.start()
     for note in store.notes:
@@ -40,7 +51,9 @@ def precompute_plans(
     territory = Territory.load(data_dir or settings.resolved_data_dir, store)
     engine = make_engine(settings.resolved_database_url)
     try:
-        return store_week_plans(territory, session_factory(engine), week, time_limit_s, log)
+        return store_week_plans(
+            territory, session_factory(engine), week, time_limit_s, log, progress
+        )
     finally:
         engine.dispose()
 
@@ -51,16 +64,23 @@ def store_week_plans(
     week: str | None = None,
     time_limit_s: float = 0.8,
     log: Callable[[str], None] = print,
+    progress: tuple[Callable[[int], None], Callable[[], None]] | None = None,
 ) -> dict[str, Any]:
     """Plan every manager's week with the territory's models; store both languages."""
     week = week or territory.default_week()
     territory.context(week)  # a bad week fails here, once, with the planner's message
     versions = territory.store.versions_key()
     written = 0
+    set_total, advance = progress or (lambda _: None, lambda: None)
+    set_total(len(territory.team_of_manager))
     with sessions() as session:
         for manager_id in sorted(territory.team_of_manager):
+            advance()
             try:
-                plans = territory.plan_languages(manager_id, week, time_limit_s=time_limit_s)
+                feedback = plan_feedback(session, [manager_id])
+                plans = territory.plan_languages(
+                    manager_id, week, time_limit_s=time_limit_s, feedback=feedback
+                )
             except Exception as exc:
                 log(f"  {manager_id}: not planned ({exc})")
                 continue

@@ -72,7 +72,10 @@ class VisitPlan(BaseModel):
     week: str = Field(examples=["2026-W01"])
     week_start: dt.date
     capacity: int
-    days: int
+    days: int = Field(description="Working days planned (public holidays left out).")
+    working_dates: list[dt.date] = Field(
+        default_factory=list, description="The week's working days, 调休 included."
+    )
     base: BasePoint | None = Field(default=None, description="Where each day starts and ends.")
     min_gap_days: int
     max_days_between_visits: int | None = Field(
@@ -160,17 +163,41 @@ class TrainingModule(BaseModel):
     rationale: str = Field(description="In the language asked for (Accept-Language).")
 
 
+class GapCoverage(BaseModel):
+    """A large gap of the manager: the modules that address it, or why none does."""
+
+    skill: str
+    skill_name: str
+    gap: float
+    priority: float
+    modules: list[str]
+    reason: Literal["covered", "no_course", "no_effect", "prerequisites", "budget", "completed"]
+    courses: list[str] = Field(description="The courses the reason is about.")
+    text: str = Field(description="In the language asked for (Accept-Language).")
+
+
 class TrainingPlan(BaseModel):
     manager_id: str
     as_of: str
     budget_hours: float
     modules: list[TrainingModule]
+    gaps: list[GapCoverage] = Field(
+        default_factory=list, description="Every large gap: covered, or why not."
+    )
+
+
+class LeftOut(BaseModel):
+    manager_id: str
+    reason: str = Field(examples=["group_too_small"])
+    text: str = Field(description="Why, in the language asked for.")
 
 
 class Cohort(BaseModel):
     session: int | None = Field(description="None for the managers left unplaced.")
     course_id: str | None
     title: str | None
+    label: str | None = Field(default=None, description="Course, skills and size, in words.")
+    left_out: list[LeftOut] = Field(default_factory=list, description="Who, and why.")
     skills: list[str]
     members: list[str]
     size: int
@@ -196,7 +223,17 @@ class VisitDecision(FeedbackBase):
     retailer_id: str = Field(pattern=ID_PATTERN, examples=["R000123"])
     week: str = Field(pattern=WEEK_PATTERN, examples=["2026-W01"])
     decision: Literal["accept", "reject"]
-    reason: str | None = Field(default=None, max_length=1000, examples=["shop closed for CNY"])
+    reason: str | None = Field(
+        default=None,
+        max_length=1000,
+        examples=["店铺装修，暂停营业"],
+        description="Why. A reason meaning 'not now' (closed for works, owner away) leaves "
+        "the retailer out of plans for the period it implies; any other rejection, for the "
+        "rest of that week.",
+    )
+    until: dt.date | None = Field(
+        default=None, description="Leave the retailer out of plans until this day (rejections)."
+    )
 
 
 class VisitOutcome(FeedbackBase):

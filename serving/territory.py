@@ -19,6 +19,7 @@ from features.i18n import PURPOSE_NAMES, Note, pick, render_notes
 from features.reasons import restate
 from features.retailer import RetailerHistory, prepare_history
 from features.validate import load_dataset
+from planning.feedback import PlanFeedback
 from planning.plan import (
     Models,
     PlanContext,
@@ -133,6 +134,7 @@ class Territory:
         days: int = 5,
         language: str = "en",
         time_limit_s: float | None = None,
+        feedback: PlanFeedback | None = None,
     ) -> dict[str, Any]:
         self.manager_team(manager_id)
         context = self.context(week)
@@ -143,10 +145,15 @@ class Territory:
             days=days,
             time_limit_s=self.replan_time_limit_s if time_limit_s is None else time_limit_s,
             language=language,
+            feedback=feedback,
         )
 
     def plan_languages(
-        self, manager_id: str, week: str | None = None, time_limit_s: float | None = None
+        self,
+        manager_id: str,
+        week: str | None = None,
+        time_limit_s: float | None = None,
+        feedback: PlanFeedback | None = None,
     ) -> dict[str, dict[str, Any]]:
         """The default plan, solved once, in every language the service speaks."""
         self.manager_team(manager_id)
@@ -155,6 +162,7 @@ class Territory:
             manager_id,
             LANGUAGES,
             time_limit_s=self.replan_time_limit_s if time_limit_s is None else time_limit_s,
+            feedback=feedback,
         )
 
     def risk(self, retailer_id: str, language: str = "en") -> dict[str, Any]:

@@ -7,7 +7,7 @@ turns done visits and completions into rows of the data folder's tables.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from serving.db import Feedback, record_feedback
 from serving.deps import Coordinator, Planner, SessionDep, TerritoryDep, check_team
@@ -20,6 +20,13 @@ RESPONSES = {
     403: {"description": "Team not granted"},
     404: {"description": "Unknown manager"},
 }
+
+
+def forget_plans(request: Request, manager_id: str) -> None:
+    """Drop the manager's plans held in memory: the next request re-plans with the feedback."""
+    memo: dict = request.app.state.plan_memo
+    for key in [k for k in memo if k[0] == manager_id]:
+        memo.pop(key, None)
 
 
 def _receipt(row: Feedback, created: bool, response: Response) -> FeedbackReceipt:
@@ -41,17 +48,20 @@ def _receipt(row: Feedback, created: bool, response: Response) -> FeedbackReceip
     openapi_extra={"x-roles": ["planner"]},
 )
 def post_visit_decision(
+    request: Request,
     body: VisitDecision,
     principal: Planner,
     session: SessionDep,
     territory: TerritoryDep,
     response: Response,
 ) -> FeedbackReceipt:
-    """A planner's accept or reject (with reason) of a recommended visit."""
+    """A planner's accept or reject (with reason) of a recommended visit; a rejection leaves
+    the retailer out of the next plans (for the period a "not now" reason implies)."""
     check_team(principal, territory.manager_team(body.manager_id))
     row, created = record_feedback(
         session, "decision", body.client_key, body.manager_id, body.model_dump(), principal.key_id
     )
+    forget_plans(request, body.manager_id)
     return _receipt(row, created, response)
 
 
@@ -63,6 +73,7 @@ def post_visit_decision(
     openapi_extra={"x-roles": ["planner"]},
 )
 def post_visit_outcome(
+    request: Request,
     body: VisitOutcome,
     principal: Planner,
     session: SessionDep,
@@ -74,6 +85,7 @@ def post_visit_outcome(
     row, created = record_feedback(
         session, "outcome", body.client_key, body.manager_id, body.model_dump(), principal.key_id
     )
+    forget_plans(request, body.manager_id)
     return _receipt(row, created, response)
 
 

@@ -7,9 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from features.i18n import SKILL_NAMES, pick
+from features.skill_gaps import explain_gaps
 from features.skill_plans import SkillsState, recommend_cohorts, recommend_training
 from serving.champions import SKILLS
-from serving.deps import Coordinator, FormatQuery, LanguageDep, StoreDep, csv_response
+from serving.deps import (
+    Coordinator,
+    FormatQuery,
+    LanguageDep,
+    StoreDep,
+    TerritoryDep,
+    csv_response,
+)
 from serving.schemas import ID_PATTERN, Cohort, ManagerSkills, TrainingPlan
 
 router = APIRouter(tags=["skills"])
@@ -108,29 +116,79 @@ def get_training(
             f"training-{manager_id}",
             language,
         )
+    key = "zh" if language == "zh" else "en"
+    gaps = [
+        {**g, "skill_name": g["skill_name"][key], "text": g[key]}
+        for g in explain_gaps(state, manager_id, plan, budget_hours)
+    ]
     return {
         "manager_id": manager_id,
         "as_of": state.as_of,
         "budget_hours": budget_hours or state.budget_hours,
         "modules": modules,
+        "gaps": gaps,
     }
 
 
-@router.get("/cohorts", response_model=list[Cohort], openapi_extra={"x-roles": ["coordinator"]})
+@router.get(
+    "/cohorts",
+    response_model=list[Cohort],
+    openapi_extra={"x-roles": ["coordinator"]},
+    responses={404: {"description": "Unknown course or team"}},
+)
 def get_cohorts(
     _: Coordinator,
     store: StoreDep,
+    territory: TerritoryDep,
+    language: LanguageDep,
     min_size: Annotated[int, Query(ge=1, le=100, description="Smallest session.")] = 4,
     max_size: Annotated[int, Query(ge=1, le=200, description="Largest session.")] = 12,
+    course_id: Annotated[
+        str | None,
+        Query(pattern=ID_PATTERN, description="Who should attend this course (its sessions)."),
+    ] = None,
+    team_id: Annotated[
+        str | None, Query(pattern=ID_PATTERN, description="Only this team's managers.")
+    ] = None,
     format: FormatQuery = "json",
 ):
-    """Sessions of managers who share a priority gap, with course and expected benefit."""
+    """Labelled sessions of managers who share a gap (or who should attend ``course_id``),
+    with the expected benefit, and who was left out and why."""
     if max_size < min_size:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_ENTITY, "max_size must be at least min_size"
         )
     state, _version = skills_state(store)
-    sessions = recommend_cohorts(state, min_size, max_size)
+    if course_id is not None and course_id not in {c["course_id"] for c in state.catalogue}:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no course {course_id!r}")
+    managers = None
+    if team_id is not None:
+        known = set(state.managers())
+        managers = [m for m in territory.team_managers(team_id) if m in known]
+        if not managers:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"team {team_id!r} has no manager in the model"
+            )
+    sessions = [
+        _in_language(s, language)
+        for s in recommend_cohorts(state, min_size, max_size, managers, course_id)
+    ]
     if format == "csv":
-        return csv_response(sessions, "cohorts")
+        rows = [
+            {**s, "left_out": [f"{x['manager_id']}: {x['text']}" for x in s["left_out"]]}
+            for s in sessions
+        ]
+        return csv_response(rows, "cohorts", language)
     return sessions
+
+
+def _in_language(session: dict, language: str) -> dict:
+    key = "zh" if language == "zh" else "en"
+    return {
+        **session,
+        "label": (session.get("label") or {}).get(key),
+        "left_out": [
+            {"manager_id": x["manager_id"], "reason": x["reason"], "text": x[key]}
+            for x in session.get("left_out", [])
+        ],
+    }

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from planning.export import route_rows
 from planning.plan import summarise_team
-from serving.db import load_plan
+from serving.db import latest_feedback_at, load_plan, plan_feedback
 from serving.deps import (
     FormatQuery,
     LanguageDep,
@@ -51,6 +51,9 @@ def cached_plan(request: Request, session, manager_id: str, week: str, language:
     row = load_plan(session, manager_id, week, language)
     if row is None or row.models != store.versions_key():
         return None
+    told = latest_feedback_at(session, manager_id)
+    if told is not None and told >= row.created_at:
+        return None  # feedback arrived after the batch: the plan must hear it
     if len(memo) > 5000:
         memo.clear()
     memo[key] = row.body
@@ -73,7 +76,8 @@ def manager_plan(
         body = cached_plan(request, session, manager_id, week, language)
         if body is not None:
             return body, None
-    plan = territory.plan(manager_id, week, capacity, days, language)
+    feedback = plan_feedback(session, [manager_id])
+    plan = territory.plan(manager_id, week, capacity, days, language, feedback=feedback)
     plan["source"] = "computed"
     return None, plan
 

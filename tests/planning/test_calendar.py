@@ -7,27 +7,19 @@ import pandas as pd
 import pytest
 
 from features.calendar import WorkingCalendar, week_working_offsets
-from features.validate import load_dataset
 from planning.plan import Models, plan_manager, prepare_week
-from simulator import SimulationConfig, Territory, export_dataset
 
 NEW_YEAR_WEEK = pd.Timestamp("2025-12-29")  # 2026-W01: 元旦 Thu 1 - Sat 3, Sun 4 worked
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    """A territory whose data ends on Sunday 2025-12-28, so 2026-W01 is the next week."""
-    data = tmp_path_factory.mktemp("calendar-data")
-    config = SimulationConfig(n_retailers=500, n_managers=2, seed=11, start="2025-06-02")
-    export_dataset(Territory.create(config).run(30), data)
-    return data
+def data(new_year_data):
+    return new_year_data
 
 
 @pytest.fixture(scope="module")
-def tables(data):
-    tables = load_dataset(data).tables
-    assert tables["orders"]["order_date"].max() <= pd.Timestamp("2025-12-28")
-    return tables
+def tables(new_year_tables):
+    return new_year_tables
 
 
 @pytest.fixture(scope="module")

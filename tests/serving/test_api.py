@@ -103,7 +103,9 @@ def test_replan_with_capacity_and_chinese(client, keys) -> None:
     assert response.status_code == 200, response.text
     plan = response.json()
     assert plan["source"] == "computed" and len(plan["visits"]) <= 6
-    assert len(plan["schedule"]) == 3
+    # 3 days asked; the week's public holidays (this one starts on Labour Day) are skipped.
+    assert [d["date"] for d in plan["schedule"]] == plan["working_dates"]
+    assert 1 <= len(plan["schedule"]) <= 3
     assert all(re.search("[\u4e00-\u9fff]", v["talking_point"]) for v in plan["visits"])
 
 
