@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pandas as pd
-import pandera.pandas as pa
-from pandera.typing import Series
+
+from features.pandera_quiet import Series, pa
 
 SKILLS: tuple[str, ...] = (
     "market_insight",
@@ -285,7 +285,6 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "course effects and training recommendations": ("courses", "trainings", "assessments"),
     "satisfaction features": ("surveys",),
     "complaint features and complaint-recovery visits": ("complaints",),
-    "the company's own working days over the official calendar": ("working_days",),
 }
 
 

@@ -33,6 +33,8 @@ def valid_tables() -> Tables:
             [
                 {
                     "retailer_id": "R1",
+                    "name": "幸福便利店",
+                    "address": "城关镇人民路12号",
                     "manager_id": "M1",
                     "format": "convenience",
                     "grade": "5",
@@ -127,6 +129,12 @@ def valid_tables() -> Tables:
                     "complained_on": "2024-03-02",
                     "category": "service",
                 }
+            ]
+        ),
+        "working_days": _frame(
+            [
+                {"date": "2026-01-04", "working": "1", "name": "调休"},
+                {"date": "2026-01-05", "working": "0", "name": None},
             ]
         ),
     }
@@ -585,3 +593,10 @@ def test_contract_metadata_points_at_real_columns() -> None:
                 assert other_column in schema_for(other).columns, target
                 if target == rules.get("not_before"):
                     assert _join_key(name, other) in schema_for(name).columns
+
+
+@FORMATS
+def test_orders_with_no_rows_is_a_problem(tmp_path: Path, fmt: str) -> None:
+    report = check(tmp_path, fmt, lambda tables: tables.update(orders=tables["orders"].head(0)))
+    assert not report.ok
+    assert f"orders.{fmt}: required table has no data rows" in report.render()
