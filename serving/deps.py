@@ -11,6 +11,7 @@ from fastapi import Depends, Header, HTTPException, Query, Request, Response, st
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
+from features.i18n import localise_rows
 from serving.champions import ModelStore
 from serving.security import Principal, find_key
 from serving.territory import Territory
@@ -149,14 +150,11 @@ FormatQuery = Annotated[
 ]
 
 
-def csv_response(rows: list[dict[str, Any]], filename: str) -> Response:
-    """Rows as CSV with a UTF-8 BOM (Excel then reads Chinese correctly)."""
-    frame = pd.DataFrame(rows)
-    for column in frame.columns:
-        if frame[column].map(lambda v: isinstance(v, (list, dict))).any():
-            frame[column] = frame[column].map(
-                lambda v: "; ".join(map(str, v)) if isinstance(v, list) else v
-            )
+def csv_response(rows: list[dict[str, Any]], filename: str, language: str = "en") -> Response:
+    """Rows as CSV with a UTF-8 BOM (Excel then reads Chinese correctly), headers, yes/no and
+    numbers in the reader's language."""
+    # object columns: a blank base row must not turn whole yuan into floats (1019.0)
+    frame = pd.DataFrame(localise_rows(rows, language), dtype=object)
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False)
     return Response(

@@ -241,7 +241,7 @@ async def manager_feedback(
 
     def store():
         with request.app.state.sessions() as session:
-            handler(body, user.principal, session, territory, Response())
+            handler(request, body, user.principal, session, territory, Response())
 
     await run_in_threadpool(store)
     back = safe_next(form.get("next"))
