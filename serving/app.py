@@ -27,6 +27,7 @@ from serving.champions import MODEL_NAMES, ModelStore
 from serving.db import make_engine, session_factory
 from serving.limits import BodyLimitMiddleware, error_item, install_error_handlers, json_error
 from serving.routes import feedback, keys, retailers, skills, system, visits
+from serving.security import KeyLookup
 from serving.territory import NotFound, Territory
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
             settings.ensure_home()
         engine = make_engine(settings.resolved_database_url)
         app.state.sessions = session_factory(engine)
+        app.state.key_lookup = KeyLookup(engine)
         store = ModelStore(settings.resolved_tracking_uri, settings.models_dir, MODEL_NAMES)
         store.start()
         app.state.store = store
@@ -89,6 +91,7 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
                 app.state.data_error = f"{exc.__class__.__name__}: {str(exc)[:300]}"
                 log.warning("data not loaded: %s", app.state.data_error)
         yield
+        app.state.key_lookup.close()
         engine.dispose()
 
     app = FastAPI(
