@@ -7,17 +7,33 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= .fieldcoach/demo-data
 
-.PHONY: install demo test lint bench lock docs clean
+.PHONY: install java demo demo-steps demo-check test lint bench lock docs clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+# PySpark (--engine spark) needs a Java 17+ runtime; the pandas engine does not, so a
+# missing Java is installed when we may (root with apt-get) and otherwise only reported.
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "java: not found; installing openjdk-17-jre-headless for --engine spark"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; \
+	  else \
+	    echo "java: not found; --engine spark needs Java 17+: sudo apt-get install openjdk-17-jre-headless (macOS: brew install openjdk@17)"; \
+	  fi; }
+
+$(STAMP): pyproject.toml constraints.txt | java
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The main job: every step on the embedded default, then the API serving.
+demo: demo-steps
+	$(BIN)/fieldcoach serve --data $(DEMO_DIR)
+
+# Everything `make demo` does before serving; CI runs it (see demo-check).
+demo-steps: $(STAMP)
 	$(BIN)/fieldcoach simulate --out $(DEMO_DIR) --retailers 2000 --managers 10 --weeks 104 --seed 7
 	$(BIN)/fieldcoach validate $(DEMO_DIR)
 	$(BIN)/fieldcoach train churn --data $(DEMO_DIR) --report .fieldcoach/churn-report.json
@@ -42,7 +58,10 @@ demo: $(STAMP)
 	echo "  curl -X POST -H 'X-API-Key: $$PLANNER' -H 'Content-Type: application/json' $$API/v1/feedback/visits \\"; \
 	echo "       -d '{\"client_key\": \"demo-0001\", \"manager_id\": \"M0003\", \"retailer_id\": \"R0000110\", \"week\": \"2026-W01\", \"decision\": \"reject\", \"reason\": \"店主不在\"}'"; \
 	echo
-	$(BIN)/fieldcoach serve --data $(DEMO_DIR)
+
+# CI: the demo's steps, then the API started, asked for a plan with a fresh key, stopped.
+demo-check: demo-steps
+	DEMO_DIR=$(DEMO_DIR) BIN=$(BIN) bash .ci/demo-check
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -63,7 +82,7 @@ lock:
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev,spark]'
 	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^fieldcoach' > constraints.txt
 	rm -rf .lock-venv
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,17 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port the API listens on.")
     api_max_body_bytes: int = Field(
         default=64 * 1024, ge=1024, le=16 * 1024 * 1024, description="Largest request body."
+    )
+    engine: Literal["pandas", "spark"] = Field(
+        default="pandas",
+        description="Engine of features build, score churn and plan batch (--engine overrides).",
+    )
+    spark_master: str = Field(
+        default="local[*]", description="Spark master URL (local[*], yarn, spark://host:7077)."
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description='Extra Spark configuration as JSON, e.g. {"spark.executor.memory": "8g"}.',
     )
 
     @property
