@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from features.i18n import localise_rows
 from serving.champions import ModelStore
-from serving.security import Principal, find_key
+from serving.security import KeyLookup, Principal
 from serving.territory import Territory
 
 
@@ -42,17 +42,15 @@ async def get_territory(request: Request) -> Territory:
 TerritoryDep = Annotated[Territory, Depends(get_territory)]
 
 
-def _lookup(request: Request, key: str) -> Principal | None:
-    with request.app.state.sessions() as session:
-        return find_key(session, key)
-
-
 async def lookup_principal(request: Request, key: str) -> Principal | None:
-    """The key's holder, read from the database on every request (an indexed hash lookup,
-    in a worker thread): a revoked key is refused on its next request in every worker."""
+    """The key's holder, read from the database on every request (one indexed query): a
+    revoked key is refused on its next request in every worker."""
     if len(key) > 200:  # no key is this long; do not hash megabytes
         return None
-    return await run_in_threadpool(_lookup, request, key)
+    lookup: KeyLookup = request.app.state.key_lookup
+    if lookup.on_loop:
+        return lookup(key)
+    return await run_in_threadpool(lookup, key)
 
 
 async def get_principal(
