@@ -27,6 +27,17 @@ from serving.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, purpose_label, skill_l
 HERE = Path(__file__).parent
 LANGUAGE_COOKIE = "fc_lang"
 PREFIX = "/app"
+# Pages hold a person's data and buttons that write: never framed by another site (a
+# click-jacked "accept"), never cached, and nothing loaded from elsewhere. Inline style
+# attributes carry the heatmap's and the legend's colours.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
 
 _environment = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -72,6 +83,7 @@ def page(
         t=t,
         purpose=lambda code: purpose_label(language, code),
         skill=lambda code: skill_label(language, code),
+        percent=percent,
         user=user,
         role=user.principal.role if user else None,
         csrf=user.csrf_token if user else "",
@@ -81,8 +93,18 @@ def page(
         **context,
     )
     response = HTMLResponse(html, status_code=status_code)
+    response.headers.update(PAGE_HEADERS)
     response.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - started) * 1000:.1f}"
     return response
+
+
+def percent(probability: float | None) -> str:
+    """A probability for people: whole percents, and "<1%" rather than a misleading 0%."""
+    if probability is None:
+        return "—"
+    if 0 < probability < 0.005:
+        return "<1%"
+    return f"{probability * 100:.0f}%"
 
 
 def _is_page(request: Request) -> bool:
