@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -127,17 +127,21 @@ def install_handlers(app: FastAPI) -> None:
     """Errors under /app answer with a page; elsewhere with the API's existing handler."""
     api_not_found = app.exception_handlers.get(NotFound)
     api_user_input = app.exception_handlers.get(UserInputError)
+    api_http = app.exception_handlers.get(StarletteHTTPException, http_exception_handler)
+    api_validation = app.exception_handlers.get(
+        RequestValidationError, request_validation_exception_handler
+    )
 
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
         if not _is_page(request):
-            return await http_exception_handler(request, exc)
+            return await api_http(request, exc)
         if exc.status_code == 401:
             return _to_signin(request)
         return _problem_page(request, exc.status_code, str(exc.detail))
 
     async def on_validation(request: Request, exc: RequestValidationError) -> Response:
         if not _is_page(request):
-            return await request_validation_exception_handler(request, exc)
+            return await api_validation(request, exc)
         fields = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg', '')}"
             for e in exc.errors()
@@ -157,8 +161,7 @@ def install_handlers(app: FastAPI) -> None:
     async def on_signin(request: Request, _: SignInRequired) -> Response:
         return _to_signin(request)
 
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(StarletteHTTPException, on_http)  # HTTPException's base
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(NotFound, on_not_found)
     app.add_exception_handler(UserInputError, on_user_input)
