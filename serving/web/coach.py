@@ -23,6 +23,7 @@ from serving.routes.feedback import post_training_completion
 from serving.routes.skills import ManagerPath, get_cohorts, get_skills, get_training, skills_state
 from serving.schemas import TrainingCompletion
 from serving.web.auth import CoordinatorUser, writing_form
+from serving.web.calls import call
 from serving.web.charts import gap_colour
 from serving.web.render import PREFIX, language_of, page
 
@@ -52,7 +53,15 @@ def team_gaps(
     chosen = team if team in teams else sorted(teams)[0]
     rows = []
     for manager in teams[chosen]:
-        found = get_skills(request, manager, user.principal, store, language_of(request), "json")
+        found = call(
+            get_skills,
+            request=request,
+            manager_id=manager,
+            principal=user.principal,
+            store=store,
+            language=language_of(request),
+            format="json",
+        )
         by_skill = {s["skill"]: s for s in found["skills"]}
         rows.append({"manager_id": manager, "skills": by_skill})
     worst = max((max(s["gap"], 0) for r in rows for s in r["skills"].values()), default=0.0)
@@ -86,8 +95,9 @@ async def manager_skills(
     language = language_of(request)
 
     def load():
-        skills = get_skills(request, manager_id, user.principal, store, language, "json")
-        training = get_training(request, manager_id, user.principal, store, language, None, "json")
+        offered = {"request": request, "manager_id": manager_id, "principal": user.principal}
+        skills = call(get_skills, **offered, store=store, language=language, format="json")
+        training = call(get_training, **offered, store=store, language=language, format="json")
         with request.app.state.sessions() as session:
             recorded = completions(session, manager_id)
         return skills, training, recorded
@@ -140,25 +150,18 @@ async def record_training(
 
     def store_it():
         with request.app.state.sessions() as session:
-            post_training_completion(body, user.principal, session, territory, Response())
+            call(
+                post_training_completion,
+                request=request,
+                body=body,
+                principal=user.principal,
+                session=session,
+                territory=territory,
+                response=Response(),
+            )
 
     await run_in_threadpool(store_it)
     return RedirectResponse(f"{PREFIX}/skills/managers/{manager_id}?saved=1", 303)
-
-
-def _cohorts(request: Request, user, store, min_size: int, max_size: int, fmt: str):
-    return get_cohorts(
-        request=request,
-        principal=user.principal,
-        store=store,
-        territory=request.app.state.territory,
-        language=language_of(request),
-        min_size=min_size,
-        max_size=max_size,
-        course_id=None,
-        team_id=None,
-        format=fmt,
-    )
 
 
 MinSize = Annotated[int, Query(ge=1, le=100)]
@@ -167,10 +170,23 @@ MaxSize = Annotated[int, Query(ge=1, le=200)]
 
 @router.get("/cohorts")
 def cohorts(
-    request: Request, user: CoordinatorUser, store: StoreDep, min_size: MinSize = 4,
+    request: Request,
+    user: CoordinatorUser,
+    store: StoreDep,
+    min_size: MinSize = 4,
     max_size: MaxSize = 12,
-):  # fmt: skip
-    sessions = _cohorts(request, user, store, min_size, max_size, "json")
+):
+    sessions = call(
+        get_cohorts,
+        request=request,
+        principal=user.principal,
+        store=store,
+        territory=request.app.state.territory,
+        language=language_of(request),
+        min_size=min_size,
+        max_size=max_size,
+        format="json",
+    )
     return page(
         request,
         "skills_cohorts.html",
@@ -189,4 +205,14 @@ def cohorts_csv(
     min_size: MinSize = 4,
     max_size: MaxSize = 12,
 ):
-    return _cohorts(request, user, store, min_size, max_size, "csv")
+    return call(
+        get_cohorts,
+        request=request,
+        principal=user.principal,
+        store=store,
+        territory=request.app.state.territory,
+        language=language_of(request),
+        min_size=min_size,
+        max_size=max_size,
+        format="csv",
+    )

@@ -25,6 +25,7 @@ from serving.routes.retailers import get_retailer_risk
 from serving.routes.visits import ManagerPath, TeamPath, WeekQuery, get_team_plan, get_visit_plan
 from serving.schemas import ID_PATTERN, VisitDecision, VisitOutcome
 from serving.web.auth import PlannerUser, WebUser, writing_form
+from serving.web.calls import call
 from serving.web.charts import bar_chart, route_map
 from serving.web.render import PREFIX, language_of, page, safe_next
 
@@ -81,8 +82,16 @@ async def team_week(
 
     def plans():
         with request.app.state.sessions() as session:
-            return get_team_plan(
-                request, team_id, user.principal, session, territory, language, week, "json"
+            return call(
+                get_team_plan,
+                request=request,
+                team_id=team_id,
+                principal=user.principal,
+                session=session,
+                territory=territory,
+                language=language,
+                week=week,
+                format="json",
             )
 
     team = await run_in_threadpool(plans)
@@ -101,15 +110,24 @@ async def team_csv(
 
     def csv():
         with request.app.state.sessions() as session:
-            return get_team_plan(
-                request, team_id, user.principal, session, territory, language, week, "csv"
+            return call(
+                get_team_plan,
+                request=request,
+                team_id=team_id,
+                principal=user.principal,
+                session=session,
+                territory=territory,
+                language=language,
+                week=week,
+                format="csv",
             )
 
     return await run_in_threadpool(csv)
 
 
 async def _plan(request, user, territory, manager_id, week, capacity, days, fmt="json"):
-    answer = await get_visit_plan(
+    answer = await call(
+        get_visit_plan,
         request=request,
         manager_id=manager_id,
         principal=user.principal,
@@ -241,7 +259,15 @@ async def manager_feedback(
 
     def store():
         with request.app.state.sessions() as session:
-            handler(request, body, user.principal, session, territory, Response())
+            call(
+                handler,
+                request=request,
+                body=body,
+                principal=user.principal,
+                session=session,
+                territory=territory,
+                response=Response(),
+            )
 
     await run_in_threadpool(store)
     back = safe_next(form.get("next"))
@@ -279,7 +305,14 @@ async def retailer(
     language = language_of(request)
 
     def risk():
-        return get_retailer_risk(retailer_id, user.principal, territory, language)
+        return call(
+            get_retailer_risk,
+            request=request,
+            retailer_id=retailer_id,
+            principal=user.principal,
+            territory=territory,
+            language=language,
+        )
 
     found = await run_in_threadpool(risk)
     values = [w["order_value"] for w in found["order_history"]]

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -27,6 +27,17 @@ from serving.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, purpose_label, skill_l
 HERE = Path(__file__).parent
 LANGUAGE_COOKIE = "fc_lang"
 PREFIX = "/app"
+# Pages hold a person's data and buttons that write: never framed by another site (a
+# click-jacked "accept"), never cached, and nothing loaded from elsewhere. Inline style
+# attributes carry the heatmap's and the legend's colours.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
 
 _environment = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -72,6 +83,7 @@ def page(
         t=t,
         purpose=lambda code: purpose_label(language, code),
         skill=lambda code: skill_label(language, code),
+        percent=percent,
         user=user,
         role=user.principal.role if user else None,
         csrf=user.csrf_token if user else "",
@@ -81,8 +93,18 @@ def page(
         **context,
     )
     response = HTMLResponse(html, status_code=status_code)
+    response.headers.update(PAGE_HEADERS)
     response.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - started) * 1000:.1f}"
     return response
+
+
+def percent(probability: float | None) -> str:
+    """A probability for people: whole percents, and "<1%" rather than a misleading 0%."""
+    if probability is None:
+        return "—"
+    if 0 < probability < 0.005:
+        return "<1%"
+    return f"{probability * 100:.0f}%"
 
 
 def _is_page(request: Request) -> bool:
@@ -105,17 +127,21 @@ def install_handlers(app: FastAPI) -> None:
     """Errors under /app answer with a page; elsewhere with the API's existing handler."""
     api_not_found = app.exception_handlers.get(NotFound)
     api_user_input = app.exception_handlers.get(UserInputError)
+    api_http = app.exception_handlers.get(StarletteHTTPException, http_exception_handler)
+    api_validation = app.exception_handlers.get(
+        RequestValidationError, request_validation_exception_handler
+    )
 
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
         if not _is_page(request):
-            return await http_exception_handler(request, exc)
+            return await api_http(request, exc)
         if exc.status_code == 401:
             return _to_signin(request)
         return _problem_page(request, exc.status_code, str(exc.detail))
 
     async def on_validation(request: Request, exc: RequestValidationError) -> Response:
         if not _is_page(request):
-            return await request_validation_exception_handler(request, exc)
+            return await api_validation(request, exc)
         fields = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg', '')}"
             for e in exc.errors()
@@ -135,8 +161,7 @@ def install_handlers(app: FastAPI) -> None:
     async def on_signin(request: Request, _: SignInRequired) -> Response:
         return _to_signin(request)
 
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(StarletteHTTPException, on_http)  # HTTPException's base
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(NotFound, on_not_found)
     app.add_exception_handler(UserInputError, on_user_input)

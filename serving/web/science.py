@@ -20,7 +20,8 @@ from serving.champions import MODEL_NAMES
 from serving.deps import StoreDep
 from serving.routes.system import list_models, reload_models
 from serving.web.auth import ScientistUser, writing_form
-from serving.web.render import PREFIX, page
+from serving.web.calls import call
+from serving.web.render import PREFIX, language_of, page
 
 router = APIRouter(prefix=f"{PREFIX}/models", include_in_schema=False)
 ModelPath = Annotated[str, Path(pattern=r"^[a-z][a-z0-9-]{0,63}$")]
@@ -48,7 +49,15 @@ def data_status(request: Request) -> dict:
 
 @router.get("")
 async def models(request: Request, user: ScientistUser, store: StoreDep):
-    rows = await run_in_threadpool(list_models, store, user.principal, "json")
+    rows = await run_in_threadpool(
+        call,
+        list_models,
+        request=request,
+        store=store,
+        principal=user.principal,
+        language=language_of(request),
+        format="json",
+    )
     grouped: dict[str, list[dict]] = {}
     for row in rows:
         row["headline"] = _headline(row.get("metrics", {}))
@@ -74,7 +83,13 @@ async def _change(request: Request, user, store, background, name: str, move) ->
     def run() -> str:
         client = MlflowClient(tracking_uri=store.tracking_uri, registry_uri=store.tracking_uri)
         said = move(client, form)
-        reload_models(request, store, user.principal, background)
+        call(
+            reload_models,
+            request=request,
+            store=store,
+            principal=user.principal,
+            background=background,
+        )
         return said
 
     said = await run_in_threadpool(run)
@@ -83,9 +98,12 @@ async def _change(request: Request, user, store, background, name: str, move) ->
 
 @router.post("/{name}/promote")
 async def promote_version(
-    request: Request, name: ModelPath, user: ScientistUser, store: StoreDep,
+    request: Request,
+    name: ModelPath,
+    user: ScientistUser,
+    store: StoreDep,
     background: BackgroundTasks,
-):  # fmt: skip
+):
     def move(client, form):
         try:
             version = int(form.get("version", ""))
@@ -98,7 +116,10 @@ async def promote_version(
 
 @router.post("/{name}/rollback")
 async def rollback_champion(
-    request: Request, name: ModelPath, user: ScientistUser, store: StoreDep,
+    request: Request,
+    name: ModelPath,
+    user: ScientistUser,
+    store: StoreDep,
     background: BackgroundTasks,
-):  # fmt: skip
+):
     return await _change(request, user, store, background, name, lambda c, _: rollback(c, name))

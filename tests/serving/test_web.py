@@ -15,6 +15,7 @@ from serving.db import ApiKey, Feedback, utcnow
 from serving.security import hash_key
 from serving.web.charts import bar_chart, gap_colour, route_map
 from serving.web.i18n import PURPOSES, check_catalogue
+from serving.web.render import percent
 
 
 def sign_in(app, key: str) -> TestClient:
@@ -47,6 +48,8 @@ def test_root_redirects_and_sign_in_page_is_chinese(client) -> None:
     assert browser.get("/").headers["location"] == "/app"
     page = browser.get("/app")
     assert page.status_code == 200
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
     assert 'lang="zh-CN"' in page.text and "登录" in page.text
     assert browser.get("/app/plan").headers["location"].startswith("/app/signin?next=")
 
@@ -254,6 +257,7 @@ def test_data_scientist_promotes_and_rolls_back(client, keys, settings) -> None:
 
 def test_drawings_and_catalogue() -> None:
     check_catalogue()
+    assert [percent(p) for p in (None, 0.0, 0.004, 0.31)] == ["—", "0%", "<1%", "31%"]
     drawing = route_map(
         [
             {"retailer_id": "a", "lat": 30.0, "lon": 120.0, "date": "d1", "stop": 2},
