@@ -233,7 +233,9 @@ def _read_source(
         # Bad rows never reach the contract check (their cells are reported already); when
         # they are not skipped the import fails, so nothing is lost by leaving them out.
         keep = ~bad
-        part = pd.DataFrame(typed).loc[keep].reset_index(drop=True)
+        part = pd.DataFrame(typed, copy=False)
+        if not keep.all():
+            part = part.loc[keep].reset_index(drop=True)
         parts.frames.append(part)
         parts.sources.append(np.full(len(part), index, dtype=np.int32))
         parts.rows.append(chunk.rows[keep])
