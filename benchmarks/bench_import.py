@@ -139,7 +139,9 @@ def bench_xlsx(folder: Path, n: int, with_openpyxl: bool) -> None:
     _ensure(path, n, write_xlsx)
     print(f"xlsx, one sheet of {n:,} order rows ({path.stat().st_size / 2**20:,.0f} MiB)")
     plain, frame = _timed(
-        "pandas.read_excel(engine='calamine')", lambda: pd.read_excel(path, engine="calamine")
+        "pandas.read_excel(engine='calamine')",
+        lambda: pd.read_excel(path, engine="calamine"),
+        REPEAT,
     )
     assert len(frame) == n
     del frame
@@ -148,7 +150,9 @@ def bench_xlsx(folder: Path, n: int, with_openpyxl: bool) -> None:
             "pandas.read_excel(engine='openpyxl')", lambda: pd.read_excel(path, engine="openpyxl")
         )
         print(f"  rows/s: read_excel openpyxl {n / slow:,.0f}")
-    ours, result = _timed("fieldcoach import (parse + validate)", lambda: import_files([path]))
+    ours, result = _timed(
+        "fieldcoach import (parse + validate)", lambda: import_files([path]), REPEAT
+    )
     assert result.ok and len(result.tables["orders"]) == n, result.report[:3]
     print(
         f"  rows/s: read_excel calamine {n / plain:,.0f}, import {n / ours:,.0f}; "
@@ -168,6 +172,7 @@ def main() -> None:
     parser.add_argument("--csv-rows", type=int, default=5_000_000)
     parser.add_argument("--xlsx-rows", type=int, default=1_000_000)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/fieldcoach-bench-import"))
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best is shown")
     parser.add_argument(
         "--with-openpyxl",
         action="store_true",

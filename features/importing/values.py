@@ -141,8 +141,8 @@ def parse_id(raw: pd.Series) -> Parsed:
     out = text.copy() if is_text_column(raw) else text.astype(object)
     parsed = Parsed(out)
     present = ~blank & ~other
-    if present.any() and is_text_column(raw):
-        array = pa.array(text)
+    if present.any():
+        array = pa.array(text if is_text_column(raw) else text.where(present).astype("str"))
         # Plain codes (the usual case) need nothing: ASCII, no "E" that could be Excel's
         # scientific form, no ".0" of a float; three literal scans instead of a regex.
         plain = (
@@ -162,19 +162,23 @@ def parse_id(raw: pd.Series) -> Parsed:
         out[present] = folded[present]
         out[scientific] = None
     if other.any():
-        index = np.flatnonzero(other)
-        for i in index:
-            value = raw.iat[i]
+        cells = raw.to_numpy(dtype=object)
+        values = out.to_numpy(dtype=object, copy=True)
+        fraction = np.zeros(len(raw), dtype=bool)
+        too_long = np.zeros(len(raw), dtype=bool)
+        for i in np.flatnonzero(other):
+            value = cells[i]
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                out.iat[i] = str(value)
+                values[i] = str(value)
             elif isinstance(value, float) and not value.is_integer():
-                parsed.add("id_fraction", _mask(len(raw), i))
-                out.iat[i] = None
+                fraction[i], values[i] = True, None
             elif abs(value) >= 10**ID_DIGITS:
-                parsed.add("id_precision", _mask(len(raw), i))
-                out.iat[i] = None
+                too_long[i], values[i] = True, None
             else:
-                out.iat[i] = str(int(value))
+                values[i] = str(int(value))
+        parsed.add("id_fraction", fraction)
+        parsed.add("id_precision", too_long)
+        out = pd.Series(values, index=raw.index, dtype=object)
     parsed.values = out
     return parsed
 
@@ -183,11 +187,13 @@ def parse_text(raw: pd.Series) -> Parsed:
     """Free text (titles, roles): stripped; numbers written without a trailing ``.0``."""
     text, _blank, other = _cells(raw)
     if other.any():
-        text = text.astype(object)
+        cells = raw.to_numpy(dtype=object)
+        values = text.to_numpy(dtype=object, copy=True)
         for i in np.flatnonzero(other):
-            value = raw.iat[i]
+            value = cells[i]
             whole = isinstance(value, float) and value.is_integer()
-            text.iat[i] = str(int(value)) if whole else str(value)
+            values[i] = str(int(value)) if whole else str(value)
+        text = pd.Series(values, index=raw.index, dtype=object)
     return Parsed(text)
 
 
@@ -257,14 +263,24 @@ def parse_date(raw: pd.Series, date_format: str | None = None) -> Parsed:
     values, rules = _by_unique(
         text, lambda t: _as_datetime64(parse_date_text(t, date_format)), _NAT, DATE_UNIT
     )
-    for i in np.flatnonzero(other):
-        value = raw.iat[i]
-        if isinstance(value, (dt.datetime, dt.date, pd.Timestamp)):
-            values[i] = np.datetime64(pd.Timestamp(value).tz_localize(None), "us")
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            values[i], rules[i] = _as_datetime64(_serial(float(value)))
-        else:
-            rules[i] = "date_invalid"
+    if other.any():
+        cells = raw.to_numpy(dtype=object)
+        index = np.flatnonzero(other)
+        is_date = np.fromiter(
+            (isinstance(cells[i], dt.date) for i in index), dtype=bool, count=len(index)
+        )
+        if is_date.any():  # Excel's own dates: one numpy conversion, not one per cell
+            dates = [
+                c.replace(tzinfo=None) if isinstance(c, dt.datetime) else c
+                for c in cells[index[is_date]]
+            ]
+            values[index[is_date]] = np.array(dates, dtype=DATE_UNIT)
+        for i in index[~is_date]:
+            value = cells[i]
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                values[i], rules[i] = _as_datetime64(_serial(float(value)))
+            else:
+                rules[i] = "date_invalid"
     parsed = Parsed(pd.Series(values, index=raw.index, dtype=DATE_UNIT))
     _rule_masks(parsed, rules)
     return parsed
@@ -364,10 +380,16 @@ def parse_number(raw: pd.Series, scale: float = 1.0, percent: bool = False) -> P
         is_text = ~blank & ~other
         if is_text.any():
             numbers[is_text] = _clean_number_text(text[is_text].astype("str"), percent)
-        for i in np.flatnonzero(other):
-            value = raw.iat[i]
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                numbers.iat[i] = float(value)
+        cells = raw.to_numpy(dtype=object)
+        index = np.flatnonzero(other)
+        numeric = np.fromiter(
+            (isinstance(c, (int, float)) and not isinstance(c, bool) for c in cells[index]),
+            dtype=bool,
+            count=len(index),
+        )
+        values = numbers.to_numpy(dtype="float64", copy=True)
+        values[index[numeric]] = cells[index[numeric]].astype("float64")
+        numbers = pd.Series(values, index=raw.index)
     numbers = numbers.astype("float64") * scale
     parsed = Parsed(numbers)
     parsed.add("not_number", numbers.isna().to_numpy() & ~blank)
@@ -404,8 +426,9 @@ def parse_whole(raw: pd.Series, labels: dict[str, int] | None = None) -> Parsed:
     labels = labels or {}
     text, _blank, other = _cells(raw)
     values, rules = _by_unique(text, lambda t: _whole_label(t, labels), np.nan, "float64")
+    cells = raw.to_numpy(dtype=object) if other.any() else None
     for i in np.flatnonzero(other):
-        value = raw.iat[i]
+        value = cells[i]
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if float(value).is_integer():
                 values[i] = int(value)
