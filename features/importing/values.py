@@ -304,6 +304,12 @@ def _arrow_numbers(raw: pd.Series) -> pd.Series | None:
         array = array.combine_chunks()
     if not pa.types.is_large_string(array.type):
         array = array.cast(pa.large_string())
+    try:  # a clean column (digits only, no blanks) casts as it is
+        return pd.Series(
+            pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False), index=raw.index
+        )
+    except pa.ArrowInvalid:
+        pass
     n = len(array)
     _, offsets_buffer, data_buffer = array.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[array.offset : array.offset + n + 1]
@@ -312,14 +318,12 @@ def _arrow_numbers(raw: pd.Series) -> pd.Series | None:
     data = np.frombuffer(data_buffer, dtype=np.uint8)[: offsets[-1]]
     drop = _DROP_BYTES[data]
     for seq in _DROP_SEQUENCES:
-        k = len(seq)
-        if len(data) < k:
-            continue
-        hit = data[: len(data) - k + 1] == seq[0]
-        for j in range(1, k):
-            hit &= data[j : len(data) - k + 1 + j] == seq[j]
-        for j in range(k):
-            drop[j : len(data) - k + 1 + j] |= hit
+        # Candidates by the first byte, then confirmed byte by byte at those places only.
+        starts = np.flatnonzero(data[: len(data) - len(seq) + 1] == seq[0])
+        for j in range(1, len(seq)):
+            starts = starts[data[starts + j] == seq[j]]
+        for j in range(len(seq)):
+            drop[starts + j] = True
     # Offsets shrink by the bytes dropped before them.
     dropped = np.flatnonzero(drop)
     new_offsets = offsets - np.searchsorted(dropped, offsets)
