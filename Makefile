@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= .fieldcoach/demo-data
 
-.PHONY: install demo test lint bench lock docs clean
+.PHONY: install demo demo-steps demo-check test lint bench lock docs clean
 
 install: $(STAMP)
 
@@ -17,7 +17,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The main job: every step on the embedded default, then the API serving.
+demo: demo-steps
+	$(BIN)/fieldcoach serve --data $(DEMO_DIR)
+
+# Everything `make demo` does before serving; CI runs it (see demo-check).
+demo-steps: $(STAMP)
 	$(BIN)/fieldcoach simulate --out $(DEMO_DIR) --retailers 2000 --managers 10 --weeks 104 --seed 7
 	$(BIN)/fieldcoach validate $(DEMO_DIR)
 	$(BIN)/fieldcoach train churn --data $(DEMO_DIR) --report .fieldcoach/churn-report.json
@@ -42,7 +47,10 @@ demo: $(STAMP)
 	echo "  curl -X POST -H 'X-API-Key: $$PLANNER' -H 'Content-Type: application/json' $$API/v1/feedback/visits \\"; \
 	echo "       -d '{\"client_key\": \"demo-0001\", \"manager_id\": \"M0003\", \"retailer_id\": \"R0000110\", \"week\": \"2026-W01\", \"decision\": \"reject\", \"reason\": \"店主不在\"}'"; \
 	echo
-	$(BIN)/fieldcoach serve --data $(DEMO_DIR)
+
+# CI: the demo's steps, then the API started, asked for a plan with a fresh key, stopped.
+demo-check: demo-steps
+	DEMO_DIR=$(DEMO_DIR) BIN=$(BIN) bash .ci/demo-check
 
 test: $(STAMP)
 	$(BIN)/ruff check .

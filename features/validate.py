@@ -613,6 +613,12 @@ def validate_tables(
         if name in raw:
             tables[name] = _Table(name, raw[name], files.get(name))
             files.setdefault(name, tables[name].file)
+            if TABLES[name].required and raw[name].empty:
+                # An empty orders file is no history at all: every later stage would fail
+                # with a misleading message about horizons and 1970 dates.
+                report.problems.append(
+                    tables[name].problem(None, "required table has no data rows (only a header)")
+                )
 
     # Phase 1: columns and types.
     for name, table in tables.items():

@@ -471,8 +471,6 @@ def train_churn_command(
     from training.churn_run import run_churn_training, write_report
 
     with _user_errors():
-        if horizon_weeks < 1:
-            _fail("--horizon-weeks must be at least 1")
         config = ChurnConfig(
             horizon_weeks=horizon_weeks,
             label=label,
@@ -571,14 +569,20 @@ def models_list() -> None:
     if not rows:
         typer.echo("no registered models yet (run `fieldcoach train churn`)")
     for row in rows:
-        headline = {
-            k: round(v, 4)
+        tags = row.get("tags", {})
+        kind = tags.get("model_kind", "")
+        headline = []
+        if "rule_metric" in tags:
+            headline.append(f"{tags['rule_metric']} {tags['rule_value']} (promotion rule)")
+        prefix = f"{kind or 'lightgbm'}_"
+        headline += [
+            f"{k.split('_', 1)[1]} {v:.4f}"
             for k, v in row["metrics"].items()
-            if k.startswith("lightgbm_") and k.split("_", 1)[1] in ("roc_auc", "ece")
-        }
+            if k.startswith(prefix) and k.split("_", 1)[1] in ("roc_auc", "ece")
+        ]
         typer.echo(
             f"{row['model']:<16} v{row['version']:<4} {','.join(row['aliases']) or '-':<28}"
-            f" {headline}"
+            f" {kind:<9}{', '.join(headline)}"
         )
 
 

@@ -33,6 +33,7 @@ def list_models(client: MlflowClient) -> list[dict[str, Any]]:
                     "aliases": sorted(aliases.get(str(version.version), [])),
                     "run_id": version.run_id,
                     "created": int(version.creation_timestamp or 0),
+                    "tags": dict(version.tags or {}),
                     "metrics": {k: v for k, v in sorted(metrics.items()) if math.isfinite(v)},
                 }
             )

@@ -131,6 +131,9 @@ def register_and_gate(
     """
     version = mlflow.register_model(model_uri, name).version
     client.set_registered_model_alias(name, CHALLENGER, version)
+    # What `models list` shows: the metric the rule judged this version by.
+    client.set_model_version_tag(name, version, "rule_metric", rule.metric)
+    client.set_model_version_tag(name, version, "rule_value", f"{challenger[rule.metric]:.6g}")
     current = version_by_alias(client, name, CHAMPION)
     champion_metrics = None
     if current is not None:

@@ -79,4 +79,5 @@ def score_churn(
     out["reasons_zh"] = reasons.map(lambda rs: "；".join(r["zh"] for r in rs))
     out["reasons_en"] = reasons.map(lambda rs: "; ".join(r["en"] for r in rs))
     out["model_uri"] = uri
+    out["model_kind"] = metadata.get("kind", "lightgbm")
     return out.sort_values("expected_value_lost", ascending=False, ignore_index=True)
