@@ -252,6 +252,8 @@ def _csv_chunks(source: Source) -> Iterator[Chunk]:
             ),
         )
     except pa.ArrowInvalid as exc:
+        if isinstance(stream, _Utf8Stream):
+            stream.close()
         raise SourceError("corrupt_file", " ".join(str(exc).split())[:300]) from exc
     first_row = source.header_row + 1
     try:
@@ -270,6 +272,10 @@ def _csv_chunks(source: Source) -> Iterator[Chunk]:
         ) from exc
     except pa.ArrowInvalid as exc:
         raise SourceError("corrupt_file", " ".join(str(exc).split())[:300], first_row) from exc
+    finally:  # also when the caller stops early (--suggest reads the first rows only)
+        reader.close()
+        if isinstance(stream, _Utf8Stream):
+            stream.close()
 
 
 # --------------------------------------------------------------------------- workbooks

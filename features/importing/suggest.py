@@ -70,15 +70,18 @@ def suggest_mapping(paths: list[Path], mapping: Mapping | None = None) -> str:
             if not enum_headers or res.table is None:
                 continue
             seen = 0
+            chunks = source.chunks()
             try:
-                for chunk in source.chunks():
+                for chunk in chunks:
                     for header, column in enum_headers.items():
                         _collect(chunk.frame[header], res.table, column, mapping, labels)
                     seen += len(chunk.frame)
                     if seen >= VALUE_SCAN_ROWS:
                         break
             except SourceError:
-                pass
+                pass  # the import itself reports it; a suggestion lists what it could read
+            finally:
+                chunks.close()
     return write_suggestion(entries, labels)
 
 
