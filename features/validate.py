@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
 
@@ -40,6 +39,7 @@ from features.contract import (
     schema_for,
 )
 from features.io import DataContractError, read_raw_table, table_file_candidates
+from features.pandera_quiet import pa
 
 MAX_ROWS_SHOWN = 10
 MAX_EXAMPLES = 5

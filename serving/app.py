@@ -25,6 +25,7 @@ from features.errors import UserInputError
 from fieldcoach.settings import Settings
 from serving.champions import MODEL_NAMES, ModelStore
 from serving.db import make_engine, session_factory
+from serving.limits import BodyLimitMiddleware, error_item, install_error_handlers, json_error
 from serving.routes import feedback, keys, retailers, skills, system, visits
 from serving.territory import NotFound, Territory
 
@@ -34,9 +35,12 @@ DESCRIPTION = """Visit plans, retailer risk, skill gaps and training for the peo
 
 Send your key in the `X-API-Key` header (`fieldcoach keys create --role R [--team T]`).
 Roles: **planner** (visit plans, retailer risk and visit feedback, for granted teams),
-**coordinator** (skills, training, cohorts, training completions), **data_scientist**
-(models, reload), **admin** (keys). `Accept-Language: zh` gives reasons and talking points
-in Chinese; `?format=csv` on list endpoints gives a CSV that opens in Excel.
+**coordinator** (skills, training, cohorts, training completions, for granted teams or the
+whole company), **data_scientist** (models, reload), **admin** (keys). A team-scoped key
+gets 403 for any id outside its teams, whether it exists or not. `Accept-Language: zh`
+gives reasons and talking points in Chinese; `?format=csv` on list endpoints gives a CSV
+that opens in Excel. Bodies over 64 KiB are refused (413); a 422 lists at most five errors
+and never echoes the input.
 """
 
 
@@ -93,20 +97,21 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.key_cache = {}
     app.state.plan_memo = {}
     app.state.territory = None
     app.state.data_error = "starting"
     registry = CollectorRegistry()
     metrics = _metrics(registry)
 
+    install_error_handlers(app)
+
     @app.exception_handler(UserInputError)
     async def user_input(_: Request, exc: UserInputError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc).replace("--", "")}, status_code=422)
+        return json_error({"detail": [error_item(str(exc).replace("--", ""))]}, 422)
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        return json_error({"detail": str(exc)}, 404)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics(request: Request) -> Response:
@@ -119,6 +124,7 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
 
     for module in (system, visits, retailers, skills, feedback, keys):
         app.include_router(module.router, prefix="/v1")
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

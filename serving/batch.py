@@ -18,7 +18,9 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from features.errors import UserInputError
 from features.io import find_table_files, read_raw_table, write_table
+from features.validate import validate_tables
 from fieldcoach.settings import Settings
 from serving.champions import MODEL_NAMES, ModelStore
 from serving.db import Feedback, make_engine, save_plan, session_factory, utcnow
@@ -81,7 +83,11 @@ def store_week_plans(
     return {"week": week, "managers": written, "models": versions}
 
 
-def _append(data_dir: Path, table: str, rows: pd.DataFrame, keys: list[str]) -> int:
+def _merged(
+    data_dir: Path, table: str, rows: pd.DataFrame, keys: list[str]
+) -> tuple[Path, pd.DataFrame, int]:
+    """The table's file, its rows with ``rows`` appended (duplicates of a key dropped), and
+    how many rows that adds."""
     files = find_table_files(data_dir)
     path = files.get(table, data_dir / f"{table}.parquet")
     old = read_raw_table(path) if path.exists() else pd.DataFrame(columns=rows.columns)
@@ -96,12 +102,34 @@ def _append(data_dir: Path, table: str, rows: pd.DataFrame, keys: list[str]) -> 
     merged = pd.concat([old, rows], ignore_index=True)
     before = len(old)
     merged = merged.drop_duplicates(subset=keys, keep="first", ignore_index=True)
-    write_table(merged, path)
-    return len(merged) - before
+    return path, merged, len(merged) - before
+
+
+def _check_merged(data_dir: Path, merged: dict[str, tuple[Path, pd.DataFrame]]) -> None:
+    """Refuse an export after which the data folder would not pass ``validate``."""
+    files = find_table_files(data_dir)
+    raw = {name: read_raw_table(path) for name, path in files.items() if name not in merged}
+    names = {name: path.name for name, path in files.items()}
+    for name, (path, frame) in merged.items():
+        raw[name], names[name] = frame, path.name
+    _, report = validate_tables(raw, names)
+    report.folder = str(data_dir)
+    if not report.ok:
+        raise UserInputError(
+            f"feedback export refused, nothing written: the data would not validate: "
+            f"{report.summary()}"
+        )
 
 
 def export_feedback(session: Session, data_dir: Path) -> dict[str, int]:
-    """Append not yet exported done visits and completions to the data folder's tables."""
+    """Append not yet exported done visits and completions to the data folder's tables.
+
+    The tables as they would be after the export are validated against the contract first
+    (with every other table of the folder); if they would not pass, nothing is written.
+
+    Raises:
+        UserInputError: the export would break the data contract.
+    """
     pending = list(
         session.scalars(
             select(Feedback).where(
@@ -130,20 +158,18 @@ def export_feedback(session: Session, data_dir: Path) -> dict[str, int]:
         if f.kind == "training"
     ]
     counts = {"visits": 0, "trainings": 0}
-    if visits:
-        counts["visits"] = _append(
-            data_dir,
-            "visits",
-            pd.DataFrame(visits),
-            ["retailer_id", "manager_id", "visit_date"],
-        )
-    if trainings:
-        counts["trainings"] = _append(
-            data_dir,
-            "trainings",
-            pd.DataFrame(trainings),
-            ["manager_id", "course_id", "completed_on"],
-        )
+    merged: dict[str, tuple[Path, pd.DataFrame]] = {}
+    for table, rows, keys in (
+        ("visits", visits, ["retailer_id", "manager_id", "visit_date"]),
+        ("trainings", trainings, ["manager_id", "course_id", "completed_on"]),
+    ):
+        if rows:
+            path, frame, added = _merged(data_dir, table, pd.DataFrame(rows), keys)
+            merged[table], counts[table] = (path, frame), added
+    if merged:
+        _check_merged(data_dir, merged)
+    for path, frame in merged.values():
+        write_table(frame, path)
     now = utcnow()
     for f in pending:
         f.exported_at = now
