@@ -12,10 +12,11 @@ from typing import Any
 
 import pandas as pd
 
+from features.importing.labels import VALUE_LISTS
 from features.importing.mapping import Mapping, write_suggestion
 from features.importing.resolve import missing_required, resolve
 from features.importing.sources import SourceError, open_sources
-from features.importing.synonyms import VALUE_LISTS, normalise_name
+from features.importing.synonyms import normalise_name
 
 VALUE_SCAN_ROWS = 200_000  # labels are read from the first rows of each source
 MAX_LABELS = 200

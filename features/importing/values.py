@@ -21,8 +21,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.importing.synonyms import normalise_name
-
 DATE_UNIT = "datetime64[us]"
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)  # serial 1 = 1900-01-01 (Excel's leap-year bug kept)
 # Serial numbers read as dates only in a plausible range (1954-2119), so that an amount or
@@ -86,7 +84,7 @@ def is_text_column(raw: pd.Series) -> bool:
     return pd.api.types.is_string_dtype(raw.dtype) and raw.dtype != object
 
 
-def _cells(raw: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+def split_cells(raw: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     """The column as stripped text (``None`` where empty), and masks of blank and non-text."""
     if is_text_column(raw):
         text = raw.str.strip()
@@ -102,7 +100,7 @@ def _cells(raw: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     return text, blank, ~is_str & ~blank
 
 
-def _by_unique(
+def by_unique(
     text: pd.Series,
     parse: Callable[[str], tuple[object, str | None]],
     empty: object = None,
@@ -127,7 +125,7 @@ def _by_unique(
     return np.asarray(values, dtype=dtype)[take], per_row
 
 
-def _rule_masks(parsed: Parsed, rules: np.ndarray) -> None:
+def add_rule_masks(parsed: Parsed, rules: np.ndarray) -> None:
     for rule in pd.unique(rules[pd.notna(rules)]):
         parsed.add(str(rule), rules == rule)
 
@@ -137,7 +135,7 @@ def _rule_masks(parsed: Parsed, rules: np.ndarray) -> None:
 
 def parse_id(raw: pd.Series) -> Parsed:
     """IDs stay text: leading zeros kept, ``123.0`` -> ``123``, scientific notation refused."""
-    text, blank, other = _cells(raw)
+    text, blank, other = split_cells(raw)
     out = text.copy() if is_text_column(raw) else text.astype(object)
     parsed = Parsed(out)
     present = ~blank & ~other
@@ -185,7 +183,7 @@ def parse_id(raw: pd.Series) -> Parsed:
 
 def parse_text(raw: pd.Series) -> Parsed:
     """Free text (titles, roles): stripped; numbers written without a trailing ``.0``."""
-    text, _blank, other = _cells(raw)
+    text, _blank, other = split_cells(raw)
     if other.any():
         cells = raw.to_numpy(dtype=object)
         values = text.to_numpy(dtype=object, copy=True)
@@ -259,8 +257,8 @@ def parse_date(raw: pd.Series, date_format: str | None = None) -> Parsed:
     Day-first or month-first forms (02/06/2025) are read only when the numbers leave no
     doubt (13/06/2025); otherwise the cell is ``date_ambiguous`` unless a format is declared.
     """
-    text, _blank, other = _cells(raw)
-    values, rules = _by_unique(
+    text, _blank, other = split_cells(raw)
+    values, rules = by_unique(
         text, lambda t: _as_datetime64(parse_date_text(t, date_format)), _NAT, DATE_UNIT
     )
     if other.any():
@@ -282,7 +280,7 @@ def parse_date(raw: pd.Series, date_format: str | None = None) -> Parsed:
             else:
                 rules[i] = "date_invalid"
     parsed = Parsed(pd.Series(values, index=raw.index, dtype=DATE_UNIT))
-    _rule_masks(parsed, rules)
+    add_rule_masks(parsed, rules)
     return parsed
 
 
@@ -381,7 +379,7 @@ def parse_number(raw: pd.Series, scale: float = 1.0, percent: bool = False) -> P
         fast = _arrow_numbers(raw)
         if fast is not None:
             return Parsed(fast * scale)
-    text, blank, other = _cells(raw)
+    text, blank, other = split_cells(raw)
     if is_text_column(raw):
         numbers = _clean_number_text(text, percent)
     else:
@@ -433,8 +431,8 @@ def _chinese_number(text: str) -> int | None:
 def parse_whole(raw: pd.Series, labels: dict[str, int] | None = None) -> Parsed:
     """Whole numbers, also as 第5档 / 5档 / 五档 / 5级 / 5分, or a label (非常满意 -> 5)."""
     labels = labels or {}
-    text, _blank, other = _cells(raw)
-    values, rules = _by_unique(text, lambda t: _whole_label(t, labels), np.nan, "float64")
+    text, _blank, other = split_cells(raw)
+    values, rules = by_unique(text, lambda t: _whole_label(t, labels), np.nan, "float64")
     cells = raw.to_numpy(dtype=object) if other.any() else None
     for i in np.flatnonzero(other):
         value = cells[i]
@@ -451,54 +449,9 @@ def parse_whole(raw: pd.Series, labels: dict[str, int] | None = None) -> Parsed:
         index=raw.index,
     )
     parsed = Parsed(typed)
-    _rule_masks(parsed, rules)
+    add_rule_masks(parsed, rules)
     return parsed
 
 
 def satisfaction_labels() -> dict[str, int]:
     return dict(_SATISFACTION)
-
-
-# --------------------------------------------------------------------------- categories
-
-
-def parse_enum(raw: pd.Series, synonyms: dict[str, str]) -> Parsed:
-    """A category label -> contract value through ``synonyms`` (normalised label -> value)."""
-    text, _, other = _cells(raw)
-    if other.any():
-        text = text.astype(object)
-        text[other] = raw[other].map(str)
-
-    def one(label: str) -> tuple[object, str | None]:
-        value = synonyms.get(normalise_name(label))
-        return (value, None) if value is not None else (None, "unknown_value")
-
-    values, rules = _by_unique(text, one)
-    parsed = Parsed(pd.Series(values, index=raw.index, dtype=object))
-    _rule_masks(parsed, rules)
-    return parsed
-
-
-_LIST_SPLIT = re.compile(r"[;；,，、/|]")
-
-
-def parse_list(raw: pd.Series, synonyms: dict[str, str] | None) -> Parsed:
-    """A list cell (技能 A；技能 B、C) -> ``a;b;c``; items mapped through ``synonyms`` if any."""
-    text, _, other = _cells(raw)
-    if other.any():
-        text = text.astype(object)
-        text[other] = raw[other].map(str)
-
-    def one(cell: str) -> tuple[object, str | None]:
-        items = [i.strip() for i in _LIST_SPLIT.split(cell) if i.strip()]
-        if synonyms is not None:
-            mapped = [synonyms.get(normalise_name(i)) for i in items]
-            if any(m is None for m in mapped):
-                return None, "unknown_value"
-            items = [m for m in mapped if m is not None]
-        return ";".join(items), None
-
-    values, rules = _by_unique(text, one)
-    parsed = Parsed(pd.Series(values, index=raw.index, dtype=object))
-    _rule_masks(parsed, rules)
-    return parsed

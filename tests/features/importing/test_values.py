@@ -8,12 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.importing.synonyms import value_synonyms
+from features.importing.labels import parse_enum, parse_list, value_synonyms
 from features.importing.values import (
     parse_date,
-    parse_enum,
     parse_id,
-    parse_list,
     parse_number,
     parse_whole,
 )
