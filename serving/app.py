@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,11 +24,14 @@ from prometheus_client import (
 
 from features.errors import UserInputError
 from fieldcoach.settings import Settings
+from serving.batch import fill_week_plans
 from serving.champions import MODEL_NAMES, ModelStore
 from serving.db import make_engine, session_factory
+from serving.flights import SharedResults
 from serving.limits import BodyLimitMiddleware, error_item, install_error_handlers, json_error
 from serving.routes import feedback, keys, retailers, skills, system, visits
 from serving.territory import NotFound, Territory
+from serving.web import install_web
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +72,15 @@ def _metrics(registry: CollectorRegistry) -> dict:
     }
 
 
+def _fill_plans(territory: Territory, sessions, stop: threading.Event) -> None:
+    """The week's default plans, when ``plan batch`` has not stored them (a thread)."""
+    try:
+        result = fill_week_plans(territory, sessions, log=log.info, stop=stop)
+        log.info("default plans stored at start: %s", result)
+    except Exception:  # the service still plans on request
+        log.exception("could not fill the week's default plans")
+
+
 def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
     """The API for these settings (database, registry, data folder, models folder)."""
 
@@ -87,8 +100,21 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
                 app.state.territory = Territory.load(settings.resolved_data_dir, store)
             except Exception as exc:  # the service still answers health and skills
                 app.state.data_error = f"{exc.__class__.__name__}: {str(exc)[:300]}"
+                app.state.data_report = getattr(exc, "report", None)  # validation problems
                 log.warning("data not loaded: %s", app.state.data_error)
+        stop, filler = threading.Event(), None
+        if app.state.territory is not None and settings.fill_plans_at_start:
+            filler = threading.Thread(
+                target=_fill_plans,
+                args=(app.state.territory, app.state.sessions, stop),
+                name="fill-week-plans",
+                daemon=True,
+            )
+            filler.start()
         yield
+        stop.set()
+        if filler is not None:
+            filler.join(timeout=10)
         engine.dispose()
 
     app = FastAPI(
@@ -98,6 +124,7 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.plan_memo = {}
+    app.state.plan_flights = SharedResults()
     app.state.territory = None
     app.state.data_error = "starting"
     registry = CollectorRegistry()
@@ -125,6 +152,7 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
     for module in (system, visits, retailers, skills, feedback, keys):
         app.include_router(module.router, prefix="/v1")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    install_web(app, settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

@@ -10,6 +10,7 @@ so the next training run learns from them.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,14 @@ from features.io import find_table_files, read_raw_table, write_table
 from features.validate import validate_tables
 from fieldcoach.settings import Settings
 from serving.champions import MODEL_NAMES, ModelStore
-from serving.db import Feedback, make_engine, save_plan, session_factory, utcnow
+from serving.db import (
+    Feedback,
+    PrecomputedPlan,
+    make_engine,
+    save_plan,
+    session_factory,
+    utcnow,
+)
 from serving.territory import LANGUAGES, Territory
 
 
@@ -53,14 +61,19 @@ def store_week_plans(
     week: str | None = None,
     time_limit_s: float = 0.8,
     log: Callable[[str], None] = print,
+    managers: list[str] | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[str, Any]:
-    """Plan every manager's week with the territory's models; store both languages."""
+    """Plan every manager's week (or ``managers``') with the territory's models; store both
+    languages. ``stop`` ends the run between two managers (the service shutting down)."""
     week = week or territory.default_week()
     territory.context(week)  # a bad week fails here, once, with the planner's message
     versions = territory.store.versions_key()
     written = 0
     with sessions() as session:
-        for manager_id in sorted(territory.team_of_manager):
+        for manager_id in sorted(territory.team_of_manager if managers is None else managers):
+            if stop is not None and stop.is_set():
+                break
             try:
                 plan = territory.plan(manager_id, week, time_limit_s=time_limit_s)
             except Exception as exc:
@@ -81,6 +94,42 @@ def store_week_plans(
             session.commit()
             written += 1
     return {"week": week, "managers": written, "models": versions}
+
+
+def missing_week_plans(
+    territory: Territory, sessions: sessionmaker[Session], week: str | None = None
+) -> list[str]:
+    """Managers whose default plan for the week is not stored, in every language, with the
+    models now serving."""
+    week = week or territory.default_week()
+    with sessions() as session:
+        stored = session.execute(
+            select(PrecomputedPlan.manager_id, PrecomputedPlan.language).where(
+                PrecomputedPlan.week == week,
+                PrecomputedPlan.models == territory.store.versions_key(),
+            )
+        ).all()
+    languages: dict[str, set[str]] = {}
+    for manager_id, language in stored:
+        languages.setdefault(manager_id, set()).add(language)
+    return [
+        m for m in sorted(territory.team_of_manager) if languages.get(m, set()) < set(LANGUAGES)
+    ]
+
+
+def fill_week_plans(
+    territory: Territory,
+    sessions: sessionmaker[Session],
+    log: Callable[[str], None] = print,
+    stop: threading.Event | None = None,
+) -> dict[str, Any]:
+    """What the service does at start when ``plan batch`` has not: store the missing plans."""
+    week = territory.default_week()
+    missing = missing_week_plans(territory, sessions, week)
+    if not missing:
+        return {"week": week, "managers": 0, "models": territory.store.versions_key()}
+    log(f"planning {len(missing)} managers' default week {week} in the background")
+    return store_week_plans(territory, sessions, week, log=log, managers=missing, stop=stop)
 
 
 def _merged(

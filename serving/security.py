@@ -81,8 +81,13 @@ def principal_of(row: ApiKey) -> Principal:
 
 def find_key(session: Session, key: str) -> Principal | None:
     """The caller behind a key that exists and is not revoked (one indexed lookup)."""
+    return find_key_hash(session, hash_key(key))
+
+
+def find_key_hash(session: Session, key_hash: str) -> Principal | None:
+    """The caller behind a key's hash (what a web session keeps instead of the key)."""
     row = session.scalar(
-        select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+        select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
     )
     return None if row is None else principal_of(row)
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from features.errors import UserInputError
 from features.retailer import RetailerHistory, prepare_history
-from features.validate import load_dataset
+from features.validate import ValidationReport, load_dataset
 from planning.plan import (
     Models,
     PlanContext,
@@ -70,10 +70,14 @@ class Territory:
                     self._hired_on[mid] = pd.Timestamp(day).date()
         courses = tables.get("courses")
         self._course_ids = None if courses is None else frozenset(courses["course_id"])
+        self.report: ValidationReport | None = None
 
     @classmethod
     def load(cls, data_dir: Path, store: ModelStore) -> Territory:
-        return cls(load_dataset(data_dir).tables, store)
+        dataset = load_dataset(data_dir)
+        territory = cls(dataset.tables, store)
+        territory.report = dataset.report  # the data folder's status, for the workspace
+        return territory
 
     def _weekly_order_values(self) -> pd.DataFrame:
         orders = self.tables["orders"]

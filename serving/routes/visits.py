@@ -73,9 +73,27 @@ def manager_plan(
         body = cached_plan(request, session, manager_id, week, language)
         if body is not None:
             return body, None
-    plan = territory.plan(manager_id, week, capacity, days, language)
+    plan = computed_plan(request, territory, manager_id, week, capacity, days, language)
     plan["source"] = "computed"
     return None, plan
+
+
+def computed_plan(
+    request: Request,
+    territory: Territory,
+    manager_id: str,
+    week: str,
+    capacity: int | None,
+    days: int,
+    language: str,
+) -> dict[str, Any]:
+    """A plan made on request: identical concurrent requests share one solver run, and the
+    result is kept while the same models serve (the generation is part of the key)."""
+    territory.manager_team(manager_id)  # an unknown manager is a 404, never kept
+    key = (manager_id, week, capacity, days, language, territory.store.generation)
+    return request.app.state.plan_flights.get(
+        key, lambda: territory.plan(manager_id, week, capacity, days, language)
+    )
 
 
 def _visit_rows(plan: dict[str, Any]) -> list[dict[str, Any]]:

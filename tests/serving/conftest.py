@@ -34,6 +34,8 @@ def settings_for(home: Path, **overrides) -> Settings:
         "data_dir": home / "data",
         "mlflow_tracking_uri": f"sqlite:///{(home / 'mlflow.db').resolve()}",
         "database_url": f"sqlite:///{(home / 'fieldcoach.db').resolve()}",
+        # Tests decide what is precomputed; test_flights checks the fill at start.
+        "fill_plans_at_start": False,
         **overrides,
     }
     return Settings(**values)
