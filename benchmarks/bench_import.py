@@ -89,12 +89,19 @@ def write_xlsx(path: Path, n: int) -> None:
     workbook.save(path)
 
 
-def _timed(label: str, fn) -> tuple[float, object]:
-    start = time.perf_counter()
-    value = fn()
-    seconds = time.perf_counter() - start
-    print(f"  {label:<44} {seconds:8.1f} s", flush=True)
-    return seconds, value
+REPEAT = 1
+
+
+def _timed(label: str, fn, repeat: int = 1) -> tuple[float, object]:
+    """Best of ``repeat`` runs: the machine is shared, so the minimum is the honest figure."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        value = fn()
+        times.append(time.perf_counter() - start)
+    shown = ", ".join(f"{t:.1f}" for t in times)
+    print(f"  {label:<44} {min(times):8.1f} s  (runs: {shown})", flush=True)
+    return min(times), value
 
 
 def _ensure(path: Path, n: int, writer) -> None:
@@ -110,11 +117,13 @@ def bench_csv(folder: Path, n: int) -> float:
     _ensure(path, n, write_csv)
     print(f"GBK CSV, {n:,} order rows ({path.stat().st_size / 2**20:,.0f} MiB)")
     plain, frame = _timed(
-        "pandas.read_csv(encoding='gbk')", lambda: pd.read_csv(path, encoding="gbk")
+        "pandas.read_csv(encoding='gbk')", lambda: pd.read_csv(path, encoding="gbk"), REPEAT
     )
     assert len(frame) == n
     del frame
-    ours, result = _timed("fieldcoach import (parse + validate)", lambda: import_files([path]))
+    ours, result = _timed(
+        "fieldcoach import (parse + validate)", lambda: import_files([path]), REPEAT
+    )
     assert result.ok and len(result.tables["orders"]) == n, result.report[:3]
     ratio = ours / plain
     verdict = "met" if ratio <= TARGET_RATIO else "MISSED"
@@ -130,7 +139,9 @@ def bench_xlsx(folder: Path, n: int, with_openpyxl: bool) -> None:
     _ensure(path, n, write_xlsx)
     print(f"xlsx, one sheet of {n:,} order rows ({path.stat().st_size / 2**20:,.0f} MiB)")
     plain, frame = _timed(
-        "pandas.read_excel(engine='calamine')", lambda: pd.read_excel(path, engine="calamine")
+        "pandas.read_excel(engine='calamine')",
+        lambda: pd.read_excel(path, engine="calamine"),
+        REPEAT,
     )
     assert len(frame) == n
     del frame
@@ -139,7 +150,9 @@ def bench_xlsx(folder: Path, n: int, with_openpyxl: bool) -> None:
             "pandas.read_excel(engine='openpyxl')", lambda: pd.read_excel(path, engine="openpyxl")
         )
         print(f"  rows/s: read_excel openpyxl {n / slow:,.0f}")
-    ours, result = _timed("fieldcoach import (parse + validate)", lambda: import_files([path]))
+    ours, result = _timed(
+        "fieldcoach import (parse + validate)", lambda: import_files([path]), REPEAT
+    )
     assert result.ok and len(result.tables["orders"]) == n, result.report[:3]
     print(
         f"  rows/s: read_excel calamine {n / plain:,.0f}, import {n / ours:,.0f}; "
@@ -159,12 +172,15 @@ def main() -> None:
     parser.add_argument("--csv-rows", type=int, default=5_000_000)
     parser.add_argument("--xlsx-rows", type=int, default=1_000_000)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/fieldcoach-bench-import"))
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best is shown")
     parser.add_argument(
         "--with-openpyxl",
         action="store_true",
         help="also time pandas.read_excel with openpyxl (slow)",
     )
     args = parser.parse_args()
+    global REPEAT
+    REPEAT = args.repeat
     args.dir.mkdir(parents=True, exist_ok=True)
     warm_up(args.dir)
     if args.csv_rows:

@@ -30,7 +30,8 @@ from typing import Any
 
 from features.contract import TABLES, schema_for
 from features.errors import UserInputError
-from features.importing.synonyms import VALUE_LISTS, normalise_name, value_synonyms
+from features.importing.labels import VALUE_LISTS, value_synonyms
+from features.importing.synonyms import normalise_name
 
 SKIP = "skip"
 _SOURCE_KEYS = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 
 from features.contract import TABLES, schema_for
 from features.importing.mapping import SKIP, SourceRule
@@ -39,6 +40,7 @@ class Resolved:
         return column
 
 
+@cache
 def ranked_synonyms(table: str) -> dict[str, tuple[str, int]]:
     """Normalised header -> (contract column, rank); a lower rank is the more specific name."""
     out: dict[str, tuple[str, int]] = {}

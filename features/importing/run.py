@@ -22,11 +22,11 @@ import pandas as pd
 
 from features.contract import LIST_OF, TABLES, column_rules, schema_for
 from features.importing import values as v
+from features.importing.labels import VALUE_LISTS, parse_enum, parse_list
 from features.importing.mapping import Mapping
 from features.importing.messages import describe
 from features.importing.resolve import Resolved, missing_required, resolve
 from features.importing.sources import ENCODING_NAMES, Source, SourceError, open_sources
-from features.importing.synonyms import VALUE_LISTS
 from features.validate import ValidationReport, validate_tables
 
 MAX_ROWS_PER_RULE = 100  # report rows per (source, column, rule); a count row follows
@@ -102,12 +102,12 @@ def _parse_column(
         labels = v.satisfaction_labels() if column == "satisfaction" else None
         return v.parse_whole(raw, labels)
     if kind == "enum":
-        return v.parse_enum(raw, mapping.value_synonyms(table, column))
+        return parse_enum(raw, mapping.value_synonyms(table, column))
     if kind == "list":
         synonyms = (
             mapping.value_synonyms(table, column) if (table, column) in VALUE_LISTS else None
         )
-        return v.parse_list(raw, synonyms)
+        return parse_list(raw, synonyms)
     return v.parse_id(raw) if kind == "id" else v.parse_text(raw)
 
 
@@ -233,7 +233,9 @@ def _read_source(
         # Bad rows never reach the contract check (their cells are reported already); when
         # they are not skipped the import fails, so nothing is lost by leaving them out.
         keep = ~bad
-        part = pd.DataFrame(typed).loc[keep].reset_index(drop=True)
+        part = pd.DataFrame(typed, copy=False)
+        if not keep.all():
+            part = part.loc[keep].reset_index(drop=True)
         parts.frames.append(part)
         parts.sources.append(np.full(len(part), index, dtype=np.int32))
         parts.rows.append(chunk.rows[keep])

@@ -185,8 +185,43 @@ def open_csv(
     return Source(path, None, _header_names(rows[index]), index + 1, encoding, delimiter)
 
 
+class _Utf8Stream(io.RawIOBase):
+    """A file in another encoding read as UTF-8, decoded in 8 MB blocks.
+
+    Arrow's own transcoding (``ReadOptions(encoding=...)``) decodes in small pieces and was
+    4x slower than this on a GBK file; Arrow's CSV parser then reads UTF-8 natively.
+    """
+
+    BLOCK = 8 << 20
+
+    def __init__(self, path: Path, encoding: str):
+        self._file = open(path, "rb")  # noqa: SIM115 (closed with the stream)
+        self._decoder = codecs.getincrementaldecoder(encoding)()
+        self._buffer = b""
+        self._done = False
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:  # type: ignore[override]
+        while len(self._buffer) < len(target) and not self._done:
+            block = self._file.read(self.BLOCK)
+            self.bytes_read += len(block)
+            self._done = not block
+            self._buffer += self._decoder.decode(block, final=self._done).encode("utf-8")
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
 def _csv_chunks(source: Source) -> Iterator[Chunk]:
-    """Arrow's streaming CSV reader: every cell text, one record batch (~16 MB) at a time.
+    """Arrow's streaming CSV reader: every cell text, one record batch (~8 MB) at a time.
 
     Blank lines are dropped by the reader; row numbers count from the header, so they stay
     right as long as the data has no blank lines in it (exports do not).
@@ -195,14 +230,19 @@ def _csv_chunks(source: Source) -> Iterator[Chunk]:
     import pyarrow.csv as pacsv
 
     names = list(source.headers)
+    encoding = source.encoding or "utf-8"
+    stream = source.path if encoding == "utf-8" else _Utf8Stream(source.path, encoding)
     try:
         reader = pacsv.open_csv(
-            source.path,
+            stream,
             read_options=pacsv.ReadOptions(
-                encoding=source.encoding or "utf-8",
+                encoding="utf-8",
                 skip_rows=source.header_row,
                 column_names=[f"c{i}" for i in range(len(names))],
-                block_size=16 << 20,
+                block_size=8 << 20,
+                # One thread: on a shared 2-core machine Arrow's threads only contend with
+                # the decoding stream (measured 1.7 s vs 1.0 s for a million GBK rows).
+                use_threads=False,
             ),
             parse_options=pacsv.ParseOptions(delimiter=source.delimiter or ","),
             convert_options=pacsv.ConvertOptions(
@@ -212,6 +252,8 @@ def _csv_chunks(source: Source) -> Iterator[Chunk]:
             ),
         )
     except pa.ArrowInvalid as exc:
+        if isinstance(stream, _Utf8Stream):
+            stream.close()
         raise SourceError("corrupt_file", " ".join(str(exc).split())[:300]) from exc
     first_row = source.header_row + 1
     try:
@@ -230,6 +272,10 @@ def _csv_chunks(source: Source) -> Iterator[Chunk]:
         ) from exc
     except pa.ArrowInvalid as exc:
         raise SourceError("corrupt_file", " ".join(str(exc).split())[:300], first_row) from exc
+    finally:  # also when the caller stops early (--suggest reads the first rows only)
+        reader.close()
+        if isinstance(stream, _Utf8Stream):
+            stream.close()
 
 
 # --------------------------------------------------------------------------- workbooks

@@ -12,10 +12,11 @@ from typing import Any
 
 import pandas as pd
 
+from features.importing.labels import VALUE_LISTS
 from features.importing.mapping import Mapping, write_suggestion
 from features.importing.resolve import missing_required, resolve
 from features.importing.sources import SourceError, open_sources
-from features.importing.synonyms import VALUE_LISTS, normalise_name
+from features.importing.synonyms import normalise_name
 
 VALUE_SCAN_ROWS = 200_000  # labels are read from the first rows of each source
 MAX_LABELS = 200
@@ -70,15 +71,18 @@ def suggest_mapping(paths: list[Path], mapping: Mapping | None = None) -> str:
             if not enum_headers or res.table is None:
                 continue
             seen = 0
+            chunks = source.chunks()
             try:
-                for chunk in source.chunks():
+                for chunk in chunks:
                     for header, column in enum_headers.items():
                         _collect(chunk.frame[header], res.table, column, mapping, labels)
                     seen += len(chunk.frame)
                     if seen >= VALUE_SCAN_ROWS:
                         break
             except SourceError:
-                pass
+                pass  # the import itself reports it; a suggestion lists what it could read
+            finally:
+                chunks.close()
     return write_suggestion(entries, labels)
 
 
