@@ -86,6 +86,13 @@ class PlanFeedback:
         default_factory=lambda: pd.DataFrame(columns=["retailer_id", "visit_date"])
     )
 
+    def fingerprint(self) -> tuple:
+        """A hashable summary: two plans made from equal feedback may share one result."""
+        return (
+            tuple(map(tuple, self.exclusions[["retailer_id", "until"]].astype(str).to_numpy())),
+            tuple(map(tuple, self.done[["retailer_id", "visit_date"]].astype(str).to_numpy())),
+        )
+
     def for_retailers(self, retailer_ids: Iterable[str]) -> PlanFeedback:
         ids = set(retailer_ids)
         return PlanFeedback(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 
@@ -14,10 +13,8 @@ from sqlalchemy.orm import Session
 
 from features.i18n import localise_rows
 from serving.champions import ModelStore
-from serving.security import Principal, find_key
+from serving.security import KeyLookup, Principal
 from serving.territory import Territory
-
-KEY_CACHE_SECONDS = 30.0
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -45,13 +42,17 @@ async def get_territory(request: Request) -> Territory:
 TerritoryDep = Annotated[Territory, Depends(get_territory)]
 
 
-def _lookup(request: Request, key: str) -> Principal | None:
-    with request.app.state.sessions() as session:
-        return find_key(session, key)
+async def lookup_principal(request: Request, key: str) -> Principal | None:
+    """The key's holder, read from the database on every request (one indexed query): a
+    revoked key is refused on its next request in every worker."""
+    if len(key) > 200:  # no key is this long; do not hash megabytes
+        return None
+    lookup: KeyLookup = request.app.state.key_lookup
+    if lookup.on_loop:
+        return lookup(key)
+    return await run_in_threadpool(lookup, key)
 
 
-# The dependencies on every request are async so a cached answer never waits for a worker
-# thread (the latency bar); the database is reached only on a cache miss, in a thread.
 async def get_principal(
     request: Request,
     x_api_key: Annotated[
@@ -64,21 +65,27 @@ async def get_principal(
             "missing API key: send it in the X-API-Key header",
             headers={"WWW-Authenticate": "X-API-Key"},
         )
-    cache: dict[str, tuple[float, Principal | None]] = request.app.state.key_cache
-    now = time.monotonic()
-    hit = cache.get(x_api_key)
-    if hit is None or now - hit[0] > KEY_CACHE_SECONDS:
-        hit = (now, await run_in_threadpool(_lookup, request, x_api_key))
-        if len(cache) > 10_000:
-            cache.clear()
-        cache[x_api_key] = hit
-    if hit[1] is None:
+    principal = await lookup_principal(request, x_api_key)
+    if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "unknown API key",
+            "unknown or revoked API key",
             headers={"WWW-Authenticate": "X-API-Key"},
         )
-    return hit[1]
+    return principal
+
+
+async def get_optional_principal(
+    request: Request,
+    x_api_key: Annotated[
+        str | None,
+        Header(description="Optional: a data_scientist or admin key shows run ids and notes."),
+    ] = None,
+) -> Principal | None:
+    """The caller if a valid key is sent; anyone may call without one."""
+    if not x_api_key:
+        return None
+    return await lookup_principal(request, x_api_key)
 
 
 def require(*roles: str) -> Callable[..., Principal]:
@@ -103,9 +110,10 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 
 
 def check_team(principal: Principal, team_id: str | None) -> None:
+    """403 unless the key may see this team (the message does not say whether it exists)."""
     if not principal.may_see_team(team_id):
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"this key is not granted team {team_id or '(none)'}"
+            status.HTTP_403_FORBIDDEN, f"this key may not see team {team_id or '(none)'}"
         )
 
 

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from planning.export import route_rows
 from planning.plan import summarise_team
+from serving.access import authorise_manager, authorise_team
 from serving.db import latest_feedback_at, load_plan, plan_feedback
 from serving.deps import (
     FormatQuery,
@@ -17,9 +18,9 @@ from serving.deps import (
     Planner,
     SessionDep,
     TerritoryDep,
-    check_team,
     csv_response,
 )
+from serving.responses import protected
 from serving.schemas import ID_PATTERN, WEEK_PATTERN, TeamPlan, VisitPlan
 from serving.territory import Territory
 
@@ -78,17 +79,51 @@ def manager_plan(
         if body is not None:
             return body, None
     feedback = plan_feedback(session, [manager_id])
-    plan = territory.plan(
+    plan = computed_plan(
+        request, territory, manager_id, week, capacity, days, language, feedback, work_on_holidays
+    )
+    plan["source"] = "computed"
+    return None, plan
+
+
+def computed_plan(
+    request: Request,
+    territory: Territory,
+    manager_id: str,
+    week: str,
+    capacity: int | None,
+    days: int,
+    language: str,
+    feedback=None,
+    work_on_holidays: bool = False,
+) -> dict[str, Any]:
+    """A plan made on request: identical concurrent requests share one solver run, and the
+    result is kept while the same models serve and no new feedback arrived (the generation
+    and the feedback's fingerprint are part of the key)."""
+    territory.manager_team(manager_id)  # an unknown manager is a 404, never kept
+    heard = None if feedback is None else feedback.fingerprint()
+    key = (
         manager_id,
         week,
         capacity,
         days,
         language,
-        feedback=feedback,
-        include_non_working_days=work_on_holidays,
+        territory.store.generation,
+        heard,
+        work_on_holidays,
     )
-    plan["source"] = "computed"
-    return None, plan
+    return request.app.state.plan_flights.get(
+        key,
+        lambda: territory.plan(
+            manager_id,
+            week,
+            capacity,
+            days,
+            language,
+            feedback=feedback,
+            include_non_working_days=work_on_holidays,
+        ),
+    )
 
 
 def _visit_rows(plan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -96,11 +131,31 @@ def _visit_rows(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return route_rows(plan)
 
 
+PLAN_LINKS = {
+    "RetailerRisk": {
+        "operationRef": "#/paths/~1v1~1retailers~1{retailer_id}~1risk/get",
+        "parameters": {"retailer_id": "$response.body#/visits/0/retailer_id"},
+        "description": "The first recommended retailer's risk.",
+    }
+}
+TEAM_LINKS = {
+    "ManagerPlan": {
+        "operationRef": "#/paths/~1v1~1managers~1{manager_id}~1visit-plan/get",
+        "parameters": {"manager_id": "$response.body#/managers/0/manager_id"},
+        "description": "The first manager's own plan.",
+    }
+}
+
+
+def _with_links(responses: dict, links: dict) -> dict:
+    return {**responses, 200: {**responses.get(200, {}), "links": links}}
+
+
 @router.get(
     "/managers/{manager_id}/visit-plan",
     response_model=VisitPlan,
     openapi_extra={"x-roles": ["planner"]},
-    responses={404: {"description": "Unknown manager"}, 403: {"description": "Team not granted"}},
+    responses=_with_links(protected(404, 503, csv=True), PLAN_LINKS),
 )
 async def get_visit_plan(
     request: Request,
@@ -119,7 +174,7 @@ async def get_visit_plan(
     format: FormatQuery = "json",
 ):
     """A manager's next-best visits for a week: ranked list and day-by-day routes."""
-    check_team(principal, territory.manager_team(manager_id))
+    authorise_manager(principal, territory, manager_id)
     # The week's precomputed plan straight from memory: the request the latency bar is
     # about never leaves the event loop. Anything else (database, solver) runs in a thread.
     if capacity is None and days == 5 and not work_on_holidays and format == "json":
@@ -169,7 +224,7 @@ def _visit_plan(
     "/teams/{team_id}/visit-plan",
     response_model=TeamPlan,
     openapi_extra={"x-roles": ["planner"]},
-    responses={404: {"description": "Unknown team"}, 403: {"description": "Team not granted"}},
+    responses=_with_links(protected(404, 503, csv=True), TEAM_LINKS),
 )
 def get_team_plan(
     request: Request,
@@ -182,9 +237,8 @@ def get_team_plan(
     format: FormatQuery = "json",
 ):
     """Plans for every manager of a team for the week (precomputed ones where available)."""
-    check_team(principal, team_id)
     plans = []
-    for manager_id in territory.team_managers(team_id):
+    for manager_id in authorise_team(principal, territory, team_id):
         body, plan = manager_plan(request, session, territory, manager_id, week, None, 5, language)
         plans.append(plan or json.loads(body))
     if format == "csv":
