@@ -242,7 +242,7 @@ def manager_ids(tables) -> set[str]:
 
 
 def plan_manager(
-    context: PlanContext, manager_id: str, language: str = "en", **options: Any
+    context: PlanContext, manager_id: str, *, language: str = "en", **options: Any
 ) -> dict[str, Any]:
     """Plan one manager's week in one language (see ``plan_manager_languages``)."""
     check_language(language)

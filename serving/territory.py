@@ -164,6 +164,7 @@ class Territory:
         language: str = "en",
         time_limit_s: float | None = None,
         feedback: PlanFeedback | None = None,
+        include_non_working_days: bool = False,
     ) -> dict[str, Any]:
         self.manager_team(manager_id)
         context = self.context(week)
@@ -175,6 +176,7 @@ class Territory:
             time_limit_s=self.replan_time_limit_s if time_limit_s is None else time_limit_s,
             language=language,
             feedback=feedback,
+            include_non_working_days=include_non_working_days,
         )
 
     def plan_languages(

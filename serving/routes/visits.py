@@ -70,15 +70,18 @@ def manager_plan(
     capacity: int | None,
     days: int,
     language: str,
+    work_on_holidays: bool = False,
 ) -> tuple[str | None, dict[str, Any] | None]:
     """(cached JSON, None) for a default plan made by the batch, else (None, fresh plan)."""
     week = week or territory.default_week()
-    if capacity is None and days == 5:
+    if capacity is None and days == 5 and not work_on_holidays:
         body = cached_plan(request, session, manager_id, week, language)
         if body is not None:
             return body, None
     feedback = plan_feedback(session, [manager_id])
-    plan = computed_plan(request, territory, manager_id, week, capacity, days, language, feedback)
+    plan = computed_plan(
+        request, territory, manager_id, week, capacity, days, language, feedback, work_on_holidays
+    )
     plan["source"] = "computed"
     return None, plan
 
@@ -92,16 +95,34 @@ def computed_plan(
     days: int,
     language: str,
     feedback=None,
+    work_on_holidays: bool = False,
 ) -> dict[str, Any]:
     """A plan made on request: identical concurrent requests share one solver run, and the
     result is kept while the same models serve and no new feedback arrived (the generation
     and the feedback's fingerprint are part of the key)."""
     territory.manager_team(manager_id)  # an unknown manager is a 404, never kept
     heard = None if feedback is None else feedback.fingerprint()
-    key = (manager_id, week, capacity, days, language, territory.store.generation, heard)
+    key = (
+        manager_id,
+        week,
+        capacity,
+        days,
+        language,
+        territory.store.generation,
+        heard,
+        work_on_holidays,
+    )
     return request.app.state.plan_flights.get(
         key,
-        lambda: territory.plan(manager_id, week, capacity, days, language, feedback=feedback),
+        lambda: territory.plan(
+            manager_id,
+            week,
+            capacity,
+            days,
+            language,
+            feedback=feedback,
+            include_non_working_days=work_on_holidays,
+        ),
     )
 
 
@@ -147,26 +168,48 @@ async def get_visit_plan(
         int | None, Query(ge=1, le=300, description="Visits this week (default: the manager's).")
     ] = None,
     days: Annotated[int, Query(ge=1, le=7, description="Working days.")] = 5,
+    work_on_holidays: Annotated[
+        bool, Query(description="Plan on public holidays and company days off too.")
+    ] = False,
     format: FormatQuery = "json",
 ):
     """A manager's next-best visits for a week: ranked list and day-by-day routes."""
     authorise_manager(principal, territory, manager_id)
     # The week's precomputed plan straight from memory: the request the latency bar is
     # about never leaves the event loop. Anything else (database, solver) runs in a thread.
-    if capacity is None and days == 5 and format == "json":
+    if capacity is None and days == 5 and not work_on_holidays and format == "json":
         memo_key = _memo_key(request, manager_id, week or territory.default_week(), language)
         body = request.app.state.plan_memo.get(memo_key)
         if body is not None:
             return Response(body, media_type="application/json")
     return await run_in_threadpool(
-        _visit_plan, request, territory, manager_id, week, capacity, days, language, format
+        _visit_plan,
+        request,
+        territory,
+        manager_id,
+        week,
+        capacity,
+        days,
+        language,
+        format,
+        work_on_holidays,
     )
 
 
-def _visit_plan(request, territory, manager_id, week, capacity, days, language, format):
+def _visit_plan(
+    request, territory, manager_id, week, capacity, days, language, format, work_on_holidays
+):
     with request.app.state.sessions() as session:
         body, plan = manager_plan(
-            request, session, territory, manager_id, week, capacity, days, language
+            request,
+            session,
+            territory,
+            manager_id,
+            week,
+            capacity,
+            days,
+            language,
+            work_on_holidays,
         )
     if format == "csv":
         return csv_response(

@@ -124,3 +124,16 @@ def test_models_csv_has_one_column_per_metric(client, keys):
     text = response.content.decode("utf-8-sig")
     assert "{" not in text, "no Python dict repr in a spreadsheet"
     assert "模型" in text.splitlines()[0]
+
+
+def test_holidays_are_planned_only_when_asked(client, keys):
+    """This territory's week opens on Labour Day (2025-05-05): no visits that day by default."""
+    url = "/v1/managers/M0001/visit-plan?days=3"
+    default = client.get(url, headers=_h(keys, "planner")).json()
+    asked = client.get(f"{url}&work_on_holidays=true", headers=_h(keys, "planner")).json()
+    assert default["week_start"] == "2025-05-05"
+    assert default["week_start"] not in default["working_dates"]
+    assert not any(v["date"] == default["week_start"] for v in default["visits"])
+    assert any("Labour Day" in n for n in default["notes"])
+    assert asked["working_dates"][:3] == ["2025-05-05", "2025-05-06", "2025-05-07"]
+    assert any("as asked" in n for n in asked["notes"])
