@@ -1,4 +1,5 @@
-"""The trading calendar: weeks, and Chinese New Year, the season that moves every order book.
+"""The trading and working calendar: weeks, Chinese New Year (the season that moves every
+order book), and which days a manager works (public holidays, 调休, the company's own days).
 
 Orders swell in the weeks before the Spring Festival (gift cartons) and collapse in the
 holiday week. Its date moves between late January and mid February, so "the same week last
@@ -6,6 +7,9 @@ year" must be aligned on the festival, not on the calendar week.
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -68,3 +72,90 @@ def new_year_factor(days_since_epoch: np.ndarray) -> np.ndarray:
 def to_days(timestamp: str | pd.Timestamp) -> int:
     """Days since 1970-01-01 of a date."""
     return int(pd.Timestamp(timestamp).value // 86_400_000_000_000)
+
+
+# -- working days: public holidays and adjusted working days (调休) ----------------------
+
+OFFICIAL_SOURCE = "chinesecalendar"  # the State Council's yearly schedule, shipped as a package
+
+
+@dataclass(frozen=True)
+class DayKind:
+    """What a date is for field work, and why."""
+
+    working: bool
+    holiday: str | None = None  # the public holiday's English name (None: a plain day)
+    adjusted: bool = False  # a weekend day worked in lieu of a holiday (调休)
+    source: str = "weekdays"  # chinesecalendar, company, or weekdays (no official data)
+
+
+class WorkingCalendar:
+    """China's official working days, overridden day by day by the company's own file.
+
+    The official schedule (holidays such as 元旦 and the weekend days worked in lieu) comes
+    from ``chinesecalendar``, which ships the State Council's yearly notice; a year it does
+    not cover yet falls back to Monday-Friday, and ``years_without_official_data`` says so.
+    The company's ``working_days`` table (date, working 0/1, optional name) wins over both.
+    """
+
+    def __init__(self, overrides: pd.DataFrame | None = None) -> None:
+        self.overrides: dict[dt.date, tuple[bool, str | None]] = {}
+        if overrides is not None and len(overrides):
+            names = overrides["name"] if "name" in overrides else [None] * len(overrides)
+            for day, working, name in zip(
+                pd.to_datetime(overrides["date"]).dt.date,
+                overrides["working"].astype(int),
+                names,
+                strict=True,
+            ):
+                self.overrides[day] = (bool(working), None if pd.isna(name) else str(name))
+        self.years_without_official_data: set[int] = set()
+
+    def kind(self, day: dt.date | pd.Timestamp) -> DayKind:
+        day = pd.Timestamp(day).date()
+        if day in self.overrides:
+            working, name = self.overrides[day]
+            return DayKind(
+                working,
+                None if working else (name or "company day off"),
+                working and day.weekday() >= 5,
+                "company",
+            )
+        import chinese_calendar
+
+        try:
+            on_holiday, name = chinese_calendar.get_holiday_detail(day)
+        except NotImplementedError:  # a year the package does not cover yet
+            self.years_without_official_data.add(day.year)
+            return DayKind(day.weekday() < 5)
+        if not on_holiday:
+            return DayKind(True, None, day.weekday() >= 5, OFFICIAL_SOURCE)
+        return DayKind(False, name, False, OFFICIAL_SOURCE)
+
+
+def week_working_offsets(
+    monday: pd.Timestamp,
+    days: int,
+    calendar: WorkingCalendar,
+    include_non_working: bool = False,
+) -> tuple[list[int], list[tuple[int, DayKind]]]:
+    """The days of the week (0 = Monday) a manager works, and the days skipped with why.
+
+    The week's first ``days`` days are working days unless they are a public holiday or the
+    company's day off (so ``days=6`` still means Saturdays); a weekend day beyond them takes
+    the place of a lost day when it is an adjusted working day (调休) or the company says it
+    is worked. The week never holds more than ``days`` days.
+    """
+    offsets, skipped = [], []
+    for offset in range(7):
+        kind = calendar.kind(monday + pd.Timedelta(days=offset))
+        if offset < days:
+            if include_non_working or kind.working or kind.holiday is None:
+                offsets.append(offset)
+            else:
+                skipped.append((offset, kind))
+        elif kind.working and (kind.adjusted or kind.source == "company"):
+            offsets.append(offset)
+    # A weekend day worked in lieu replaces a day lost to a holiday; it does not stretch the
+    # week past the days asked for.
+    return offsets[:days], skipped

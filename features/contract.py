@@ -79,6 +79,12 @@ class Retailers(pa.DataFrameModel):
     """One row per licensed retailer (零售户)."""
 
     retailer_id: Series[str] = pa.Field(unique=True, description="Licence or customer code.")
+    name: Series[str] | None = pa.Field(
+        nullable=True, description="Shop name (店名), shown wherever the retailer is."
+    )
+    address: Series[str] | None = pa.Field(
+        nullable=True, description="Street address, shown on plans and printed routes."
+    )
     manager_id: Series[str] | None = pa.Field(
         nullable=True,
         description="Customer manager who serves the retailer.",
@@ -232,6 +238,18 @@ class Complaints(pa.DataFrameModel):
     category: Series[str] | None = pa.Field(isin=COMPLAINT_CATEGORIES, nullable=True)
 
 
+class WorkingDays(pa.DataFrameModel):
+    """The company's own working calendar: days that differ from the official one."""
+
+    date: Series[pd.Timestamp] = pa.Field(unique=True, coerce=True)
+    working: Series[int] = pa.Field(
+        isin=[0, 1], coerce=True, description="1: a working day; 0: a day off."
+    )
+    name: Series[str] | None = pa.Field(
+        nullable=True, description="Why (e.g. 公司年会, 春节加班), shown in plan notes."
+    )
+
+
 @dataclass(frozen=True)
 class TableSpec:
     name: str
@@ -252,6 +270,7 @@ TABLES: dict[str, TableSpec] = {
         TableSpec("trainings", Trainings, False, "completed_on"),
         TableSpec("surveys", Surveys, False, "surveyed_on"),
         TableSpec("complaints", Complaints, False, "complained_on"),
+        TableSpec("working_days", WorkingDays, False, None),
     )
 }
 

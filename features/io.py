@@ -1,4 +1,5 @@
-"""Reading and writing the contract's tables: one file per table, CSV or Parquet.
+"""Reading and writing the contract's tables (one file per table, CSV or Parquet), and the
+reports people open (CSV or Excel).
 
 Writes are atomic (a temporary file in the same folder, then ``os.replace``), so a reader
 never sees half a table and a crash leaves the previous file intact.
@@ -11,10 +12,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from features.contract import TABLES
+from features.errors import UserInputError
 
 SUFFIXES = (".parquet", ".csv")
 
@@ -97,4 +100,38 @@ def write_table(frame: pd.DataFrame, path: Path) -> Path:
             frame.to_csv(tmp, index=False, encoding="utf-8-sig", date_format="%Y-%m-%d")
         else:
             frame.to_parquet(tmp, index=False)
+    return path
+
+
+REPORT_SUFFIXES = (".json", ".csv", ".xlsx")
+
+
+def check_report_path(path: Path, option: str = "--out") -> Path:
+    """A report file name a person asked for: JSON, CSV or Excel, chosen by extension."""
+    path = Path(path)
+    if path.suffix.lower() not in REPORT_SUFFIXES:
+        raise UserInputError(f"{option} {path}: use a .json, .csv or .xlsx file name")
+    return path
+
+
+def write_report_rows(rows: list[dict[str, Any]], path: Path, sheet: str = "plan") -> Path:
+    """Rows a person reads, atomically: CSV (UTF-8 with BOM, for Excel) or .xlsx by extension.
+
+    The rows are already in the reader's language (``features.i18n.localise_rows``).
+    """
+    path = check_report_path(path)
+    if path.suffix.lower() == ".json":
+        raise ValueError(f"{path}: rows go to .csv or .xlsx; write JSON from the plan itself")
+    frame = pd.DataFrame(rows, dtype=object)  # whole numbers stay whole beside blanks
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() == ".xlsx":
+            with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+                frame.to_excel(writer, index=False, sheet_name=sheet[:31])
+                sheet_obj = writer.sheets[sheet[:31]]
+                for k, column in enumerate(frame.columns, start=1):
+                    longest = max([len(str(column)), *(len(str(v)) for v in frame[column])])
+                    letter = sheet_obj.cell(row=1, column=k).column_letter
+                    sheet_obj.column_dimensions[letter].width = min(60, longest + 2)
+        else:
+            frame.to_csv(tmp, index=False, encoding="utf-8-sig")
     return path

@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.contract import SKILL_NAMES_ZH, SKILLS
+from features.contract import SKILLS
 from features.errors import UserInputError
+from features.i18n import SKILL_NAMES
 
 FORMAT_ZH = {"classroom": "课堂", "online": "线上", "external": "外训", "on_the_job": "在岗"}
 
@@ -248,6 +249,8 @@ def _rationale(
 ) -> dict[str, str]:
     parts_en, parts_zh = [], []
     gains = sorted(choice["expected_gain"].items(), key=lambda kv: -kv[1])
+    # A skill the course is not expected to move is not a reason to take it ("ethics: +0.0").
+    gains = [(k, g) for k, g in gains if round(g, 1) > 0] or gains[:1]
     for skill, gain in gains:
         row = rows[skill]
         rank = order.index(skill) + 1
@@ -262,11 +265,11 @@ def _rationale(
             else (f"最近测评 {row['latest_score']:.0f} 分（{row['latest_assessed_on']}）")
         )
         parts_en.append(
-            f"{skill} (estimate {row['estimate']:.0f} ± {row['sd']:.0f}, target "
+            f"{SKILL_NAMES[skill][1]} (estimate {row['estimate']:.0f} ± {row['sd']:.0f}, target "
             f"{targets[skill]:.0f}, priority #{rank}; {basis_en}): +{gain:.1f} points expected"
         )
         parts_zh.append(
-            f"{SKILL_NAMES_ZH[skill]}（估计 {row['estimate']:.0f} ± {row['sd']:.0f}，目标 "
+            f"{SKILL_NAMES[skill][0]}（估计 {row['estimate']:.0f} ± {row['sd']:.0f}，目标 "
             f"{targets[skill]:.0f}，优先级第{rank}；{basis_zh}）：预计提升 {gain:.1f} 分"
         )
     refresher_en = " Refresher: it is due again." if choice["refresher"] else ""
@@ -290,8 +293,12 @@ def recommend_cohorts(
     min_size: int = 4,
     max_size: int = 12,
     managers: list[str] | None = None,
+    course_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """Sessions of managers who share a priority gap, for training coordinators.
+
+    With ``course_id``, only that course's sessions: who should attend it (every manager
+    it helps close a gap), and who is left out and why.
 
     Each manager's top-priority skill (largest gap x importance, gap > 0) is matched with the
     available course that brings them the most value on that skill; managers choosing the
@@ -305,9 +312,12 @@ def recommend_cohorts(
     """
     if min_size < 1 or max_size < min_size:
         raise UserInputError(f"need 1 <= min size <= max size, got {min_size} and {max_size}")
+    if course_id is not None and course_id not in {c["course_id"] for c in state.catalogue}:
+        raise UserInputError(f"--course {course_id!r}: no such course in the catalogue")
     effects = {(e["course_id"], e["skill"]): float(e["effect"]) for e in state.effects}
     as_of = pd.Timestamp(state.as_of)
     options: dict[str, list[tuple[str, float, str]]] = {}
+    why: dict[str, str] = {}
     for manager in managers or state.managers():
         rows = state.manager_estimates(manager)
         levels = {k: float(rows[k]["estimate"]) for k in SKILLS}
@@ -315,6 +325,7 @@ def recommend_cohorts(
         priority = {k: max(targets[k] - levels[k], 0) * state.importance[k] for k in SKILLS}
         skill = max(SKILLS, key=lambda k: priority[k])
         if priority[skill] <= 0:
+            why[manager] = "no_gap"
             continue
         ranked = rank_courses(
             levels,
@@ -327,14 +338,23 @@ def recommend_cohorts(
             state.assumptions,
             math.inf,
         )
-        choices = [
-            (r["course_id"], r["value"], skill)
-            for r in ranked
-            if r["expected_gain"].get(skill, 0) > 0
-        ]
+        if course_id is None:
+            choices = [
+                (r["course_id"], r["value"], skill)
+                for r in ranked
+                if r["expected_gain"].get(skill, 0) > 0
+            ]
+        else:  # who should attend this course: anyone it helps close a gap
+            choices = [
+                (r["course_id"], r["value"], max(r["expected_gain"], key=r["expected_gain"].get))
+                for r in ranked
+                if r["course_id"] == course_id and r["value"] > 0 and r["expected_gap_closed"] > 0
+            ]
         choices.sort(key=lambda c: -c[1])
         if choices:
             options[manager] = choices
+        else:
+            why[manager] = "no_course" if course_id is None else "not_this_course"
     choice_index = {m: 0 for m in options}
     placed: dict[str, tuple[str, float, str]] = {}
     while True:
@@ -369,6 +389,7 @@ def recommend_cohorts(
             n_sessions = max(len(members) // min_size, 1)
             for m in members[n_sessions * max_size :]:
                 del placed[m]
+                why[m] = "session_full"
             members = members[: n_sessions * max_size]
         for k in range(n_sessions):
             group = members[k::n_sessions]
@@ -377,6 +398,7 @@ def recommend_cohorts(
                 {
                     "course_id": course,
                     "title": titles[course],
+                    "label": _session_label(course, titles[course], skills, len(group)),
                     "skills": skills,
                     "members": sorted(group),
                     "size": len(group),
@@ -388,15 +410,57 @@ def recommend_cohorts(
         session["session"] = i
     unplaced = sorted(set(managers or state.managers()) - set(placed))
     if unplaced:
+        left_out = [
+            {"manager_id": m, **_left_out_reason(why.get(m, "group_too_small"), min_size)}
+            for m in unplaced
+        ]
         sessions.append(
             {
                 "session": None,
                 "course_id": None,
                 "title": None,
+                "label": {"zh": "未安排", "en": "not placed"},
                 "skills": [],
                 "members": unplaced,
                 "size": len(unplaced),
                 "expected_benefit": 0.0,
+                "left_out": left_out,
             }
         )
     return sessions
+
+
+def _session_label(course: str, title: str, skills: list[str], size: int) -> dict[str, str]:
+    zh_skills = "、".join(SKILL_NAMES[k][0] for k in skills)
+    en_skills = ", ".join(SKILL_NAMES[k][1] for k in skills)
+    return {
+        "zh": f"{course}《{title}》：{zh_skills}（{size}人）",
+        "en": f"{course} {title}: {en_skills} ({size} managers)",
+    }
+
+
+LEFT_OUT = {
+    "no_gap": ("各项能力均已达到目标。", "Every skill is at its target."),
+    "no_course": (
+        "没有可选课程预计能提升其最大短板。",
+        "No available course is expected to raise their largest gap.",
+    ),
+    "not_this_course": (
+        "该课程预计不能缩小其能力差距（或尚不能选：先修课未完成、已完成未到复训）。",
+        "The course is not expected to close any of their gaps (or they cannot take it yet: "
+        "prerequisites, or completed and not due again).",
+    ),
+    "group_too_small": (
+        "与其同一课程的人数不足{min_size}人，等待下一轮。",
+        "Fewer than {min_size} managers share their course; they wait for the next round.",
+    ),
+    "session_full": (
+        "该课程各班已满，等待下一轮。",
+        "The course's sessions are full; they wait for the next round.",
+    ),
+}
+
+
+def _left_out_reason(code: str, min_size: int) -> dict[str, str]:
+    zh, en = LEFT_OUT[code]
+    return {"reason": code, "zh": zh.format(min_size=min_size), "en": en.format(min_size=min_size)}

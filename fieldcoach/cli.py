@@ -41,6 +41,43 @@ app = typer.Typer(
 )
 
 
+@contextmanager
+def _progress(label: str) -> Iterator[tuple]:
+    """A rich progress line on stderr for a step of many seconds: (log, set_total, advance).
+
+    Shown only on a terminal, so scripts and tests read the same plain output as before;
+    log lines print above the bar.
+    """
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield typer.echo, lambda total: None, lambda: None
+        return
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(label, total=None)
+        yield (
+            progress.console.print,
+            lambda total: progress.update(task, total=total),
+            lambda: progress.advance(task),
+        )
+
+
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=1)
@@ -349,6 +386,7 @@ def recommend_training_command(
     import json
 
     from features.errors import UserInputError
+    from features.skill_gaps import explain_gaps
     from features.skill_plans import recommend_training
     from fieldcoach.settings import get_settings
     from training.skills_run import completions_from_data, load_state
@@ -363,7 +401,12 @@ def recommend_training_command(
     if output == "json":
         typer.echo(
             json.dumps(
-                {"manager_id": manager, "as_of": state.as_of, "modules": plan},
+                {
+                    "manager_id": manager,
+                    "as_of": state.as_of,
+                    "modules": plan,
+                    "gaps": explain_gaps(state, manager, plan, budget_hours, completed),
+                },
                 ensure_ascii=False,
                 indent=2,
             )
@@ -375,6 +418,10 @@ def recommend_training_command(
         f"{manager}: skills as of {state.as_of}"
         + (" (no assessment: KPI-based estimates)" if source == {"kpi_only"} else "")
     )
+    for gap in explain_gaps(state, manager, plan, budget_hours, completed):
+        if gap["reason"] != "covered":
+            typer.echo(f"  gap {gap['skill_name']['en']} ({gap['gap']:+.1f}): {gap['en']}")
+            typer.echo(f"  差距 {gap['skill_name']['zh']}：{gap['zh']}")
     if not plan:
         typer.echo("  no module available within the budget brings an expected gain")
     for item in plan:
@@ -395,10 +442,20 @@ def recommend_cohorts_command(
     max_size: Annotated[int, typer.Option(min=1, help="Largest session.")] = 12,
     out: Annotated[Path | None, typer.Option(help="Also write the sessions as JSON.")] = None,
     model_uri: SkillsModelOption = None,
+    course: Annotated[
+        str | None, typer.Option(help="Who should attend this course (course_id).")
+    ] = None,
+    team: Annotated[
+        str | None, typer.Option(help="Only this team's managers (needs --data).")
+    ] = None,
+    language: Annotated[str, typer.Option(help="zh or en for labels and reasons.")] = "en",
 ) -> None:
-    """Sessions of managers who share a priority gap, with course and expected benefit."""
+    """Labelled sessions of managers who share a gap (or who should attend --course), and
+    who was left out and why."""
     import json
 
+    from features.errors import UserInputError
+    from features.i18n import check_language
     from features.io import atomic_path
     from features.manager import manager_ids
     from features.skill_plans import recommend_cohorts
@@ -407,23 +464,36 @@ def recommend_cohorts_command(
     from training.skills_run import load_state
 
     with _user_errors():
+        check_language(language)
+        if team is not None and data is None:
+            raise UserInputError("--team needs --data (the managers table names the teams)")
         state = load_state(get_settings(), model_uri)
         managers = None
         if data:
             known = set(state.managers())
             tables = load_dataset(data, ["managers", "retailers", "assessments"]).tables
             managers = [m for m in manager_ids(tables) if m in known]
-        sessions = recommend_cohorts(state, min_size, max_size, managers)
+            if team is not None:
+                frame = tables.get("managers")
+                if frame is None or "team_id" not in frame:
+                    raise UserInputError("--team needs the managers table with team_id")
+                members = set(frame.loc[frame["team_id"] == team, "manager_id"])
+                if not members:
+                    raise UserInputError(f"--team {team!r}: no such team in the data")
+                managers = [m for m in managers if m in members]
+        sessions = recommend_cohorts(state, min_size, max_size, managers, course)
         if out:
             with atomic_path(out) as tmp:
                 tmp.write_text(json.dumps(sessions, ensure_ascii=False, indent=2))
+    key = "zh" if language == "zh" else "en"
     for s in sessions:
         if s["course_id"] is None:
-            typer.echo(f"unplaced ({s['size']}): {', '.join(s['members'])}")
+            typer.echo(f"{s['label'][key]} ({s['size']}):")
+            for x in s.get("left_out", []):
+                typer.echo(f"  {x['manager_id']}: {x[key]}")
             continue
         typer.echo(
-            f"session {s['session']}: {s['course_id']} {s['title']} for "
-            f"{'/'.join(s['skills'])}, {s['size']} managers, expected benefit "
+            f"session {s['session']}: {s['label'][key]}, expected benefit "
             f"{s['expected_benefit']:.1f}: {', '.join(s['members'])}"
         )
 
@@ -600,7 +670,8 @@ def train_visits_command(
 
     with _user_errors():
         config = VisitEffectConfig(horizon_weeks=horizon_weeks)
-        result = run_visit_effect_training(data, config, get_settings(), log=typer.echo)
+        with _progress("training the visit-effect model") as (log, _, _):
+            result = run_visit_effect_training(data, config, get_settings(), log=log)
         if report:
             write_report(result, report)
     effect = result["average_effect"]
@@ -786,28 +857,98 @@ def _plan_context(data: Path | None, week: str | None):
     return prepare_week(dataset.tables, week, models)
 
 
+def _stored_feedback():
+    """Planners' decisions and done visits from the service database, for the CLI's plans."""
+    from fieldcoach.settings import get_settings
+    from serving.db import make_engine, plan_feedback, session_factory
+
+    url = get_settings().resolved_database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return None  # no service database yet: nobody has told us anything
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            return plan_feedback(session)
+    finally:
+        engine.dispose()
+
+
 def _echo_plan(plan: dict) -> None:
+    from features.i18n import COLUMNS, pick
+
+    language = plan.get("language", "en")
+
+    def header(column: str) -> str:
+        return pick(COLUMNS[column], language)
+
     typer.echo(
         f"{plan['manager_id']} {plan['week']} ({plan['week_start']}): "
         f"{len(plan['visits'])} of {plan['capacity']} visits, "
         f"expected benefit {plan['expected_benefit']:,.0f}, {plan['total_km']} km"
     )
     typer.echo(
-        f"{'#':>3} {'retailer':<10}{'churn':>7}{'at risk':>10}{'benefit':>9}"
-        f"{'priority':>9}  {'purpose':<25}{'last visit':>10}  date"
+        f"{'#':>3} {header('retailer_id'):<10} {header('churn_probability'):>7} "
+        f"{header('expected_benefit'):>9}  {header('purpose_name'):<14}"
+        f"{header('days_since_last_visit'):>10}  {header('date')}"
     )
     for v in plan["visits"]:
-        last = "-" if v["days_since_last_visit"] is None else f"{v['days_since_last_visit']}d"
+        last = "-" if v["days_since_last_visit"] is None else f"{v['days_since_last_visit']}"
         typer.echo(
-            f"{v['rank']:>3} {v['retailer_id']:<10}{v['churn_probability']:>7.3f}"
-            f"{v['value_at_risk']:>10,.0f}{v['expected_benefit']:>9,.0f}"
-            f"{v['priority']:>9,.0f}  {v['purpose']:<25}{last:>10}  {v['date']}"
+            f"{v['rank']:>3} {v['retailer_id']:<10} {v['churn_probability']:>7.3f} "
+            f"{v['expected_benefit']:>9,.0f}  {v.get('purpose_name') or v['purpose']:<14}"
+            f"{last:>10}  {v['date']}"
         )
+        for reason in v["reasons"][:2]:
+            typer.echo(f"      {reason}")
     for day in plan["schedule"]:
         route = " -> ".join(day["route"])
         typer.echo(f"  {day['date']}: {day['visits']} visits, {day['km']} km: {route}")
     for note in plan["notes"]:
         typer.echo(f"  note: {note}")
+
+
+def _write_plan(out: Path, plan: dict, team: bool = False) -> None:
+    """The plan as JSON, or its route rows as CSV or Excel, by the file's extension."""
+    import json
+
+    from features.i18n import localise_rows
+    from features.io import atomic_path, check_report_path, write_report_rows
+    from planning.export import route_rows, team_route_rows
+
+    out = check_report_path(out)
+    if out.suffix.lower() == ".json":
+        with atomic_path(out) as tmp:
+            tmp.write_text(json.dumps(plan, ensure_ascii=False, indent=2), encoding="utf-8")
+        return
+    rows = team_route_rows(plan) if team else route_rows(plan)
+    language = plan["managers"][0]["language"] if team and plan["managers"] else None
+    language = language or plan.get("language", "en")
+    write_report_rows(localise_rows(rows, language), out)
+
+
+LanguageOption = Annotated[
+    str, typer.Option(help="zh or en: reasons, purposes, talking points, headers, notes.")
+]
+CapacityOption = Annotated[
+    int | None, typer.Option(help="Visits this week (default: the manager's capacity).")
+]
+DaysOption = Annotated[int, typer.Option(help="Working days.")]
+MinGapOption = Annotated[int, typer.Option(help="No retailer twice within this.")]
+FrequencyOption = Annotated[
+    int | None,
+    typer.Option(help="Visit-frequency rule: every retailer at least this often."),
+]
+HolidaysOption = Annotated[
+    bool,
+    typer.Option(
+        "--work-on-holidays",
+        help="Plan on public holidays and company days off too (default: working days only).",
+    ),
+]
+PlanOutOption = Annotated[
+    Path | None,
+    typer.Option(help="Also write the plan: .json (whole plan), .csv or .xlsx (route order)."),
+]
 
 
 @plan_app.command("visits")
@@ -816,26 +957,24 @@ def plan_visits(
     week: Annotated[
         str | None, typer.Option(help="ISO week YYYY-Www (default: the week after the data).")
     ] = None,
-    capacity: Annotated[
-        int | None, typer.Option(help="Visits this week (default: the manager's capacity).")
-    ] = None,
-    days: Annotated[int, typer.Option(help="Working days.")] = 5,
-    min_gap_days: Annotated[int, typer.Option(help="No retailer twice within this.")] = 7,
-    max_days_between_visits: Annotated[
-        int | None,
-        typer.Option(help="Visit-frequency rule: every retailer at least this often."),
-    ] = None,
+    capacity: CapacityOption = None,
+    days: DaysOption = 5,
+    min_gap_days: MinGapOption = 7,
+    max_days_between_visits: FrequencyOption = None,
     data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
-    language: Annotated[str, typer.Option(help="en or zh for talking points.")] = "en",
-    out: Annotated[Path | None, typer.Option(help="Also write the plan as JSON here.")] = None,
+    language: LanguageOption = "en",
+    out: PlanOutOption = None,
+    work_on_holidays: HolidaysOption = False,
 ) -> None:
     """A manager's next-best visits for a week: ranked list and day-by-day routes."""
-    import json
-
-    from features.io import atomic_path
+    from features.i18n import check_language
+    from features.io import check_report_path
     from planning.plan import plan_manager
 
     with _user_errors():
+        check_language(language)
+        if out:
+            check_report_path(out)
         context = _plan_context(data, week)
         plan = plan_manager(
             context,
@@ -845,10 +984,11 @@ def plan_visits(
             min_gap_days=min_gap_days,
             language=language,
             max_days_between_visits=max_days_between_visits,
+            include_non_working_days=work_on_holidays,
+            feedback=_stored_feedback(),
         )
         if out:
-            with atomic_path(out) as tmp:
-                tmp.write_text(json.dumps(plan, ensure_ascii=False, indent=2))
+            _write_plan(out, plan)
     _echo_plan(plan)
 
 
@@ -856,21 +996,38 @@ def plan_visits(
 def plan_team_command(
     team: Annotated[str, typer.Option(help="Team id (managers.team_id).")],
     week: Annotated[str | None, typer.Option(help="ISO week YYYY-Www.")] = None,
+    capacity: CapacityOption = None,
+    days: DaysOption = 5,
+    min_gap_days: MinGapOption = 7,
+    max_days_between_visits: FrequencyOption = None,
     data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Write the team's plans as JSON here.")] = None,
+    language: LanguageOption = "en",
+    out: PlanOutOption = None,
+    work_on_holidays: HolidaysOption = False,
 ) -> None:
-    """Plans for every manager of a team for the week."""
-    import json
-
-    from features.io import atomic_path
+    """Plans for every manager of a team for the week (same options as `plan visits`)."""
+    from features.i18n import check_language
+    from features.io import check_report_path
     from planning.plan import plan_team
 
     with _user_errors():
-        context = _plan_context(data, week)
-        plans = plan_team(context, team)
+        check_language(language)
         if out:
-            with atomic_path(out) as tmp:
-                tmp.write_text(json.dumps(plans, ensure_ascii=False, indent=2))
+            check_report_path(out)
+        context = _plan_context(data, week)
+        plans = plan_team(
+            context,
+            team,
+            capacity=capacity,
+            days=days,
+            min_gap_days=min_gap_days,
+            language=language,
+            max_days_between_visits=max_days_between_visits,
+            include_non_working_days=work_on_holidays,
+            feedback=_stored_feedback(),
+        )
+        if out:
+            _write_plan(out, plans, team=True)
     typer.echo(
         f"team {plans['team_id']} {plans['week']}: {len(plans['managers'])} managers, "
         f"{plans['visits']} visits, expected benefit {plans['expected_benefit']:,.0f}, "
@@ -1014,8 +1171,10 @@ def plan_batch(
     from fieldcoach.settings import get_settings
     from serving.batch import precompute_plans
 
-    with _user_errors():
-        result = precompute_plans(get_settings(), week, data, time_limit, log=typer.echo)
+    with _user_errors(), _progress("planning every manager's week") as (log, total, advance):
+        result = precompute_plans(
+            get_settings(), week, data, time_limit, log=log, progress=(total, advance)
+        )
     typer.echo(
         f"stored plans for {result['managers']} managers, week {result['week']} "
         f"(models {result['models']})"

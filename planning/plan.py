@@ -20,16 +20,25 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from features.calendar import to_days
+from features.calendar import WorkingCalendar, to_days, week_working_offsets
 from features.errors import UserInputError
+from features.i18n import LANGUAGES, PURPOSE_NAMES, Note, check_language, pick, render_notes
+from features.reasons import restate
 from features.retailer import (
     RetailerHistory,
     model_input,
     prepare_history,
     retailer_snapshot,
 )
+from planning.feedback import PlanFeedback
 from planning.optimise import PlanRules, WeekPlan, haversine_km, plan_week
-from planning.purpose import choose_purposes, talking_point
+from planning.purpose import (
+    benefit_reason,
+    choose_purposes,
+    peer_brands,
+    purpose_reasons,
+    talking_point,
+)
 
 EFFECT_SHRINK = 0.5  # weight of a retailer's own estimated effect against the average
 FALLBACK_EFFECT_SHARE = 0.25  # share of value at risk a visit saves when no effect model exists
@@ -74,7 +83,7 @@ class Models:
 
     churn: Any = None
     effect: Any = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note | str] = field(default_factory=list)
 
     @classmethod
     def load(cls, tracking_uri: str | None) -> Models:
@@ -86,7 +95,7 @@ class Models:
             try:
                 setattr(models, attr, mlflow.pyfunc.load_model(f"models:/{name}@champion"))
             except Exception:  # a missing model is a documented fallback, not an error
-                models.notes.append(f"no registered {name} champion")
+                models.notes.append(Note.of("no_champion", model=name))
         return models
 
 
@@ -98,7 +107,9 @@ class PlanContext:
     history: RetailerHistory
     week_start: pd.Timestamp
     features: pd.DataFrame
-    notes: list[str]
+    notes: list[Note | str]
+    horizon_weeks: int = 8
+    calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
 
 
 def prepare_week(
@@ -141,7 +152,25 @@ def prepare_week(
     frame["reasons"] = reasons
     frame["expected_benefit"] = _benefit(frame, models, thin, horizon_weeks, notes)
     frame["purpose"] = choose_purposes(frame)
-    return PlanContext(tables, history, monday, frame, notes)
+    frame["peer_brands_per_order"] = peer_brands(frame).to_numpy()
+    _add_last_complaint(frame, history, to_days(as_of))
+    calendar = WorkingCalendar(tables.get("working_days"))
+    return PlanContext(tables, history, monday, frame, notes, horizon_weeks, calendar)
+
+
+def _add_last_complaint(frame: pd.DataFrame, history: RetailerHistory, t: int) -> None:
+    """Date and category of each retailer's last complaint before ``t`` (for its reasons)."""
+    log = history.complaints
+    if log is None:
+        return
+    codes = history.ids.get_indexer(frame["retailer_id"])
+    last = log.last_before(history.n, t)[codes]
+    found = last >= 0
+    day = np.where(found, log.day[np.maximum(last, 0)], 0)
+    frame["last_complaint_on"] = pd.to_datetime(day, unit="D").where(found)
+    if "category" in log.values:
+        category = log.values["category"][np.maximum(last, 0)]
+        frame["last_complaint_category"] = np.where(found, category, None)
 
 
 def _churn(frame, models: Models, thin: bool, notes: list[str]):
@@ -153,9 +182,9 @@ def _churn(frame, models: Models, thin: bool, notes: list[str]):
                 predicted["churn_probability"].to_numpy(),
                 predicted["reasons"].map(json.loads).to_list(),
             )
-        notes.append("the churn champion needs features this data lacks")
+        notes.append(Note.of("churn_needs_features"))
     # Without a usable model: the chance of not ordering rises with the weeks since the last.
-    notes.append("churn risk from a recency rule (no usable churn model or thin history)")
+    notes.append(Note.of("churn_recency_rule"))
     weeks = frame["days_since_last_order"].to_numpy(float) / 7
     return 1 - np.exp(-np.maximum(weeks - 1, 0) / 3), [[] for _ in range(len(frame))]
 
@@ -180,11 +209,8 @@ def _benefit(frame, models: Models, thin: bool, horizon: int, notes: list[str]) 
             effect = models.effect.predict(model_input(frame, features))["visit_effect"]
             usual = frame["baseline_weekly_value"].to_numpy(float) * horizon
             return saved_value(effect.to_numpy(float), usual)
-        notes.append("the visit-effect champion needs features this data lacks")
-    notes.append(
-        f"expected benefit = churn probability x value at risk x {FALLBACK_EFFECT_SHARE} "
-        "(no visit-effect model: the risk x value fallback)"
-    )
+        notes.append(Note.of("effect_needs_features"))
+    notes.append(Note.of("benefit_fallback", share=FALLBACK_EFFECT_SHARE))
     return frame["churn_probability"] * frame["value_at_risk"] * FALLBACK_EFFECT_SHARE
 
 
@@ -216,16 +242,27 @@ def manager_ids(tables) -> set[str]:
 
 
 def plan_manager(
+    context: PlanContext, manager_id: str, language: str = "en", **options: Any
+) -> dict[str, Any]:
+    """Plan one manager's week in one language (see ``plan_manager_languages``)."""
+    check_language(language)
+    return plan_manager_languages(context, manager_id, (language,), **options)[language]
+
+
+def plan_manager_languages(
     context: PlanContext,
     manager_id: str,
+    languages: tuple[str, ...] = LANGUAGES,
     capacity: int | None = None,
     days: int = 5,
     min_gap_days: int = 7,
     time_limit_s: float = 0.8,
-    language: str = "en",
     max_days_between_visits: int | None = None,
-) -> dict[str, Any]:
-    """Plan one manager's week: the ranked visits and the day-by-day routes.
+    include_non_working_days: bool = False,
+    feedback: PlanFeedback | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Plan one manager's week once, shown in each of ``languages``: the ranked visits and
+    the day-by-day routes.
 
     ``max_days_between_visits`` is a visit-frequency rule (e.g. every retailer at least
     every 28 days): retailers that would pass it by the end of the week, or were never
@@ -244,16 +281,26 @@ def plan_manager(
         tables["retailers"].columns
     ):
         raise UserInputError("planning needs the retailers table with manager_id, lat and lon")
+    PlanRules(capacity=1 if capacity is None else capacity, days=days)  # checks the options
+    offsets, notes = _working_offsets(context, days, include_non_working_days)
+    week_capacity = manager_capacity(tables, manager_id) if capacity is None else capacity
+    if capacity is None and offsets and len(offsets) != days:
+        # The manager's capacity is for a normal week; a holiday week holds fewer visits.
+        week_capacity = max(1, round(week_capacity * len(offsets) / days))
+        notes.append(
+            Note.of("fewer_working_days", working=len(offsets), days=days, capacity=week_capacity)
+        )
     rules = PlanRules(
-        capacity=manager_capacity(tables, manager_id) if capacity is None else capacity,
-        days=days,
+        capacity=week_capacity,
+        days=max(len(offsets), 1),
         min_gap_days=min_gap_days,
         time_limit_s=time_limit_s,
     )
     frame = context.features
     mine = frame[frame["manager_id"] == manager_id].reset_index(drop=True)
     retailers = tables["retailers"].set_index("retailer_id")
-    mine = mine.join(retailers[["lat", "lon"]], on="retailer_id")
+    shown = [c for c in ("name", "address") if c in retailers.columns]
+    mine = mine.join(retailers[["lat", "lon", *shown]], on="retailer_id")
     mine = mine[mine["lat"].notna() & mine["lon"].notna()].reset_index(drop=True)
     since = (
         mine["days_since_last_visit"].to_numpy(float)
@@ -262,54 +309,108 @@ def plan_manager(
     )
     # Days from the features' as-of date to the plan's Monday (0 for next week's plan).
     lead = to_days(context.week_start) - to_days(mine["as_of"].iloc[0]) if len(mine) else 0
-    # The minimum gap: a retailer visited recently may only go on a later day.
+    if feedback is not None and len(mine):
+        feedback = feedback.for_retailers(mine["retailer_id"])
+        since = _count_done_visits(mine, since, feedback, notes)
+    # The minimum gap: a retailer visited recently may only go on a later working day.
     first_day = min_gap_days - since - lead
-    earliest = np.where(np.isnan(first_day), 0, np.maximum(first_day, 0)).astype(int)
+    earliest = np.searchsorted(np.asarray(offsets), np.nan_to_num(first_day, nan=0.0))
+    if not offsets:
+        earliest = np.full(len(mine), rules.days)  # no working day: nobody this week
+    if feedback is not None and len(mine):
+        earliest = _leave_out(context, mine, earliest, offsets, feedback, notes)
     benefit = mine["expected_benefit"].to_numpy(float)
     due = np.zeros(len(mine), dtype=bool)
-    notes: list[str] = []
     if max_days_between_visits is not None:
-        due = np.isnan(since) | (since + lead + days > max_days_between_visits)
+        week_end = offsets[-1] + 1 if offsets else days
+        due = np.isnan(since) | (since + lead + week_end > max_days_between_visits)
+        due &= earliest < rules.days  # a retailer left out is not due this week
         # A due stop still needs a value for the ranking; zero would hide it.
         benefit = np.where(due, np.maximum(benefit, 0.01), benefit)
         if due.sum() > rules.capacity:
             notes.append(
-                f"{int(due.sum())} retailers are due under the "
-                f"{max_days_between_visits}-day visit rule but the week holds "
-                f"{rules.capacity} visits; the most valuable due ones are planned"
+                Note.of(
+                    "due_over_capacity",
+                    due=int(due.sum()),
+                    rule=max_days_between_visits,
+                    capacity=rules.capacity,
+                )
             )
-    candidates = mine.assign(earliest_day=earliest, mandatory=due, expected_benefit=benefit)
-    plan = plan_week(candidates, _base_of(manager_id, tables, retailers.reset_index()), rules)
-    rendered = _render(context, manager_id, plan, rules, language)
-    rendered["max_days_between_visits"] = max_days_between_visits
-    rendered["notes"] = sorted(set(rendered["notes"]) | set(notes))
-    return rendered
+    candidates = mine.assign(
+        earliest_day=earliest,
+        mandatory=due,
+        expected_benefit=benefit,
+        days_since_last_visit=since,  # with visits reported done since the export
+    )
+    base = _base_of(manager_id, tables, retailers.reset_index())
+    plan = plan_week(candidates, base, rules)
+    if not offsets:
+        plan = WeekPlan(visits=plan.visits.iloc[:0], days=[], dropped=plan.dropped)
+    return {
+        lang: {
+            **_render(context, manager_id, plan, rules, lang, notes, base, offsets),
+            "max_days_between_visits": max_days_between_visits,
+        }
+        for lang in languages
+    }
+
+
+def visit_reasons(row: pd.Series, horizon_weeks: int) -> list[dict[str, Any]]:
+    """Why visit: the signals behind the purpose, what the visit is worth, then what drives
+    the churn risk, each reason once (by code), in both languages."""
+    churn = row["reasons"] if isinstance(row.get("reasons"), list) else []
+    reasons = [
+        *purpose_reasons(row),
+        benefit_reason(float(row["expected_benefit"]), float(row["value_at_risk"]), horizon_weeks),
+        *restate(churn, row),
+    ]
+    seen: set[str] = set()
+    out = []
+    for reason in reasons:
+        if reason["code"] not in seen:
+            seen.add(reason["code"])
+            out.append(reason)
+    return out
 
 
 def _render(
-    context: PlanContext, manager_id: str, plan: WeekPlan, rules: PlanRules, language: str
+    context: PlanContext,
+    manager_id: str,
+    plan: WeekPlan,
+    rules: PlanRules,
+    language: str,
+    notes: list[Note | str] = (),
+    base: tuple[float, float] | None = None,
+    offsets: list[int] | None = None,
 ) -> dict[str, Any]:
     visits = plan.visits
     monday = context.week_start
+    offsets = list(range(rules.days)) if offsets is None else offsets
     detour = _detour_km(visits)
     priority = visits["expected_benefit"].to_numpy(float) - detour * rules.cost_per_km
     rows = []
     for i, v in visits.assign(priority=priority).iterrows():
-        reasons = v["reasons"] if isinstance(v["reasons"], list) else []
+        reasons = visit_reasons(v, context.horizon_weeks)
+        offset = offsets[int(v["day"])]
+        # Days since the last visit as of the planned day, not as of the data's end.
+        lead = to_days(monday) - to_days(v["as_of"]) + offset
         rows.append(
             {
                 "retailer_id": v["retailer_id"],
+                "name": _text(v.get("name")),
+                "address": _text(v.get("address")),
                 "churn_probability": round(float(v["churn_probability"]), 4),
                 "value_at_risk": round(float(v["value_at_risk"]), 2),
                 "expected_benefit": round(float(v["expected_benefit"]), 2),
                 "priority": round(float(v["priority"]), 2),
                 "purpose": v["purpose"],
+                "purpose_name": pick(PURPOSE_NAMES[v["purpose"]], language),
                 "talking_point": talking_point(v["purpose"], language),
                 "reasons": [r["zh" if language == "zh" else "en"] for r in reasons],
                 "days_since_last_visit": None
                 if pd.isna(v.get("days_since_last_visit"))
-                else int(v["days_since_last_visit"]),
-                "date": str((monday + pd.Timedelta(days=int(v["day"]))).date()),
+                else int(v["days_since_last_visit"]) + lead,
+                "date": str((monday + pd.Timedelta(days=offset)).date()),
                 "stop": int(v["stop"]),
                 "due": bool(v.get("mandatory", False)),
                 "km_from_previous": float(v["km_from_previous"]),
@@ -324,7 +425,7 @@ def _render(
         row.pop("_index")
     schedule = []
     for day in plan.days:
-        date = monday + pd.Timedelta(days=day["day"])
+        date = monday + pd.Timedelta(days=offsets[day["day"]])
         stops = sorted(
             (r for r in ranked if r["date"] == str(date.date())), key=lambda r: r["stop"]
         )
@@ -333,6 +434,7 @@ def _render(
                 "date": str(date.date()),
                 "visits": len(stops),
                 "km": day["km"],
+                "km_back_to_base": day.get("km_back_to_base", 0.0),
                 "route": [r["retailer_id"] for r in stops],
             }
         )
@@ -342,14 +444,97 @@ def _render(
         "week_start": str(monday.date()),
         "capacity": rules.capacity,
         "days": rules.days,
+        "working_dates": [str((monday + pd.Timedelta(days=o)).date()) for o in offsets],
+        "base": None if base is None else {"lat": base[0], "lon": base[1]},
         "min_gap_days": rules.min_gap_days,
         "visits": ranked,
         "schedule": schedule,
         "total_km": round(sum(d["km"] for d in plan.days), 2),
         "expected_benefit": round(sum(r["expected_benefit"] for r in ranked), 2),
         "candidates_left_out": plan.dropped,
-        "notes": sorted(set(context.notes)),
+        "language": language,
+        "notes": render_notes([*context.notes, *notes], language),
     }
+
+
+def _count_done_visits(
+    mine: pd.DataFrame, since: np.ndarray, feedback: PlanFeedback, notes: list[Note | str]
+) -> np.ndarray:
+    """Days since the last visit, with visits reported done since the data was exported."""
+    last = feedback.last_done()
+    if last.empty:
+        return since
+    as_of = pd.Timestamp(mine["as_of"].iloc[0])
+    done = mine["retailer_id"].map(last)
+    days = (as_of - pd.to_datetime(done)).dt.days.to_numpy(float)
+    newer = ~np.isnan(days) & (np.isnan(since) | (days < since))
+    for retailer, day in zip(mine["retailer_id"][newer], done[newer], strict=True):
+        notes.append(Note.of("visit_done", retailer=retailer, date=str(day.date())))
+    return np.where(newer, days, since)
+
+
+def _leave_out(
+    context: PlanContext,
+    mine: pd.DataFrame,
+    earliest: np.ndarray,
+    offsets: list[int],
+    feedback: PlanFeedback,
+    notes: list[Note | str],
+) -> np.ndarray:
+    """Push each retailer a planner left out past the day it may be planned again."""
+    until = feedback.excluded_until()
+    if until.empty:
+        return earliest
+    earliest = earliest.copy()
+    monday = context.week_start
+    for k, retailer in enumerate(mine["retailer_id"]):
+        if retailer not in until.index:
+            continue
+        row = until.loc[retailer]
+        first = (pd.Timestamp(row["until"]) - monday).days
+        if first <= 0:
+            continue
+        earliest[k] = max(earliest[k], int(np.searchsorted(np.asarray(offsets), first)))
+        notes.append(
+            Note.of(
+                "excluded_feedback",
+                retailer=retailer,
+                reason=row["reason"] or "-",
+                meaning_zh=row["zh"],
+                meaning_en=row["en"],
+                until=str(pd.Timestamp(row["until"]).date()),
+            )
+        )
+    return earliest
+
+
+def _working_offsets(
+    context: PlanContext, days: int, include_non_working: bool
+) -> tuple[list[int], list[Note | str]]:
+    """The week's working days (0 = Monday) for the plan, with notes on the days skipped."""
+    calendar = context.calendar
+    offsets, skipped = week_working_offsets(
+        context.week_start, days, calendar, include_non_working
+    )
+    notes: list[Note | str] = []
+    for offset, kind in skipped:
+        day = (context.week_start + pd.Timedelta(days=offset)).date()
+        notes.append(Note.of("non_working_day", date=str(day), holiday=kind.holiday))
+    for offset in offsets:
+        day = (context.week_start + pd.Timedelta(days=offset)).date()
+        if calendar.kind(day).adjusted:
+            notes.append(Note.of("adjusted_working_day", date=str(day)))
+    if include_non_working:
+        notes.append(Note.of("working_on_holidays"))
+    if not offsets:
+        notes.append(Note.of("no_working_day"))
+    for year in sorted(calendar.years_without_official_data):
+        notes.append(Note.of("no_official_calendar", year=year))
+    return offsets, notes
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
 def _detour_km(visits: pd.DataFrame) -> np.ndarray:

@@ -25,37 +25,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-TALKING_POINTS: dict[str, tuple[str, str]] = {
-    "complaint_recovery": (
-        "回访投诉，了解不满的原因并当场给出解决办法",
-        "follow up the complaint: hear what went wrong and agree a fix on the spot",
-    ),
-    "order_decline_followup": (
-        "了解订货下降的原因（竞争、资金、货源），帮助恢复正常订货",
-        "find out why orders fell (competition, cash, supply) and help restore them",
-    ),
-    "brand_cultivation": (
-        "介绍适销品规、丰富品牌结构，错峰投放，不搭售",
-        "introduce brands that suit the shop to widen its mix; stagger launches, no tied selling",
-    ),
-    "business_guidance": (
-        "指导库存结构和陈列，替换滞销品规，合理使用资金",
-        "guide stock structure and display, swap slow movers, spend limited cash well",
-    ),
-    "relationship_maintenance": (
-        "维护重点客户关系，了解经营计划和需求",
-        "keep the relationship with a key retailer: hear its plans and needs",
-    ),
-    "onboarding": (
-        "新户建档，讲解订货流程和政策",
-        "onboard the new retailer: ordering process and policies",
-    ),
-    "market_research": (
-        "了解货源紧缺、替代品和假烟情况",
-        "collect market information: shortages, substitutes, counterfeits",
-    ),
-    "routine": ("例行拜访", "routine visit"),
-}
+from features.i18n import COMPLAINT_CATEGORIES, TALKING_POINTS, pick, yuan
+from features.reasons import describe
 
 
 def _col(frame: pd.DataFrame, name: str, default: float = np.nan) -> np.ndarray:
@@ -67,8 +38,11 @@ def _col(frame: pd.DataFrame, name: str, default: float = np.nan) -> np.ndarray:
 RECENT_DAYS = 28  # a complaint or a poor survey this recent is still a grievance to hear
 
 
-def choose_purposes(features: pd.DataFrame, high_value_quantile: float = 0.8) -> pd.Series:
-    """The purpose of visiting each retailer now, from its point-in-time features."""
+HIGH_VALUE_QUANTILE = 0.8
+
+
+def _signals(features: pd.DataFrame, high_value_quantile: float = HIGH_VALUE_QUANTILE):
+    """The masks the purpose rules read, and the numbers behind them."""
     days_since_complaint = np.nan_to_num(_col(features, "days_since_last_complaint"), nan=np.inf)
     satisfaction = _col(features, "latest_satisfaction")
     days_since_survey = np.nan_to_num(_col(features, "days_since_survey"), nan=np.inf)
@@ -81,23 +55,34 @@ def choose_purposes(features: pd.DataFrame, high_value_quantile: float = 0.8) ->
     value = _col(features, "baseline_weekly_value")
     threshold = np.nanquantile(value, high_value_quantile) if np.isfinite(value).any() else np.inf
     peer_brands = _peer_median(features, brands)
-
-    complaint = (days_since_complaint <= RECENT_DAYS) | (
-        (satisfaction <= 2) & (days_since_survey <= RECENT_DAYS)
-    )
-    decline = (
-        (weeks_without >= 2)
-        | (recent < 0.75)
-        | (trend < -0.1)
-        | np.isnan(recent)
-        | (breadth_change < 0.85)
+    m = {
+        "recent_complaint": days_since_complaint <= RECENT_DAYS,
+        "poor_survey": (satisfaction <= 2) & (days_since_survey <= RECENT_DAYS),
+        "order_gap": weeks_without >= 2,
+        "level_down": recent < 0.75,
+        "no_recent_level": np.isnan(recent),
+        "falling": trend < -0.1,
+        "narrowing": breadth_change < 0.85,
+    }
+    m["complaint"] = m["recent_complaint"] | m["poor_survey"]
+    m["decline"] = (
+        m["order_gap"] | m["level_down"] | m["falling"] | m["no_recent_level"] | m["narrowing"]
     )
     steady = (recent >= 1.0) & ~(breadth_change < 1.0)
-    new = age < 60
-    thin_mix = steady & (brands < 0.6 * peer_brands)
-    key = steady & (value >= threshold)
+    m["new"] = age < 60
+    m["thin_mix"] = steady & (brands < 0.6 * peer_brands)
+    m["key"] = steady & (value >= threshold)
+    numbers = {"peer_brands": peer_brands, "value_threshold": threshold}
+    return m, numbers
+
+
+def choose_purposes(
+    features: pd.DataFrame, high_value_quantile: float = HIGH_VALUE_QUANTILE
+) -> pd.Series:
+    """The purpose of visiting each retailer now, from its point-in-time features."""
+    m, _ = _signals(features, high_value_quantile)
     purpose = np.select(
-        [complaint, decline, new, thin_mix, key],
+        [m["complaint"], m["decline"], m["new"], m["thin_mix"], m["key"]],
         [
             "complaint_recovery",
             "order_decline_followup",
@@ -110,6 +95,12 @@ def choose_purposes(features: pd.DataFrame, high_value_quantile: float = 0.8) ->
     return pd.Series(purpose, index=features.index, name="purpose")
 
 
+def peer_brands(features: pd.DataFrame) -> pd.Series:
+    """Median brands per order of shops of the same format (the brand-cultivation yardstick)."""
+    _, numbers = _signals(features)
+    return pd.Series(numbers["peer_brands"], index=features.index, name="peer_brands_per_order")
+
+
 def _peer_median(features: pd.DataFrame, values: np.ndarray) -> np.ndarray:
     """Median of ``values`` among retailers of the same format (all retailers without one)."""
     series = pd.Series(values, index=features.index)
@@ -120,5 +111,147 @@ def _peer_median(features: pd.DataFrame, values: np.ndarray) -> np.ndarray:
 
 
 def talking_point(purpose: str, language: str = "en") -> str:
-    zh, en = TALKING_POINTS[purpose]
-    return zh if language == "zh" else en
+    return pick(TALKING_POINTS[purpose], language)
+
+
+def _get(row: pd.Series, name: str) -> float:
+    value = row.get(name) if name in row else None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _reason(code: str, zh: str, en: str) -> dict[str, str]:
+    return {"code": code, "zh": zh, "en": en}
+
+
+def purpose_reasons(row: pd.Series) -> list[dict[str, str]]:
+    """Why this visit has its purpose: the signals that chose it, as full sentences.
+
+    ``row`` is the retailer's features with ``purpose`` and, where the complaints table
+    exists, ``last_complaint_on`` and ``last_complaint_category``; brand cultivation reads
+    ``peer_brands_per_order``.
+    """
+    frame = row.to_frame().T.infer_objects()
+    m, _ = _signals(frame)
+    hit = {k: bool(v[0]) for k, v in m.items()}
+    purpose = row["purpose"]
+    usual = _get(row, "baseline_weekly_value")
+    out: list[dict[str, str]] = []
+    if purpose == "complaint_recovery":
+        if hit["recent_complaint"]:
+            days = round(_get(row, "days_since_last_complaint"))
+            day = row.get("last_complaint_on")
+            category = COMPLAINT_CATEGORIES.get(
+                str(row.get("last_complaint_category")), ("未分类", "uncategorised")
+            )
+            when = str(pd.Timestamp(day).date()) if day is not None and pd.notna(day) else None
+            out.append(
+                _reason(
+                    "complaint",
+                    f"{days}天前（{when}）有一起{category[0]}投诉，需当面回应。"
+                    if when
+                    else f"{days}天前有一起{category[0]}投诉，需当面回应。",
+                    f"It complained about {category[1]} on {when} ({days} days ago); answer "
+                    "it in person."
+                    if when
+                    else f"It complained about {category[1]} {days} days ago; answer it in "
+                    "person.",
+                )
+            )
+        if hit["poor_survey"]:
+            score, days = (
+                round(_get(row, "latest_satisfaction")),
+                round(_get(row, "days_since_survey")),
+            )
+            on = pd.Timestamp(row["as_of"]) - pd.Timedelta(days=days)
+            out.append(
+                _reason(
+                    "poor_survey",
+                    f"{days}天前（{on.date()}）的满意度回访只有{score}分（满分5分），需当面回应。",
+                    f"Its satisfaction survey on {on.date()} ({days} days ago) scored only "
+                    f"{score}/5; answer it in person.",
+                )
+            )
+    elif purpose == "order_decline_followup":
+        if hit["order_gap"]:
+            weeks = round(_get(row, "weeks_without_order"))
+            out.append(
+                _reason(
+                    "order_gap",
+                    f"已经连续{weeks}周没有订货，常态每周约{yuan(usual)}元。",
+                    f"It has not ordered for {weeks} weeks; it usually orders about "
+                    f"{yuan(usual)} yuan a week.",
+                )
+            )
+        if hit["level_down"]:
+            down = round((1 - _get(row, "recent_level_vs_baseline")) * 100)
+            out.append(
+                _reason(
+                    "value_down",
+                    f"近期订货比自身常态（每周约{yuan(usual)}元）低{down}%。",
+                    f"Its recent orders are {down}% below its usual {yuan(usual)} yuan a week.",
+                )
+            )
+        if hit["no_recent_level"] and not hit["order_gap"]:
+            out.append(describe("recent_level_vs_baseline", None))
+        if hit["falling"]:
+            drop = round((1 - np.exp(_get(row, "log_value_trend_8w"))) * 100)
+            out.append(
+                _reason(
+                    "value_falling",
+                    f"近8周订货额每周下降约{drop}%。",
+                    f"Its order value has fallen by about {drop}% a week for 8 weeks.",
+                )
+            )
+        if hit["narrowing"]:
+            out.append(describe("brand_breadth_change", _get(row, "brand_breadth_change")))
+    elif purpose == "onboarding":
+        licence = _get(row, "licence_age_days")
+        if np.isfinite(licence):
+            out.append(describe("licence_age_days", licence))
+        out.append(describe("customer_age_days", _get(row, "customer_age_days")))
+    elif purpose == "brand_cultivation":
+        brands, peers = _get(row, "brands_per_order_26w"), _get(row, "peer_brands_per_order")
+        out.append(
+            _reason(
+                "thin_mix",
+                f"订货平稳，但每单平均只订{brands:.1f}个品规，同业态客户的中位数是{peers:.1f}个。",
+                f"It orders steadily but only {brands:.1f} brands per order, against "
+                f"{peers:.1f} for shops of its format.",
+            )
+        )
+    elif purpose == "relationship_maintenance":
+        out.append(
+            _reason(
+                "key_retailer",
+                f"重点客户：常态每周订货约{yuan(usual)}元，位于辖区前20%，订货平稳。",
+                f"A key retailer: about {yuan(usual)} yuan a week, in the top 20% of the "
+                "territory, ordering steadily.",
+            )
+        )
+    else:
+        level = _get(row, "recent_level_vs_baseline")
+        if np.isfinite(level):
+            pct = round(level * 100)
+            out.append(
+                _reason(
+                    "steady",
+                    f"订货基本平稳（近期为常态的{pct}%），适合做经营指导。",
+                    f"Its orders are steady ({pct}% of its usual level): a chance for "
+                    "business guidance.",
+                )
+            )
+    return out
+
+
+def benefit_reason(benefit: float, value_at_risk: float, horizon_weeks: int) -> dict[str, str]:
+    """What the visit is worth, in yuan a manager can weigh."""
+    return _reason(
+        "expected_benefit",
+        f"预计这次拜访能保住约{yuan(benefit)}元订货（未来{horizon_weeks}周常态订货约"
+        f"{yuan(value_at_risk)}元）。",
+        f"This visit is expected to keep about {yuan(benefit)} yuan of orders (it usually "
+        f"orders {yuan(value_at_risk)} yuan over {horizon_weeks} weeks).",
+    )

@@ -30,6 +30,7 @@ from serving.db import make_engine, session_factory
 from serving.flights import SharedResults
 from serving.limits import BodyLimitMiddleware, error_item, install_error_handlers, json_error
 from serving.routes import feedback, keys, retailers, skills, system, visits
+from serving.security import KeyLookup
 from serving.territory import NotFound, Territory
 from serving.web import install_web
 
@@ -90,6 +91,7 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
             settings.ensure_home()
         engine = make_engine(settings.resolved_database_url)
         app.state.sessions = session_factory(engine)
+        app.state.key_lookup = KeyLookup(engine)
         store = ModelStore(settings.resolved_tracking_uri, settings.models_dir, MODEL_NAMES)
         store.start()
         app.state.store = store
@@ -115,6 +117,7 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
         stop.set()
         if filler is not None:
             filler.join(timeout=10)
+        app.state.key_lookup.close()
         engine.dispose()
 
     app = FastAPI(
@@ -151,8 +154,8 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
 
     for module in (system, visits, retailers, skills, feedback, keys):
         app.include_router(module.router, prefix="/v1")
-    install_web(app, settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    install_web(app, settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

@@ -28,6 +28,7 @@ from serving.db import (
     Feedback,
     PrecomputedPlan,
     make_engine,
+    plan_feedback,
     save_plan,
     session_factory,
     utcnow,
@@ -41,8 +42,12 @@ def precompute_plans(
     data_dir: Path | None = None,
     time_limit_s: float = 0.8,
     log: Callable[[str], None] = print,
+    progress: tuple[Callable[[int], None], Callable[[], None]] | None = None,
 ) -> dict[str, Any]:
-    """Plan every manager's week with the serving champions and store the plans."""
+    """Plan every manager's week with the serving champions and store the plans.
+
+    ``progress`` is (set the total, advance by one manager), for a progress bar.
+    """
     store = ModelStore(settings.resolved_tracking_uri, settings.models_dir, MODEL_NAMES)
     store.start()
     for note in store.notes:
@@ -50,7 +55,9 @@ def precompute_plans(
     territory = Territory.load(data_dir or settings.resolved_data_dir, store)
     engine = make_engine(settings.resolved_database_url)
     try:
-        return store_week_plans(territory, session_factory(engine), week, time_limit_s, log)
+        return store_week_plans(
+            territory, session_factory(engine), week, time_limit_s, log, progress
+        )
     finally:
         engine.dispose()
 
@@ -63,6 +70,7 @@ def store_week_plans(
     log: Callable[[str], None] = print,
     managers: list[str] | None = None,
     stop: threading.Event | None = None,
+    progress: tuple[Callable[[int], None], Callable[[], None]] | None = None,
 ) -> dict[str, Any]:
     """Plan every manager's week (or ``managers``') with the territory's models; store both
     languages. ``stop`` ends the run between two managers (the service shutting down)."""
@@ -70,18 +78,23 @@ def store_week_plans(
     territory.context(week)  # a bad week fails here, once, with the planner's message
     versions = territory.store.versions_key()
     written = 0
+    set_total, advance = progress or (lambda _: None, lambda: None)
+    set_total(len(territory.team_of_manager))
     with sessions() as session:
         for manager_id in sorted(territory.team_of_manager if managers is None else managers):
             if stop is not None and stop.is_set():
                 break
+            advance()
             try:
-                plan = territory.plan(manager_id, week, time_limit_s=time_limit_s)
+                feedback = plan_feedback(session, [manager_id])
+                plans = territory.plan_languages(
+                    manager_id, week, time_limit_s=time_limit_s, feedback=feedback
+                )
             except Exception as exc:
                 log(f"  {manager_id}: not planned ({exc})")
                 continue
             for language in LANGUAGES:
-                body = plan if language == "en" else territory.translate(plan, language)
-                body = {**body, "source": "precomputed"}
+                body = {**plans[language], "source": "precomputed"}
                 save_plan(
                     session,
                     manager_id,

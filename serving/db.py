@@ -24,11 +24,14 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    func,
     inspect,
     select,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from planning.feedback import PlanFeedback, build_feedback
 
 
 def utcnow() -> dt.datetime:
@@ -243,5 +246,26 @@ def load_plan(
             PrecomputedPlan.manager_id == manager_id,
             PrecomputedPlan.week == week,
             PrecomputedPlan.language == language,
+        )
+    )
+
+
+def plan_feedback(session: Session, manager_ids: list[str] | None = None) -> PlanFeedback:
+    """Decisions and outcomes stored for these managers (all if None), as planning reads them."""
+    query = select(Feedback).where(Feedback.kind.in_(("decision", "outcome")))
+    if manager_ids is not None:
+        query = query.where(Feedback.manager_id.in_(manager_ids))
+    rows = list(session.scalars(query.order_by(Feedback.id)))
+    return build_feedback(
+        [r.payload for r in rows if r.kind == "decision"],
+        [r.payload for r in rows if r.kind == "outcome"],
+    )
+
+
+def latest_feedback_at(session: Session, manager_id: str) -> dt.datetime | None:
+    """When the last decision or outcome about this manager's retailers arrived."""
+    return session.scalar(
+        select(func.max(Feedback.created_at)).where(
+            Feedback.manager_id == manager_id, Feedback.kind.in_(("decision", "outcome"))
         )
     )

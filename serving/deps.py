@@ -11,8 +11,9 @@ from fastapi import Depends, Header, HTTPException, Query, Request, Response, st
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
+from features.i18n import localise_rows
 from serving.champions import ModelStore
-from serving.security import Principal, find_key
+from serving.security import KeyLookup, Principal
 from serving.territory import Territory
 
 
@@ -41,17 +42,15 @@ async def get_territory(request: Request) -> Territory:
 TerritoryDep = Annotated[Territory, Depends(get_territory)]
 
 
-def _lookup(request: Request, key: str) -> Principal | None:
-    with request.app.state.sessions() as session:
-        return find_key(session, key)
-
-
 async def lookup_principal(request: Request, key: str) -> Principal | None:
-    """The key's holder, read from the database on every request (an indexed hash lookup,
-    in a worker thread): a revoked key is refused on its next request in every worker."""
+    """The key's holder, read from the database on every request (one indexed query): a
+    revoked key is refused on its next request in every worker."""
     if len(key) > 200:  # no key is this long; do not hash megabytes
         return None
-    return await run_in_threadpool(_lookup, request, key)
+    lookup: KeyLookup = request.app.state.key_lookup
+    if lookup.on_loop:
+        return lookup(key)
+    return await run_in_threadpool(lookup, key)
 
 
 async def get_principal(
@@ -149,14 +148,11 @@ FormatQuery = Annotated[
 ]
 
 
-def csv_response(rows: list[dict[str, Any]], filename: str) -> Response:
-    """Rows as CSV with a UTF-8 BOM (Excel then reads Chinese correctly)."""
-    frame = pd.DataFrame(rows)
-    for column in frame.columns:
-        if frame[column].map(lambda v: isinstance(v, (list, dict))).any():
-            frame[column] = frame[column].map(
-                lambda v: "; ".join(map(str, v)) if isinstance(v, list) else v
-            )
+def csv_response(rows: list[dict[str, Any]], filename: str, language: str = "en") -> Response:
+    """Rows as CSV with a UTF-8 BOM (Excel then reads Chinese correctly), headers, yes/no and
+    numbers in the reader's language."""
+    # object columns: a blank base row must not turn whole yuan into floats (1019.0)
+    frame = pd.DataFrame(localise_rows(rows, language), dtype=object)
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False)
     return Response(

@@ -111,6 +111,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        has_body = False
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
@@ -120,6 +121,12 @@ class BodyLimitMiddleware:
                 if declared > self.max_bytes:
                     await self._refuse(send)
                     return
+                has_body = declared > 0
+            elif name == b"transfer-encoding":
+                has_body = True
+        if not has_body:  # HTTP/1.1 without either header has no body: nothing to count
+            await self.app(scope, receive, send)
+            return
         chunks: list[bytes] = []
         size = 0
         while True:

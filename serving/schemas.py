@@ -12,7 +12,10 @@ from features.contract import VISIT_PURPOSES
 
 Purpose = Literal[tuple(VISIT_PURPOSES)]  # type: ignore[valid-type]
 WEEK_PATTERN = r"^(19|20|21)\d{2}-W(0[1-9]|[1-4]\d|5[0-3])$"
-ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+# Ids are the company's own codes, which may be Chinese (城区市场部): any Unicode letter or
+# digit, plus _ . : -, but never a path separator, whitespace or a control character.
+# ``\w`` is Unicode-aware in both Python's re and pydantic's Rust regex engine.
+ID_PATTERN = r"^[\w.:-]{1,64}$"
 LINE_BREAKS = frozenset("\n\r\t")
 
 
@@ -59,13 +62,25 @@ class Visit(BaseModel):
 
     rank: int = Field(examples=[1])
     retailer_id: str = Field(examples=["R000123"])
+    name: str | None = Field(default=None, description="Shop name, if the data has one.")
+    address: str | None = Field(default=None, description="Address, if the data has one.")
     churn_probability: float = Field(ge=0, le=1, examples=[0.31])
     value_at_risk: float = Field(description="Usual order value over the horizon (yuan).")
     expected_benefit: float = Field(description="Order value the visit is expected to save.")
     priority: float
-    purpose: str = Field(examples=["order_decline_followup"])
+    purpose: str = Field(
+        examples=["order_decline_followup"], description="Purpose code, for scripts."
+    )
+    purpose_name: str = Field(
+        default="",
+        examples=["订货下滑跟进"],
+        description="The purpose in words (Accept-Language).",
+    )
     talking_point: str = Field(description="In the language asked for (Accept-Language).")
-    reasons: list[str] = Field(description="Top churn drivers, in the language asked for.")
+    reasons: list[str] = Field(
+        description="Why visit, as sentences in the language asked for: the signals behind "
+        "the purpose, the value the visit is expected to keep, then the churn drivers."
+    )
     days_since_last_visit: int | None
     date: dt.date
     stop: int = Field(description="Position in the day's route.")
@@ -81,7 +96,13 @@ class DayRoute(BaseModel):
     date: dt.date
     visits: int
     km: float
+    km_back_to_base: float = Field(default=0.0, description="The last leg, back to the base.")
     route: list[str] = Field(description="Retailer ids in visiting order.")
+
+
+class BasePoint(BaseModel):
+    lat: float
+    lon: float
 
 
 class VisitPlan(BaseModel):
@@ -91,7 +112,11 @@ class VisitPlan(BaseModel):
     week: str = Field(examples=["2026-W01"])
     week_start: dt.date
     capacity: int
-    days: int
+    days: int = Field(description="Working days planned (public holidays left out).")
+    working_dates: list[dt.date] = Field(
+        default_factory=list, description="The week's working days, 调休 included."
+    )
+    base: BasePoint | None = Field(default=None, description="Where each day starts and ends.")
     min_gap_days: int
     max_days_between_visits: int | None = Field(
         default=None, description="The visit-frequency rule the plan keeps, if any."
@@ -101,6 +126,7 @@ class VisitPlan(BaseModel):
     total_km: float
     expected_benefit: float
     candidates_left_out: int
+    language: str = Field(default="en", description="Language of every text in the plan.")
     notes: list[str]
     source: Literal["precomputed", "computed"] = Field(
         description="precomputed: written by `fieldcoach plan batch`; computed: on request."
@@ -125,6 +151,8 @@ class RetailerRisk(BaseModel):
     """A retailer's churn risk now, why, and its recent orders."""
 
     retailer_id: str = Field(examples=["R000123"])
+    name: str | None = Field(default=None, description="Shop name, if the data has one.")
+    address: str | None = Field(default=None, description="Address, if the data has one.")
     manager_id: str | None
     as_of: dt.date
     week: str
@@ -133,7 +161,8 @@ class RetailerRisk(BaseModel):
     value_at_risk: float
     expected_value_lost: float
     reasons: list[str]
-    purpose: str | None = Field(description="What a visit now would be for.")
+    purpose: str | None = Field(description="What a visit now would be for (code).")
+    purpose_name: str | None = Field(default=None, description="The purpose in words.")
     talking_point: str | None
     order_history: list[WeeklyOrders] = Field(description="The last 13 weeks, oldest first.")
     notes: list[str]
@@ -174,17 +203,41 @@ class TrainingModule(BaseModel):
     rationale: str = Field(description="In the language asked for (Accept-Language).")
 
 
+class GapCoverage(BaseModel):
+    """A large gap of the manager: the modules that address it, or why none does."""
+
+    skill: str
+    skill_name: str
+    gap: float
+    priority: float
+    modules: list[str]
+    reason: Literal["covered", "no_course", "no_effect", "prerequisites", "budget", "completed"]
+    courses: list[str] = Field(description="The courses the reason is about.")
+    text: str = Field(description="In the language asked for (Accept-Language).")
+
+
 class TrainingPlan(BaseModel):
     manager_id: str
     as_of: str
     budget_hours: float
     modules: list[TrainingModule]
+    gaps: list[GapCoverage] = Field(
+        default_factory=list, description="Every large gap: covered, or why not."
+    )
+
+
+class LeftOut(BaseModel):
+    manager_id: str
+    reason: str = Field(examples=["group_too_small"])
+    text: str = Field(description="Why, in the language asked for.")
 
 
 class Cohort(BaseModel):
     session: int | None = Field(description="None for the managers left unplaced.")
     course_id: str | None
     title: str | None
+    label: str | None = Field(default=None, description="Course, skills and size, in words.")
+    left_out: list[LeftOut] = Field(default_factory=list, description="Who, and why.")
     skills: list[str]
     members: list[str]
     size: int
@@ -212,7 +265,15 @@ class VisitDecision(FeedbackBase):
     week: str = Field(pattern=WEEK_PATTERN, examples=["2026-W01"])
     decision: Literal["accept", "reject"]
     reason: FreeText | None = Field(
-        default=None, max_length=1000, examples=["shop closed for CNY"]
+        default=None,
+        max_length=1000,
+        examples=["店铺装修，暂停营业"],
+        description="Why. A reason meaning 'not now' (closed for works, owner away) leaves "
+        "the retailer out of plans for the period it implies; any other rejection, for the "
+        "rest of that week.",
+    )
+    until: dt.date | None = Field(
+        default=None, description="Leave the retailer out of plans until this day (rejections)."
     )
 
 

@@ -8,10 +8,13 @@ fast hash keeps the check within the latency budget of every request.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
+import threading
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 
 from serving.db import ApiKey, utcnow
@@ -90,6 +93,48 @@ def find_key_hash(session: Session, key_hash: str) -> Principal | None:
         select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
     )
     return None if row is None else principal_of(row)
+
+
+class KeyLookup:
+    """Finds a key's holder with one indexed query per request.
+
+    Every request reads the database, so a revocation applies at once in every worker. On
+    SQLite (a local file; in WAL mode readers never wait for writers) the query runs on
+    the calling thread over one kept connection in autocommit, so each query sees the
+    latest commit: for the API that is the event loop, which avoids a worker-thread hop
+    and a pool checkout per request, the main costs under load. ``on_loop`` says whether
+    calling it there is safe; a network database is asked from a worker thread instead.
+    """
+
+    SQL = "SELECT id, role, teams FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.on_loop = engine.dialect.name == "sqlite"
+        self._connection: Any = None
+        self._lock = threading.Lock()
+        self._query = select(ApiKey.id, ApiKey.role, ApiKey.teams).where(
+            ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)
+        )
+
+    def __call__(self, key: str) -> Principal | None:
+        if not self.on_loop:
+            with self.engine.connect() as connection:
+                row = connection.execute(self._query, {"key_hash": hash_key(key)}).first()
+            return None if row is None else principal_of(row)  # type: ignore[arg-type]
+        with self._lock:  # the kept connection serves one query at a time
+            if self._connection is None:
+                self._connection = self.engine.raw_connection()
+            found = self._connection.execute(self.SQL, (hash_key(key),)).fetchone()
+        if found is None:
+            return None
+        teams = json.loads(found[2]) if isinstance(found[2], str) else found[2]
+        return principal_of(ApiKey(id=found[0], role=found[1], teams=teams))
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
 
 def stored_keys(session: Session) -> list[ApiKey]:

@@ -9,7 +9,6 @@ retailer's risk for that week reads from them. Default plans can be precomputed 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,13 +16,17 @@ from typing import Any
 import pandas as pd
 
 from features.errors import UserInputError
+from features.i18n import PURPOSE_NAMES, Note, pick, render_notes
+from features.reasons import restate
 from features.retailer import RetailerHistory, prepare_history
 from features.validate import ValidationReport, load_dataset
+from planning.feedback import PlanFeedback
 from planning.plan import (
     Models,
     PlanContext,
     default_week,
     plan_manager,
+    plan_manager_languages,
     plannable_days,
     prepare_week,
     week_of,
@@ -140,7 +143,7 @@ class Territory:
                     churn=churn.model if churn else None,
                     effect=effect.model if effect else None,
                     notes=[
-                        f"no loaded {n} champion"
+                        Note.of("no_loaded_champion", model=n)
                         for n, m in ((CHURN, churn), (EFFECT, effect))
                         if m is None
                     ],
@@ -160,6 +163,7 @@ class Territory:
         days: int = 5,
         language: str = "en",
         time_limit_s: float | None = None,
+        feedback: PlanFeedback | None = None,
     ) -> dict[str, Any]:
         self.manager_team(manager_id)
         context = self.context(week)
@@ -170,6 +174,24 @@ class Territory:
             days=days,
             time_limit_s=self.replan_time_limit_s if time_limit_s is None else time_limit_s,
             language=language,
+            feedback=feedback,
+        )
+
+    def plan_languages(
+        self,
+        manager_id: str,
+        week: str | None = None,
+        time_limit_s: float | None = None,
+        feedback: PlanFeedback | None = None,
+    ) -> dict[str, dict[str, Any]]:
+        """The default plan, solved once, in every language the service speaks."""
+        self.manager_team(manager_id)
+        return plan_manager_languages(
+            self.context(week),
+            manager_id,
+            LANGUAGES,
+            time_limit_s=self.replan_time_limit_s if time_limit_s is None else time_limit_s,
+            feedback=feedback,
         )
 
     def risk(self, retailer_id: str, language: str = "en") -> dict[str, Any]:
@@ -181,11 +203,12 @@ class Territory:
         history = self.order_history(retailer_id)
         base = {
             "retailer_id": retailer_id,
+            **self.retailer_labels(retailer_id),
             "manager_id": manager,
             "as_of": str(pd.Timestamp(frame["as_of"].iloc[0]).date()),
             "week": self.default_week(),
             "order_history": history,
-            "notes": sorted(set(context.notes)),
+            "notes": render_notes(context.notes, language),
         }
         if row.empty:
             # Not in the population at risk: it already churned by the label's rule.
@@ -197,10 +220,11 @@ class Territory:
                 "expected_value_lost": 0.0,
                 "reasons": [],
                 "purpose": None,
+                "purpose_name": None,
                 "talking_point": None,
             }
         r = row.iloc[0]
-        reasons = r["reasons"] if isinstance(r["reasons"], list) else []
+        reasons = restate(r["reasons"] if isinstance(r["reasons"], list) else [], r)
         probability = float(r["churn_probability"])
         return {
             **base,
@@ -210,8 +234,21 @@ class Territory:
             "expected_value_lost": round(probability * float(r["value_at_risk"]), 2),
             "reasons": [_reason(x, language) for x in reasons],
             "purpose": r["purpose"],
+            "purpose_name": pick(PURPOSE_NAMES[r["purpose"]], language),
             "talking_point": talking_point(r["purpose"], language),
         }
+
+    def retailer_labels(self, retailer_id: str) -> dict[str, str | None]:
+        """The shop's name and address, where the retailers table has them."""
+        retailers = self.tables.get("retailers")
+        out: dict[str, str | None] = {"name": None, "address": None}
+        if retailers is None or not {"name", "address"} & set(retailers.columns):
+            return out
+        row = retailers[retailers["retailer_id"] == retailer_id]
+        for column in out:
+            if column in row and len(row) and pd.notna(row[column].iloc[0]):
+                out[column] = str(row[column].iloc[0])
+        return out
 
     def order_history(self, retailer_id: str, weeks: int = HISTORY_WEEKS) -> list[dict]:
         last = pd.Timestamp(self.history.last_day, unit="D")
@@ -223,19 +260,6 @@ class Territory:
             {"week_start": str(s.date()), "order_value": round(float(values.get(s, 0.0)), 2)}
             for s in starts
         ]
-
-    def translate(self, plan: dict[str, Any], language: str) -> dict[str, Any]:
-        """The same plan with talking points and reasons in ``language``."""
-        context = self.context(plan["week"])
-        reasons = dict(
-            zip(context.features["retailer_id"], context.features["reasons"], strict=True)
-        )
-        out = json.loads(json.dumps(plan))
-        for visit in out["visits"]:
-            visit["talking_point"] = talking_point(visit["purpose"], language)
-            found = reasons.get(visit["retailer_id"])
-            visit["reasons"] = [_reason(x, language) for x in (found or [])]
-        return out
 
 
 def _reason(reason: dict[str, Any] | str, language: str) -> str:

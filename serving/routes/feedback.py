@@ -10,7 +10,7 @@ export`` turns done visits and completions into rows of the data folder's tables
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from serving.access import authorise_manager, authorise_visit
 from serving.db import ClientKeyConflict, Feedback, as_utc, record_feedback
@@ -39,6 +39,13 @@ def _store(session, kind: str, body, principal: Principal, response: Response) -
     return _receipt(row, created, response)
 
 
+def forget_plans(request: Request, manager_id: str) -> None:
+    """Drop the manager's plans held in memory: the next request re-plans with the feedback."""
+    memo: dict = request.app.state.plan_memo
+    for key in [k for k in memo if k[0] == manager_id]:
+        memo.pop(key, None)
+
+
 def _receipt(row: Feedback, created: bool, response: Response) -> FeedbackReceipt:
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return FeedbackReceipt(
@@ -58,16 +65,20 @@ def _receipt(row: Feedback, created: bool, response: Response) -> FeedbackReceip
     openapi_extra={"x-roles": ["planner"]},
 )
 def post_visit_decision(
+    request: Request,
     body: VisitDecision,
     principal: Planner,
     session: SessionDep,
     territory: TerritoryDep,
     response: Response,
 ) -> FeedbackReceipt:
-    """A planner's accept or reject (with reason) of a recommended visit."""
+    """A planner's accept or reject (with reason) of a recommended visit; a rejection leaves
+    the retailer out of the next plans (for the period a "not now" reason implies)."""
     authorise_visit(principal, territory, body.manager_id, body.retailer_id)
     check_week(territory, body.week)
-    return _store(session, "decision", body, principal, response)
+    receipt = _store(session, "decision", body, principal, response)
+    forget_plans(request, body.manager_id)
+    return receipt
 
 
 @router.post(
@@ -78,6 +89,7 @@ def post_visit_decision(
     openapi_extra={"x-roles": ["planner"]},
 )
 def post_visit_outcome(
+    request: Request,
     body: VisitOutcome,
     principal: Planner,
     session: SessionDep,
@@ -87,7 +99,9 @@ def post_visit_outcome(
     """Whether a visit was made and what happened; done visits feed the next training."""
     authorise_visit(principal, territory, body.manager_id, body.retailer_id)
     check_day(territory, body.manager_id, body.visit_date, "visit_date")
-    return _store(session, "outcome", body, principal, response)
+    receipt = _store(session, "outcome", body, principal, response)
+    forget_plans(request, body.manager_id)
+    return receipt
 
 
 @router.post(

@@ -6,10 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 
+from features.i18n import SKILL_NAMES, pick
+from features.skill_gaps import explain_gaps
 from features.skill_plans import SkillsState, recommend_cohorts, recommend_training
-from serving.access import authorise_manager, forbidden, scoped_managers
+from serving.access import authorise_manager, authorise_team, forbidden, scoped_managers
 from serving.champions import SKILLS
-from serving.deps import Coordinator, FormatQuery, LanguageDep, StoreDep, csv_response
+from serving.deps import (
+    Coordinator,
+    FormatQuery,
+    LanguageDep,
+    StoreDep,
+    TerritoryDep,
+    csv_response,
+)
 from serving.limits import error_item
 from serving.responses import protected
 from serving.schemas import ID_PATTERN, Cohort, ManagerSkills, TrainingPlan
@@ -52,6 +61,7 @@ def get_skills(
     manager_id: ManagerPath,
     principal: Coordinator,
     store: StoreDep,
+    language: LanguageDep,
     format: FormatQuery = "json",
 ):
     """A manager's nine skill estimates with uncertainty, targets, gaps and evidence."""
@@ -70,7 +80,13 @@ def get_skills(
     ]
     if format == "csv":
         return csv_response(
-            [{"manager_id": manager_id, **s} for s in skills], f"skills-{manager_id}"
+            [
+                {"manager_id": manager_id, "skill_name": pick(SKILL_NAMES[s["skill"]], language)}
+                | s
+                for s in skills
+            ],
+            f"skills-{manager_id}",
+            language,
         )
     return {
         "manager_id": manager_id,
@@ -110,17 +126,21 @@ def get_training(
     ]
     if format == "csv":
         return csv_response(
-            [
-                {"manager_id": manager_id, **m, "expected_gain": str(m["expected_gain"])}
-                for m in modules
-            ],
+            [{"manager_id": manager_id, **m} for m in modules],
             f"training-{manager_id}",
+            language,
         )
+    key = "zh" if language == "zh" else "en"
+    gaps = [
+        {**g, "skill_name": g["skill_name"][key], "text": g[key]}
+        for g in explain_gaps(state, manager_id, plan, budget_hours)
+    ]
     return {
         "manager_id": manager_id,
         "as_of": state.as_of,
         "budget_hours": budget_hours or state.budget_hours,
         "modules": modules,
+        "gaps": gaps,
     }
 
 
@@ -138,7 +158,7 @@ COHORT_LINKS = {
     response_model=list[Cohort],
     openapi_extra={"x-roles": ["coordinator"]},
     responses={
-        **protected(503, csv=True),
+        **protected(503, 404, csv=True),
         200: {**protected(csv=True)[200], "links": COHORT_LINKS},
     },
 )
@@ -146,11 +166,21 @@ def get_cohorts(
     request: Request,
     principal: Coordinator,
     store: StoreDep,
+    territory: TerritoryDep,
+    language: LanguageDep,
     min_size: Annotated[int, Query(ge=1, le=100, description="Smallest session.")] = 4,
     max_size: Annotated[int, Query(ge=1, le=200, description="Largest session.")] = 12,
+    course_id: Annotated[
+        str | None,
+        Query(pattern=ID_PATTERN, description="Who should attend this course (its sessions)."),
+    ] = None,
+    team_id: Annotated[
+        str | None, Query(pattern=ID_PATTERN, description="Only this team's managers.")
+    ] = None,
     format: FormatQuery = "json",
 ):
-    """Sessions of managers who share a priority gap, with course and expected benefit.
+    """Labelled sessions of managers who share a gap (or who should attend ``course_id``),
+    with the expected benefit, and who was left out and why.
 
     A team-scoped key groups only the managers of its teams."""
     if max_size < min_size:
@@ -159,13 +189,41 @@ def get_cohorts(
             [error_item("max_size must be at least min_size", ["query", "max_size"])],
         )
     state, _version = skills_state(store)
+    if course_id is not None and course_id not in {c["course_id"] for c in state.catalogue}:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no course {course_id!r}")
+    known = set(state.managers())
     mine = scoped_managers(principal, request.app.state.territory)
-    if mine is None:
-        sessions = recommend_cohorts(state, min_size, max_size)
-    else:
-        known = set(state.managers())
-        members = [m for m in mine if m in known]
-        sessions = recommend_cohorts(state, min_size, max_size, members) if members else []
+    managers = None if mine is None else [m for m in mine if m in known]
+    if team_id is not None:
+        authorise_team(principal, territory, team_id)
+        in_team = [m for m in territory.team_managers(team_id) if m in known]
+        managers = in_team if managers is None else [m for m in in_team if m in managers]
+        if not managers:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"team {team_id!r} has no manager in the model"
+            )
+    sessions = []
+    if managers is None or managers:
+        sessions = [
+            _in_language(s, language)
+            for s in recommend_cohorts(state, min_size, max_size, managers, course_id)
+        ]
     if format == "csv":
-        return csv_response(sessions, "cohorts")
+        rows = [
+            {**s, "left_out": [f"{x['manager_id']}: {x['text']}" for x in s["left_out"]]}
+            for s in sessions
+        ]
+        return csv_response(rows, "cohorts", language)
     return sessions
+
+
+def _in_language(session: dict, language: str) -> dict:
+    key = "zh" if language == "zh" else "en"
+    return {
+        **session,
+        "label": (session.get("label") or {}).get(key),
+        "left_out": [
+            {"manager_id": x["manager_id"], "reason": x["reason"], "text": x[key]}
+            for x in session.get("left_out", [])
+        ],
+    }

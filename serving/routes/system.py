@@ -14,6 +14,7 @@ from serving.champions import registry_missing
 from serving.deps import (
     DataScientist,
     FormatQuery,
+    LanguageDep,
     StoreDep,
     csv_response,
     get_optional_principal,
@@ -84,7 +85,9 @@ async def ready(request: Request, store: StoreDep, response: Response) -> dict[s
     openapi_extra={"x-roles": ["data_scientist"]},
     responses=protected(csv=True),
 )
-def list_models(store: StoreDep, _: DataScientist, format: FormatQuery = "json"):
+def list_models(
+    store: StoreDep, _: DataScientist, language: LanguageDep, format: FormatQuery = "json"
+):
     """Every registered version with its aliases and metrics, and which one serves."""
     serving = {name: m.version for name, m in store.loaded().items()}
     rows: list[dict] = []
@@ -111,7 +114,15 @@ def list_models(store: StoreDep, _: DataScientist, format: FormatQuery = "json")
             )
     rows.sort(key=lambda r: (r["model"], -r["version"]))
     if format == "csv":
-        return csv_response(rows, "models")
+        # One column per metric: a spreadsheet sorts and filters them, not a dict's repr.
+        flat = [
+            {
+                **{k: v for k, v in r.items() if k != "metrics"},
+                **{name: round(float(v), 4) for name, v in sorted(r["metrics"].items())},
+            }
+            for r in rows
+        ]
+        return csv_response(flat, "models", language)
     return rows
 
 

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from planning.export import route_rows
 from planning.plan import summarise_team
 from serving.access import authorise_manager, authorise_team
-from serving.db import load_plan
+from serving.db import latest_feedback_at, load_plan, plan_feedback
 from serving.deps import (
     FormatQuery,
     LanguageDep,
@@ -51,6 +52,9 @@ def cached_plan(request: Request, session, manager_id: str, week: str, language:
     row = load_plan(session, manager_id, week, language)
     if row is None or row.models != store.versions_key():
         return None
+    told = latest_feedback_at(session, manager_id)
+    if told is not None and told >= row.created_at:
+        return None  # feedback arrived after the batch: the plan must hear it
     if len(memo) > 5000:
         memo.clear()
     memo[key] = row.body
@@ -73,7 +77,8 @@ def manager_plan(
         body = cached_plan(request, session, manager_id, week, language)
         if body is not None:
             return body, None
-    plan = computed_plan(request, territory, manager_id, week, capacity, days, language)
+    feedback = plan_feedback(session, [manager_id])
+    plan = computed_plan(request, territory, manager_id, week, capacity, days, language, feedback)
     plan["source"] = "computed"
     return None, plan
 
@@ -86,18 +91,23 @@ def computed_plan(
     capacity: int | None,
     days: int,
     language: str,
+    feedback=None,
 ) -> dict[str, Any]:
     """A plan made on request: identical concurrent requests share one solver run, and the
-    result is kept while the same models serve (the generation is part of the key)."""
+    result is kept while the same models serve and no new feedback arrived (the generation
+    and the feedback's fingerprint are part of the key)."""
     territory.manager_team(manager_id)  # an unknown manager is a 404, never kept
-    key = (manager_id, week, capacity, days, language, territory.store.generation)
+    heard = None if feedback is None else feedback.fingerprint()
+    key = (manager_id, week, capacity, days, language, territory.store.generation, heard)
     return request.app.state.plan_flights.get(
-        key, lambda: territory.plan(manager_id, week, capacity, days, language)
+        key,
+        lambda: territory.plan(manager_id, week, capacity, days, language, feedback=feedback),
     )
 
 
 def _visit_rows(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"manager_id": plan["manager_id"], "week": plan["week"], **v} for v in plan["visits"]]
+    """The plan in route order (day, stop, from the base and back), as a manager prints it."""
+    return route_rows(plan)
 
 
 PLAN_LINKS = {
@@ -159,7 +169,9 @@ def _visit_plan(request, territory, manager_id, week, capacity, days, language, 
             request, session, territory, manager_id, week, capacity, days, language
         )
     if format == "csv":
-        return csv_response(_visit_rows(plan or json.loads(body)), f"visit-plan-{manager_id}")
+        return csv_response(
+            _visit_rows(plan or json.loads(body)), f"visit-plan-{manager_id}", language
+        )
     if body is not None:
         return Response(body, media_type="application/json")
     return plan
@@ -187,5 +199,7 @@ def get_team_plan(
         body, plan = manager_plan(request, session, territory, manager_id, week, None, 5, language)
         plans.append(plan or json.loads(body))
     if format == "csv":
-        return csv_response([r for p in plans for r in _visit_rows(p)], f"team-plan-{team_id}")
+        return csv_response(
+            [r for p in plans for r in _visit_rows(p)], f"team-plan-{team_id}", language
+        )
     return summarise_team(team_id, plans)

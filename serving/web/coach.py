@@ -53,14 +53,7 @@ def team_gaps(
     chosen = team if team in teams else sorted(teams)[0]
     rows = []
     for manager in teams[chosen]:
-        found = call(
-            get_skills,
-            request=request,
-            manager_id=manager,
-            principal=user.principal,
-            store=store,
-            format="json",
-        )
+        found = get_skills(request, manager, user.principal, store, language_of(request), "json")
         by_skill = {s["skill"]: s for s in found["skills"]}
         rows.append({"manager_id": manager, "skills": by_skill})
     worst = max((max(s["gap"], 0) for r in rows for s in r["skills"].values()), default=0.0)
@@ -94,9 +87,8 @@ async def manager_skills(
     language = language_of(request)
 
     def load():
-        offered = {"request": request, "manager_id": manager_id, "principal": user.principal}
-        skills = call(get_skills, **offered, store=store, format="json")
-        training = call(get_training, **offered, store=store, language=language, format="json")
+        skills = get_skills(request, manager_id, user.principal, store, language, "json")
+        training = get_training(request, manager_id, user.principal, store, language, None, "json")
         with request.app.state.sessions() as session:
             recorded = completions(session, manager_id)
         return skills, training, recorded
@@ -163,6 +155,21 @@ async def record_training(
     return RedirectResponse(f"{PREFIX}/skills/managers/{manager_id}?saved=1", 303)
 
 
+def _cohorts(request: Request, user, store, min_size: int, max_size: int, fmt: str):
+    return get_cohorts(
+        request=request,
+        principal=user.principal,
+        store=store,
+        territory=request.app.state.territory,
+        language=language_of(request),
+        min_size=min_size,
+        max_size=max_size,
+        course_id=None,
+        team_id=None,
+        format=fmt,
+    )
+
+
 MinSize = Annotated[int, Query(ge=1, le=100)]
 MaxSize = Annotated[int, Query(ge=1, le=200)]
 
@@ -174,16 +181,8 @@ def cohorts(
     store: StoreDep,
     min_size: MinSize = 4,
     max_size: MaxSize = 12,
-):
-    sessions = call(
-        get_cohorts,
-        request=request,
-        principal=user.principal,
-        store=store,
-        min_size=min_size,
-        max_size=max_size,
-        format="json",
-    )
+):  # fmt: skip
+    sessions = _cohorts(request, user, store, min_size, max_size, "json")
     return page(
         request,
         "skills_cohorts.html",
@@ -202,12 +201,4 @@ def cohorts_csv(
     min_size: MinSize = 4,
     max_size: MaxSize = 12,
 ):
-    return call(
-        get_cohorts,
-        request=request,
-        principal=user.principal,
-        store=store,
-        min_size=min_size,
-        max_size=max_size,
-        format="csv",
-    )
+    return _cohorts(request, user, store, min_size, max_size, "csv")

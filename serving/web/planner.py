@@ -259,15 +259,7 @@ async def manager_feedback(
 
     def store():
         with request.app.state.sessions() as session:
-            call(
-                handler,
-                request=request,
-                body=body,
-                principal=user.principal,
-                session=session,
-                territory=territory,
-                response=Response(),
-            )
+            handler(request, body, user.principal, session, territory, Response())
 
     await run_in_threadpool(store)
     back = safe_next(form.get("next"))

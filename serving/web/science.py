@@ -21,7 +21,7 @@ from serving.deps import StoreDep
 from serving.routes.system import list_models, reload_models
 from serving.web.auth import ScientistUser, writing_form
 from serving.web.calls import call
-from serving.web.render import PREFIX, page
+from serving.web.render import PREFIX, language_of, page
 
 router = APIRouter(prefix=f"{PREFIX}/models", include_in_schema=False)
 ModelPath = Annotated[str, Path(pattern=r"^[a-z][a-z0-9-]{0,63}$")]
@@ -50,7 +50,13 @@ def data_status(request: Request) -> dict:
 @router.get("")
 async def models(request: Request, user: ScientistUser, store: StoreDep):
     rows = await run_in_threadpool(
-        call, list_models, request=request, store=store, principal=user.principal, format="json"
+        call,
+        list_models,
+        request=request,
+        store=store,
+        principal=user.principal,
+        language=language_of(request),
+        format="json",
     )
     grouped: dict[str, list[dict]] = {}
     for row in rows:

@@ -33,6 +33,8 @@ def valid_tables() -> Tables:
             [
                 {
                     "retailer_id": "R1",
+                    "name": "幸福便利店",
+                    "address": "城关镇人民路12号",
                     "manager_id": "M1",
                     "format": "convenience",
                     "grade": "5",
@@ -127,6 +129,12 @@ def valid_tables() -> Tables:
                     "complained_on": "2024-03-02",
                     "category": "service",
                 }
+            ]
+        ),
+        "working_days": _frame(
+            [
+                {"date": "2026-01-04", "working": "1", "name": "调休"},
+                {"date": "2026-01-05", "working": "0", "name": None},
             ]
         ),
     }

@@ -103,7 +103,9 @@ def test_replan_with_capacity_and_chinese(client, keys) -> None:
     assert response.status_code == 200, response.text
     plan = response.json()
     assert plan["source"] == "computed" and len(plan["visits"]) <= 6
-    assert len(plan["schedule"]) == 3
+    # 3 days asked; the week's public holidays (this one starts on Labour Day) are skipped.
+    assert [d["date"] for d in plan["schedule"]] == plan["working_dates"]
+    assert 1 <= len(plan["schedule"]) <= 3
     assert all(re.search("[\u4e00-\u9fff]", v["talking_point"]) for v in plan["visits"])
 
 
@@ -138,7 +140,9 @@ def test_csv_opens_in_excel_with_chinese(client, keys) -> None:
     assert response.headers["content-type"].startswith("text/csv")
     assert response.content.startswith(b"\xef\xbb\xbf")
     text = response.content.decode("utf-8-sig")
-    assert text.startswith("manager_id,") and re.search("[\u4e00-\u9fff]", text)
+    assert text.startswith("客户经理,") and re.search("[\u4e00-\u9fff]", text)
+    english = client.get("/v1/managers/M0000/visit-plan?format=csv", headers=_h(keys, "planner"))
+    assert english.content.decode("utf-8-sig").startswith("manager,week,date,")
     for path, role in (
         ("/v1/managers/M0000/skills", "coordinator"),
         ("/v1/managers/M0000/training", "coordinator"),
@@ -153,7 +157,8 @@ def test_csv_opens_in_excel_with_chinese(client, keys) -> None:
 
 def test_retailer_risk_with_reasons_and_history(client, keys) -> None:
     plan = client.get("/v1/managers/M0000/visit-plan", headers=_h(keys, "planner")).json()
-    retailer = plan["visits"][0]["retailer_id"]
+    # The riskiest planned retailer: the recency champion gives reasons only above the usual risk.
+    retailer = max(plan["visits"], key=lambda v: v["churn_probability"])["retailer_id"]
     zh = client.get(
         f"/v1/retailers/{retailer}/risk", headers=_h(keys, "planner", **{"Accept-Language": "zh"})
     )
