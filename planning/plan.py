@@ -31,6 +31,16 @@ from features.retailer import (
 from planning.optimise import PlanRules, WeekPlan, haversine_km, plan_week
 from planning.purpose import choose_purposes, talking_point
 
+EFFECT_RANKING = "effect_model"
+# What each ranking the self-check of `train visits` may choose means, in the plan's notes.
+RANKING_LABELS = {
+    EFFECT_RANKING: "the visit-effect model's expected saved value",
+    "churn_x_value": "churn probability x value at risk",
+    "churn": "churn probability",
+    "value": "usual order value",
+    "rotation": "days since the last visit (the current rotation)",
+}
+NEVER_VISITED_DAYS = 365.0  # a never-visited retailer counts as a year overdue for rotation
 EFFECT_SHRINK = 0.5  # weight of a retailer's own estimated effect against the average
 FALLBACK_EFFECT_SHARE = 0.25  # share of value at risk a visit saves when no effect model exists
 THIN_HISTORY_WEEKS = 26
@@ -60,6 +70,35 @@ def default_week(history: RetailerHistory) -> str:
     return week_of(history.last_day + 7 - pd.Timestamp(history.last_day, unit="D").weekday())
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """The ranking `train visits` chose on held-out weeks (registered-model tags)."""
+
+    name: str
+    reason: str = ""
+    yuan_per_score: float = 1.0  # turns a simple ranking's score into yuan saved per visit
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, str]) -> Ranking | None:
+        name = tags.get("planner_ranking")
+        if name not in RANKING_LABELS:
+            return None
+        try:
+            scale = float(tags.get("planner_yuan_per_score", "1"))
+        except ValueError:
+            scale = 1.0
+        return cls(name, tags.get("planner_ranking_reason", ""), scale)
+
+
+def load_ranking(tracking_uri: str | None = None) -> Ranking | None:
+    """The ranking the latest self-check chose, or None (never checked, registry down)."""
+    try:
+        client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        return Ranking.from_tags(client.get_registered_model("visit-effect").tags)
+    except Exception:  # no registry or no such model: the planner's documented fallback
+        return None
+
+
 @dataclass
 class Models:
     """Registered champions the planner uses; any may be missing."""
@@ -67,6 +106,7 @@ class Models:
     churn: Any = None
     effect: Any = None
     notes: list[str] = field(default_factory=list)
+    ranking: Ranking | None = None
 
     @classmethod
     def load(cls, tracking_uri: str | None) -> Models:
@@ -79,6 +119,7 @@ class Models:
                 setattr(models, attr, mlflow.pyfunc.load_model(f"models:/{name}@champion"))
             except Exception:  # a missing model is a documented fallback, not an error
                 models.notes.append(f"no registered {name} champion")
+        models.ranking = load_ranking(tracking_uri)
         return models
 
 
@@ -164,12 +205,48 @@ def saved_value(effect: np.ndarray, usual_value: np.ndarray) -> np.ndarray:
     return np.maximum(shrunk, 0) * np.nan_to_num(np.asarray(usual_value, dtype=float))
 
 
+def simple_ranking_scores(
+    frame: pd.DataFrame, churn_p: np.ndarray, horizon: int
+) -> dict[str, np.ndarray]:
+    """The simple rankings' scores (higher = visit first); see ``RANKING_LABELS``."""
+    usual = np.nan_to_num(frame["baseline_weekly_value"].to_numpy(float) * horizon)
+    churn_p = np.asarray(churn_p, dtype=float)
+    scores = {"churn_x_value": churn_p * usual, "churn": churn_p, "value": usual}
+    if "days_since_last_visit" in frame:
+        since = frame["days_since_last_visit"].astype(float).to_numpy()
+        scores["rotation"] = np.where(np.isnan(since), NEVER_VISITED_DAYS, since)
+    return scores
+
+
+def ranked_benefit(
+    frame: pd.DataFrame, ranking: Ranking, churn_p: np.ndarray, horizon: int
+) -> np.ndarray:
+    """Yuan a visit is expected to save under a simple ranking: its score x yuan per score."""
+    scores = simple_ranking_scores(frame, churn_p, horizon)
+    if ranking.name not in scores:
+        raise UserInputError(
+            f"the chosen ranking {ranking.name!r} needs data this folder lacks; "
+            "retrain with `fieldcoach train visits`"
+        )
+    return scores[ranking.name] * ranking.yuan_per_score
+
+
 def _benefit(frame, models: Models, thin: bool, horizon: int, notes: list[str]) -> np.ndarray:
+    ranking = models.ranking
+    if ranking is not None and ranking.name != EFFECT_RANKING and not thin:
+        notes.append(f"ranking: {RANKING_LABELS[ranking.name]}, because {ranking.reason}")
+        return ranked_benefit(frame, ranking, frame["churn_probability"].to_numpy(), horizon)
     if models.effect is not None and not thin:
         features = models.effect.metadata.get_input_schema().input_names()
         if set(features) <= set(frame.columns):
             effect = models.effect.predict(model_input(frame, features))["visit_effect"]
             usual = frame["baseline_weekly_value"].to_numpy(float) * horizon
+            notes.append(
+                f"ranking: {RANKING_LABELS[EFFECT_RANKING]}, because {ranking.reason}"
+                if ranking is not None
+                else f"ranking: {RANKING_LABELS[EFFECT_RANKING]} (no self-check recorded; "
+                "`fieldcoach train visits` checks it against the simple rankings)"
+            )
             return saved_value(effect.to_numpy(float), usual)
         notes.append("the visit-effect champion needs features this data lacks")
     notes.append(

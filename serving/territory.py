@@ -18,7 +18,14 @@ import pandas as pd
 from features.errors import UserInputError
 from features.retailer import RetailerHistory, prepare_history
 from features.validate import load_dataset
-from planning.plan import Models, PlanContext, default_week, plan_manager, prepare_week
+from planning.plan import (
+    Models,
+    PlanContext,
+    default_week,
+    load_ranking,
+    plan_manager,
+    prepare_week,
+)
 from planning.purpose import talking_point
 from serving.champions import CHURN, EFFECT, ModelStore
 
@@ -109,6 +116,8 @@ class Territory:
                         for n, m in ((CHURN, churn), (EFFECT, effect))
                         if m is None
                     ],
+                    # The ranking `train visits` chose; None if the registry is unreachable.
+                    ranking=load_ranking(self.store.tracking_uri),
                 )
                 found = prepare_week(self.tables, week, models, history=self.history)
                 stale = [k for k in self._contexts if k[1] != self.store.generation]
