@@ -3,21 +3,38 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 export OMP_WAIT_POLICY ?= PASSIVE
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD ?= 1
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= .fieldcoach/demo-data
 
-.PHONY: install demo test lint bench lock docs clean
+.PHONY: install java demo demo-steps demo-check browser-deps test lint bench lock docs clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+# PySpark (--engine spark) needs a Java 17+ runtime; the pandas engine does not, so a
+# missing Java is installed when we may (root with apt-get) and otherwise only reported.
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "java: not found; installing openjdk-17-jre-headless for --engine spark"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; \
+	  else \
+	    echo "java: not found; --engine spark needs Java 17+: sudo apt-get install openjdk-17-jre-headless (macOS: brew install openjdk@17)"; \
+	  fi; }
+
+$(STAMP): pyproject.toml constraints.txt | java
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The main job: every step on the embedded default, then the API serving.
+demo: demo-steps
+	$(BIN)/fieldcoach serve --data $(DEMO_DIR)
+
+# Everything `make demo` does before serving; CI runs it (see demo-check).
+demo-steps: $(STAMP)
 	$(BIN)/fieldcoach simulate --out $(DEMO_DIR) --retailers 2000 --managers 10 --weeks 104 --seed 7
 	$(BIN)/fieldcoach validate $(DEMO_DIR)
 	$(BIN)/fieldcoach train churn --data $(DEMO_DIR) --report .fieldcoach/churn-report.json
@@ -32,6 +49,10 @@ demo: $(STAMP)
 	COACH=$$($(BIN)/fieldcoach keys create --role coordinator --label demo); \
 	SCIENTIST=$$($(BIN)/fieldcoach keys create --role data_scientist --label demo); \
 	API=http://127.0.0.1:8000; \
+	echo; echo "Web workspace: $$API/app   sign in with one of these keys:"; \
+	echo "  planner (all teams): $$PLANNER"; \
+	echo "  training coordinator: $$COACH"; \
+	echo "  data scientist: $$SCIENTIST"; \
 	echo; echo "API docs: $$API/docs   try, once it is up:"; \
 	echo "  curl -H 'X-API-Key: $$PLANNER' $$API/v1/managers/M0003/visit-plan"; \
 	echo "  curl -H 'X-API-Key: $$PLANNER' -H 'Accept-Language: zh' '$$API/v1/teams/T00/visit-plan?format=csv' -o team.csv"; \
@@ -42,9 +63,24 @@ demo: $(STAMP)
 	echo "  curl -X POST -H 'X-API-Key: $$PLANNER' -H 'Content-Type: application/json' $$API/v1/feedback/visits \\"; \
 	echo "       -d '{\"client_key\": \"demo-0001\", \"manager_id\": \"M0003\", \"retailer_id\": \"R0000110\", \"week\": \"2026-W01\", \"decision\": \"reject\", \"reason\": \"店主不在\"}'"; \
 	echo
-	$(BIN)/fieldcoach serve --data $(DEMO_DIR)
 
-test: $(STAMP)
+# CI: the demo's steps, then the API started, asked for a plan with a fresh key, stopped.
+demo-check: demo-steps
+	DEMO_DIR=$(DEMO_DIR) BIN=$(BIN) bash .ci/demo-check
+
+# The browser tests drive Debian's chromium, with a CJK font so Chinese renders as text.
+browser-deps:
+	@if [ -x /usr/bin/chromium ] && dpkg -s fonts-noto-cjk >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium and fonts-noto-cjk for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends chromium fonts-noto-cjk >/dev/null; \
+	else \
+		echo "error: the browser tests need chromium and fonts-noto-cjk: run 'sudo apt-get install chromium fonts-noto-cjk' (or make test as root)"; \
+		exit 1; \
+	fi
+
+test: $(STAMP) browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -63,7 +99,7 @@ lock:
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev,spark]'
 	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^fieldcoach' > constraints.txt
 	rm -rf .lock-venv
 

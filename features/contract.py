@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pandas as pd
-import pandera.pandas as pa
-from pandera.typing import Series
+
+from features.pandera_quiet import Series, pa
 
 SKILLS: tuple[str, ...] = (
     "market_insight",
@@ -139,9 +139,7 @@ class Orders(pa.DataFrameModel):
     quantity: Series[float] | None = pa.Field(
         ge=0, le=100_000, nullable=True, coerce=True, description="Cartons (条) ordered."
     )
-    amount: Series[float] = pa.Field(
-        ge=0, le=1e8, coerce=True, description="Order value in yuan."
-    )
+    amount: Series[float] = pa.Field(ge=0, le=1e8, coerce=True, description="Order value in yuan.")
     brand_count: Series[int] | None = pa.Field(
         ge=0, le=500, nullable=True, coerce=True, description="Distinct brands (规格) ordered."
     )

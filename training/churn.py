@@ -45,6 +45,10 @@ LGBM_GRID = (
 )
 
 
+LABELS = ("hard", "soft")
+RECENCY_FEATURE = "days_since_last_order"
+
+
 @dataclass(frozen=True)
 class ChurnConfig:
     """How a churn model is trained; every field is logged with the run."""
@@ -61,6 +65,16 @@ class ChurnConfig:
     max_tune_rows: int = 400_000  # rolling-origin folds fit on at most this many rows
     tune: bool = True
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.label not in LABELS:
+            raise UserInputError(f"--label must be hard or soft, got {self.label!r}")
+        if self.horizon_weeks < 1:
+            raise UserInputError("--horizon-weeks must be at least 1")
+        if not 0 < self.soft_threshold < 1:
+            raise UserInputError(
+                f"--soft-threshold must be between 0 and 1, got {self.soft_threshold}"
+            )
 
     @property
     def population_weeks(self) -> int:
@@ -250,6 +264,7 @@ class TrainedChurn:
     report: dict[str, Any]
     importance: pd.Series
     history: RetailerHistory = field(repr=False)
+    recency: IsotonicRegression | None = field(default=None, repr=False)
 
 
 def _subsample(y: np.ndarray, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -366,7 +381,7 @@ def train_churn(
     )
     clock.lap("logistic")
     logistic_cal = PlattCalibration().fit(logistic.predict_proba(x_cal)[:, 1], y_cal)
-    recency_feature = "days_since_last_order"
+    recency_feature = RECENCY_FEATURE
     recency = IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=1e-4, y_max=1 - 1e-4)
     recency.fit(x_fit[recency_feature].fillna(0), y_fit, sample_weight=weights)
 
@@ -445,6 +460,7 @@ def train_churn(
         report,
         importance,
         history,
+        recency,
     )
 
 

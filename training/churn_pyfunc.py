@@ -3,6 +3,11 @@
 Input: the retailer feature columns (``features.retailer``), numbers as floats and the
 categorical columns as text. Output: ``churn_probability`` (calibrated) and ``reasons``
 (JSON list of the top contributions, with sentences in Chinese and English).
+
+Two kinds share this class, named by ``spec["kind"]``: ``lightgbm`` (booster + Platt
+calibration + reason codes from its contributions) and ``recency`` (the isotonic rule on
+days since the last order, served when LightGBM did not beat it on the holdout, so that a
+small company still has a calibrated champion and says which one it is).
 """
 
 from __future__ import annotations
@@ -15,19 +20,26 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from features.reasons import reasons_json, top_reasons
+from features.reasons import describe, reasons_json, top_reasons
 from features.retailer import booster_input
 
 
 class ChurnModel(PythonModel):
-    """LightGBM booster + Platt calibration + reason codes, loaded from run artifacts."""
+    """A registered churn model of either kind, loaded from run artifacts."""
 
     def load_context(self, context) -> None:
-        self.booster = lgb.Booster(model_file=context.artifacts["booster"])
         with open(context.artifacts["spec"], encoding="utf-8") as fh:
             spec = json.load(fh)
+        self.kind: str = spec.get("kind", "lightgbm")
         self.features: list[str] = spec["features"]
-        self.categories: dict[str, list[str]] = spec["categories"]
+        self.categories: dict[str, list[str]] = spec.get("categories", {})
+        if self.kind == "recency":
+            self.thresholds = np.asarray(spec["recency"]["x"], dtype=float)
+            self.levels = np.asarray(spec["recency"]["y"], dtype=float)
+            # Below the typical risk, an order gap is no reason to worry about.
+            self.reason_above = float(spec["recency"]["reason_above"])
+            return
+        self.booster = lgb.Booster(model_file=context.artifacts["booster"])
         self.slope, self.intercept = spec["calibration"]
 
     def model_input(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -37,8 +49,21 @@ class ChurnModel(PythonModel):
         raw = np.clip(raw, 1e-7, 1 - 1e-7)
         return 1 / (1 + np.exp(-(self.slope * np.log(raw / (1 - raw)) + self.intercept)))
 
+    def _predict_recency(self, x: pd.DataFrame) -> pd.DataFrame:
+        days = x[self.features[0]].fillna(0).to_numpy(float)
+        probability = np.interp(days, self.thresholds, self.levels)
+        reasons = [
+            [{"feature": self.features[0], **describe(self.features[0], d)}]
+            if p > self.reason_above
+            else []
+            for d, p in zip(days, probability, strict=True)
+        ]
+        return pd.DataFrame({"churn_probability": probability, "reasons": reasons_json(reasons)})
+
     def predict(self, context, model_input, params=None) -> pd.DataFrame:
         x = self.model_input(pd.DataFrame(model_input))
+        if self.kind == "recency":
+            return self._predict_recency(x)
         probability = self.calibrate(self.booster.predict(x))
         contributions = self.booster.predict(x, pred_contrib=True)
         reasons = top_reasons(x, contributions, self.features)

@@ -24,6 +24,7 @@ from fieldcoach.settings import Settings
 from training import plots
 from training.churn import (
     MODELS,
+    RECENCY_FEATURE,
     ChurnConfig,
     TrainedChurn,
     data_fingerprint,
@@ -36,6 +37,7 @@ from training.registry import (
     PromotionRule,
     announce_decision,
     configure_mlflow,
+    decide_promotion,
     experiment_id,
     register_and_gate,
 )
@@ -91,13 +93,16 @@ def run_churn_training(
         run_name=f"churn cutoff {report['cutoff']}",
     ) as run:
         _log_run(trained, report, data_dir)
-        info = _log_model(trained)
-        holdout_input = model_input(trained.holdout, trained.features)
+        kind, why = choose_served_kind(report, rule)
+        report["served_model"] = {"kind": kind, "why": why}
+        mlflow.set_tag("model_kind", kind)
+        info = _log_model(trained, kind)
 
         def score_champion(uri: str) -> dict[str, float]:
             champion = mlflow.pyfunc.load_model(uri)
-            p = champion.predict(holdout_input)["churn_probability"].to_numpy()
-            return score_metrics(trained.y_holdout, p, report["top_k"])
+            inputs = champion.metadata.get_input_schema().input_names()
+            p = champion.predict(model_input(trained.holdout, inputs))["churn_probability"]
+            return score_metrics(trained.y_holdout, p.to_numpy(), report["top_k"])
 
         report["registry"] = decision = register_and_gate(
             client,
@@ -105,13 +110,30 @@ def run_churn_training(
             info.model_uri,
             run.info.run_id,
             rule,
-            report["lightgbm"],
-            report.get(rule.must_beat),
+            report[kind],
+            # The baseline is not asked to beat itself when it is the model registered.
+            report.get(rule.must_beat) if kind != rule.must_beat else None,
             score_champion,
         )
+        client.set_model_version_tag(CHURN_MODEL, decision["version"], "model_kind", kind)
+        decision["kind"] = kind
         mlflow.log_dict(report, "report.json")
+    log(f"registered model: {kind} ({why})")
     announce_decision(decision, log)
     return report
+
+
+def choose_served_kind(report: dict[str, Any], rule: PromotionRule) -> tuple[str, str]:
+    """LightGBM when it passes the rule's absolute checks against the baseline, else the
+    baseline rule itself: on a small company's holdout (a dozen churners) the recency rule
+    can win on Brier, and then it, not nothing, is what should serve."""
+    ok, why = decide_promotion(rule, report["lightgbm"], report.get(rule.must_beat), None)
+    if ok or rule.must_beat not in report:
+        return "lightgbm", why
+    fallback_ok, fallback_why = decide_promotion(rule, report[rule.must_beat], None, None)
+    if not fallback_ok:
+        return "lightgbm", f"{why}; the {rule.must_beat} rule fails too ({fallback_why})"
+    return rule.must_beat, f"LightGBM did not pass ({why}); the {rule.must_beat} rule serves"
 
 
 def _log_run(trained: TrainedChurn, report: dict[str, Any], data_dir: Path) -> None:
@@ -155,27 +177,40 @@ def _log_run(trained: TrainedChurn, report: dict[str, Any], data_dir: Path) -> N
         plt.close(figure)
 
 
-def _log_model(trained: TrainedChurn):
+def _log_model(trained: TrainedChurn, kind: str = "lightgbm"):
     with tempfile.TemporaryDirectory() as scratch:
-        booster_path = Path(scratch) / "booster.txt"
-        trained.lightgbm.booster_.save_model(str(booster_path))
         spec_path = Path(scratch) / "spec.json"
-        spec = {
-            "features": trained.features,
-            "categories": trained.lightgbm.categories_,
-            "calibration": [trained.calibration.slope_, trained.calibration.intercept_],
+        spec: dict[str, Any] = {
+            "kind": kind,
             "horizon_weeks": trained.config.horizon_weeks,
             "label": trained.report["label"],
         }
+        artifacts = {"spec": str(spec_path)}
+        if kind == "recency":
+            recency = trained.recency
+            inputs = [RECENCY_FEATURE]
+            spec["recency"] = {
+                "x": [float(v) for v in recency.X_thresholds_],
+                "y": [float(v) for v in recency.y_thresholds_],
+                "reason_above": trained.report["churn_rate"]["train"],
+            }
+        else:
+            booster_path = Path(scratch) / "booster.txt"
+            trained.lightgbm.booster_.save_model(str(booster_path))
+            artifacts["booster"] = str(booster_path)
+            inputs = trained.features
+            spec["categories"] = trained.lightgbm.categories_
+            spec["calibration"] = [trained.calibration.slope_, trained.calibration.intercept_]
+        spec["features"] = inputs
         spec_path.write_text(json.dumps(spec, ensure_ascii=False))
-        example = model_input(trained.holdout.head(5), trained.features)
+        example = model_input(trained.holdout.head(5), inputs)
         output = pd.DataFrame(
             {"churn_probability": [0.5] * len(example), "reasons": ["[]"] * len(example)}
         )
         return mlflow.pyfunc.log_model(
             name="model",
             python_model=str(PYFUNC_CODE),
-            artifacts={"booster": str(booster_path), "spec": str(spec_path)},
+            artifacts=artifacts,
             code_paths=[str(Path(features.__file__).parent)],
             signature=infer_signature(example, output),
             input_example=example,
@@ -183,6 +218,7 @@ def _log_model(trained: TrainedChurn):
             metadata={
                 "horizon_weeks": trained.config.horizon_weeks,
                 "label": trained.config.label,
+                "kind": kind,
             },
         )
 

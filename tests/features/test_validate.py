@@ -585,3 +585,10 @@ def test_contract_metadata_points_at_real_columns() -> None:
                 assert other_column in schema_for(other).columns, target
                 if target == rules.get("not_before"):
                     assert _join_key(name, other) in schema_for(name).columns
+
+
+@FORMATS
+def test_orders_with_no_rows_is_a_problem(tmp_path: Path, fmt: str) -> None:
+    report = check(tmp_path, fmt, lambda tables: tables.update(orders=tables["orders"].head(0)))
+    assert not report.ok
+    assert f"orders.{fmt}: required table has no data rows" in report.render()

@@ -212,3 +212,9 @@ def test_features_build_orders_only_says_what_is_switched_off(data: Path, tmp_pa
     for what in ("visit features", "complaint features", "satisfaction features",
                  "retailer attributes", "manager context"):  # fmt: skip
         assert f"switched off: {what}" in result.output
+
+
+def test_train_unknown_label_is_one_line(data: Path):
+    assert_user_error(
+        _invoke("train", "churn", "--data", data, "--label", "medium"), "--label", "medium"
+    )

@@ -16,8 +16,14 @@ from features.retailer import build_retailer_features, model_input, prepare_hist
 from features.validate import load_dataset
 from fieldcoach.settings import Settings
 from simulator import SimulationConfig, Territory, export_dataset
-from training.churn import ChurnConfig, data_fingerprint
-from training.churn_run import CHURN_MODEL, CHURN_RULE, run_churn_training
+from training.churn import RECENCY_FEATURE, ChurnConfig, data_fingerprint, train_churn
+from training.churn_run import (
+    CHURN_MODEL,
+    CHURN_RULE,
+    _log_model,
+    choose_served_kind,
+    run_churn_training,
+)
 from training.labels import LabelSpec, churn_labels
 from training.metrics import score_metrics
 from training.registry import (
@@ -35,6 +41,29 @@ from training.registry import (
 )
 
 RULE = PromotionRule()
+BRIER = PromotionRule(metric="brier", lower_is_better=True)
+
+
+def _brier(brier: float, ece: float = 0.002) -> dict[str, float]:
+    return {"brier": brier, "ece": ece}
+
+
+def test_lightgbm_is_served_when_it_beats_the_recency_rule() -> None:
+    report = {"lightgbm": _brier(0.0014), "recency": _brier(0.0016)}
+    assert choose_served_kind(report, BRIER)[0] == "lightgbm"
+
+
+def test_the_recency_rule_is_served_when_lightgbm_loses_to_it() -> None:
+    # The demo territory's holdout: LightGBM 0.00175 against the rule's 0.00159.
+    report = {"lightgbm": _brier(0.00175), "recency": _brier(0.00159)}
+    kind, why = choose_served_kind(report, BRIER)
+    assert kind == "recency"
+    assert "does not beat the recency baseline" in why
+
+
+def test_lightgbm_stays_the_candidate_when_the_rule_itself_is_uncalibrated() -> None:
+    report = {"lightgbm": _brier(0.00175), "recency": _brier(0.00159, ece=0.2)}
+    assert choose_served_kind(report, BRIER)[0] == "lightgbm"
 
 
 # ------------------------------------------------------------------ the rule alone
@@ -123,6 +152,26 @@ def registry(tmp_path_factory: pytest.TempPathFactory):
         }
 
 
+def test_a_logged_recency_rule_predicts_what_the_rule_predicted(registry) -> None:
+    tables = load_dataset(registry["data"]).tables
+    trained = train_churn(tables, ChurnConfig(tune=False))
+    configure_mlflow(registry["settings"])
+    with mlflow.start_run():
+        info = _log_model(trained, "recency")
+    model = mlflow.pyfunc.load_model(info.model_uri)
+    assert model.metadata.get_input_schema().input_names() == [RECENCY_FEATURE]
+    assert model.metadata.metadata["kind"] == "recency"
+    out = model.predict(model_input(trained.holdout, [RECENCY_FEATURE]))
+    np.testing.assert_allclose(
+        out["churn_probability"].to_numpy(), trained.predictions["recency"], atol=1e-12
+    )
+    reasons = out["reasons"].map(json.loads)
+    risky = out["churn_probability"] > trained.report["churn_rate"]["train"]
+    assert reasons[risky].map(len).eq(1).all()
+    assert all(r[0]["code"] == "order_gap" for r in reasons[risky])
+    assert reasons[~risky].map(len).eq(0).all()
+
+
 def _alias(client, alias: str) -> int | None:
     found = version_by_alias(client, CHURN_MODEL, alias)
     return int(found.version) if found is not None else None
@@ -137,6 +186,11 @@ def test_first_run_registers_v1_as_champion(registry) -> None:
     assert "no champion yet" in first["reason"]
     assert any(line == f"promotion rule: {CHURN_RULE.describe()}" for line in registry["logs"][0])
     assert any("v1: promoted to champion" in line for line in registry["logs"][0])
+    served = registry["reports"][0]["served_model"]
+    assert first["kind"] == served["kind"] in ("lightgbm", "recency")
+    tags = registry["client"].get_model_version(CHURN_MODEL, "1").tags
+    assert tags["model_kind"] == served["kind"]
+    assert tags["rule_metric"] == "brier"
 
 
 def test_second_run_is_challenger_judged_on_the_same_holdout(registry) -> None:
@@ -243,8 +297,14 @@ def test_a_champion_that_cannot_score_blocks_promotion(registry) -> None:
     with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name(CHURN_MODEL).experiment_id):
         run_id = mlflow.active_run().info.run_id
     decision = register_and_gate(
-        client, CHURN_MODEL, report["registry"]["model_uri"], run_id, RULE, better,
-        report["recency"], broken,
+        client,
+        CHURN_MODEL,
+        report["registry"]["model_uri"],
+        run_id,
+        RULE,
+        better,
+        report["recency"],
+        broken,
     )
     assert decision["promoted"] is False
     assert "could not score" in decision["reason"]
@@ -305,8 +365,13 @@ def test_run_logs_params_metrics_artifacts_and_fingerprint(registry) -> None:
         return out
 
     artifacts = listing()
-    for path in ("plots/calibration.png", "plots/gains.png", "plots/importance.png",
-                 "report.json", "features.json"):
+    for path in (
+        "plots/calibration.png",
+        "plots/gains.png",
+        "plots/importance.png",
+        "report.json",
+        "features.json",
+    ):
         assert path in artifacts, (path, sorted(artifacts))
     assert run.data.tags["data_fingerprint"] == data_fingerprint(registry["data"])
     assert run.data.tags["data_fingerprint"] == report["data_fingerprint"]
