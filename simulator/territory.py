@@ -777,7 +777,9 @@ class Territory:
 
 
 def _delivered(
-    needs: dict[str, np.ndarray], purpose: str, purposes: dict[str, tuple[str, ...]]
+    needs: dict[str, np.ndarray],
+    purpose: str,
+    purposes: dict[str, tuple[str, ...]] = DEFAULT_PURPOSES,
 ) -> np.ndarray:
     total = np.zeros_like(needs["decline"])
     for need, values in needs.items():
