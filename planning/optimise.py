@@ -183,6 +183,16 @@ def plan_week(candidates: pd.DataFrame, base: tuple[float, float], rules: PlanRu
     # Under the solution limit the search is deterministic; only the cap can cut it short,
     # and then the plan may depend on the machine's load, which the caller must say.
     time_capped = time.perf_counter() - started >= 0.98 * rules.time_limit_s
+    if solution is None and time_capped:
+        # The cap came before even a first solution (an overloaded machine): an empty week
+        # that says so, rather than an error.
+        return WeekPlan(
+            visits=eligible.iloc[:0].assign(day=[], stop=[], km_from_previous=[]),
+            days=[{"day": d, "stops": 0, "km": 0.0} for d in range(rules.days)],
+            dropped=eligible_count,
+            eligible=eligible_count,
+            time_capped=True,
+        )
     if solution is None:
         raise RuntimeError("the routing solver found no plan")
 
