@@ -355,7 +355,22 @@ MODEL_NAMES: dict[str, tuple[str, str]] = {
     "manager-skills": ("客户经理能力", "manager-skills"),
 }
 # Values of a note that are codes, put in words when the note is shown.
-WORDS: dict[str, dict[Any, tuple[str, str]]] = {"model": MODEL_NAMES, "holiday": HOLIDAY_NAMES}
+# The planner's rankings (chosen by `train visits`' held-out self-check).
+RANKING_NAMES: dict[str, tuple[str, str]] = {
+    "effect_model": (
+        "拜访效果模型预计挽回的订货额",
+        "the visit-effect model's expected saved value",
+    ),
+    "churn_x_value": ("流失概率×风险订货额", "churn probability x value at risk"),
+    "churn": ("流失概率", "churn probability"),
+    "value": ("常规订货额", "usual order value"),
+    "rotation": ("距上次拜访天数（现行轮访）", "days since the last visit (the current rotation)"),
+}
+WORDS: dict[str, dict[Any, tuple[str, str]]] = {
+    "model": MODEL_NAMES,
+    "holiday": HOLIDAY_NAMES,
+    "ranking": RANKING_NAMES,
+}
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "no_champion": ("未找到已注册的{model}冠军模型。", "No registered {model} champion."),
@@ -416,5 +431,52 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "visit_done": (
         "{retailer}已于{date}完成拜访，计入间隔和频次规则。",
         "{retailer} was visited on {date}: counted for the gap and frequency rules.",
+    ),
+    "ranking_checked": (
+        "排序依据：{ranking}（训练时在留出周上与简单排序比较后选定）。",
+        "ranking: {ranking}, because {reason}",
+    ),
+    "ranking_unchecked": (
+        "排序依据：{ranking}（尚无自检记录，重新训练拜访效果模型时会与简单排序比较）。",
+        "ranking: {ranking} (no self-check recorded; `fieldcoach train visits` checks it "
+        "against the simple rankings)",
+    ),
+    "base_medoid": (
+        "{manager}没有住址坐标：每天从其负责客户的中心（{lat}，{lon}）出发并返回；"
+        "在客户经理表中填写住址坐标即可从住址出发。",
+        "no home location for {manager}: days start and end at the middle of their own "
+        "retailers ({lat}, {lon}); add home_lat/home_lon to managers for routes from home",
+    ),
+    "short_candidates": (
+        "计划{planned}次拜访（容量{capacity}次）：{total}户在险客户中本周仅{eligible}户可拜访"
+        "（{gap}户在最近{min_gap}天内已拜访）。",
+        "{planned} of {capacity} visits planned: only {eligible} of the manager's {total} "
+        "retailers at risk can be visited this week ({gap} were visited within the last "
+        "{min_gap} days)",
+    ),
+    "short_time_cap": (
+        "计划{planned}次拜访（容量{capacity}次）：求解达到{seconds}秒时限。",
+        "{planned} of {capacity} visits planned: the solver hit its {seconds} s time cap",
+    ),
+    "short_day_minutes": (
+        "计划{planned}次拜访（容量{capacity}次）：按这些距离，每天{minutes}分钟"
+        "（每次拜访{service}分钟）排不下更多。",
+        "{planned} of {capacity} visits planned: the working days ({minutes} minutes, "
+        "{service} per visit) hold no more at these distances",
+    ),
+    "short_not_worth": (
+        "计划{planned}次拜访（容量{capacity}次）：其余客户的价值不及路程成本。",
+        "{planned} of {capacity} visits planned: the other candidates are worth less than "
+        "the drive to them",
+    ),
+    "rotation_fillers": (
+        "{count}次拜访按排序没有预期收益，按轮访（最久未访优先）补满本周。",
+        "{count} visits have no expected benefit by the ranking and fill the week by "
+        "rotation (most overdue first)",
+    ),
+    "solver_time_cap": (
+        "求解在{seconds}秒安全时限前未达{solutions}个解而停止：重新计划可能得到不同结果。",
+        "the solver stopped at its {seconds} s safety cap before {solutions} solutions: a "
+        "re-run may give a different plan",
     ),
 }

@@ -110,18 +110,23 @@ def simulate(
     file_format: Annotated[
         str, typer.Option("--format", help="File format of the tables: parquet or csv.")
     ] = "parquet",
+    scenario: Annotated[
+        str,
+        typer.Option(help="Causal story: default or contested (see docs/simulator.md)."),
+    ] = "default",
 ) -> None:
     """Simulate a territory and write its records in the data contract, truth in OUT/_truth/."""
     from simulator import SimulationConfig, Territory, export_dataset
 
     with _user_errors():
         config = SimulationConfig(
-            n_retailers=retailers, n_managers=managers, start=start, seed=seed
+            n_retailers=retailers, n_managers=managers, start=start, seed=seed, scenario=scenario
         )
         territory = Territory.create(config)
         territory.run(weeks)
         written = export_dataset(territory, out, file_format=file_format)
-    typer.echo(f"simulated {weeks} weeks of {retailers} retailers and {managers} managers")
+    story = "" if scenario == "default" else f" ({scenario} scenario)"
+    typer.echo(f"simulated {weeks} weeks of {retailers} retailers and {managers} managers{story}")
     for name, rows in written.items():
         typer.echo(f"  {name:<12} {rows:>12,} rows")
     typer.echo(f"wrote {out} (truth in {out / '_truth'}, state in {out / '_state'})")
@@ -687,6 +692,17 @@ def train_visits_command(
         truth = result.get("truth", {}).get(name)
         extra = f"   spearman with true effect {truth:+.3f}" if truth is not None else ""
         typer.echo(f"  {name:<14}{value:+.4f}{extra}")
+    check = result["ranking_check"]
+    typer.echo(f"policy value of each ranking ({check['unit']}; 95% interval):")
+    for name, entry in result["policy_values"].items():
+        mark = "  <- chosen" if entry["chosen"] else ""
+        typer.echo(
+            f"  {name:<14}{entry['estimate']:>10,.0f} [{entry['ci_low']:>9,.0f}, "
+            f"{entry['ci_high']:>9,.0f}]  overlap only {entry['overlap_only']['estimate']:>9,.0f}"
+            f"{mark}"
+        )
+    typer.echo(f"ranking: {check['chosen']}: {check['reason']}")
+    typer.echo(f"overlap: {result['overlap_advice']}")
     if report:
         typer.echo(f"report: {report}")
 
@@ -1165,7 +1181,13 @@ def plan_batch(
         str | None, typer.Option(help="ISO week YYYY-Www (default: the week after the data).")
     ] = None,
     data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
-    time_limit: Annotated[float, typer.Option(help="Solver seconds per manager.")] = 0.8,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            help="Safety cap in solver seconds per manager (plans stop after a fixed number "
+            "of solutions, so re-runs agree; a plan that hits the cap says so)."
+        ),
+    ] = 5.0,
 ) -> None:
     """Precompute every manager's default plan for the week; the API serves them as stored."""
     from fieldcoach.settings import get_settings

@@ -40,9 +40,25 @@ from planning.purpose import (
     talking_point,
 )
 
+EFFECT_RANKING = "effect_model"
+# What each ranking the self-check of `train visits` may choose means, in the plan's notes.
+RANKING_LABELS = {
+    EFFECT_RANKING: "the visit-effect model's expected saved value",
+    "churn_x_value": "churn probability x value at risk",
+    "churn": "churn probability",
+    "value": "usual order value",
+    "rotation": "days since the last visit (the current rotation)",
+}
+NEVER_VISITED_DAYS = 365.0  # a never-visited retailer counts as a year overdue for rotation
 EFFECT_SHRINK = 0.5  # weight of a retailer's own estimated effect against the average
 FALLBACK_EFFECT_SHARE = 0.25  # share of value at risk a visit saves when no effect model exists
 THIN_HISTORY_WEEKS = 26
+# Plans stop at the local search's optimum or after this many improving solutions, so the
+# same data, models and parameters give the same plan; the time limit is only a safety cap
+# (reported in the notes when hit). 100 solutions keep 97.7-98.8% of the best capacity-many
+# stops' benefit on 300 candidates for 60 visits (see planning.optimise.PlanRules).
+SOLUTION_LIMIT = 100
+TIME_CAP_S = 5.0
 MAX_WEEKS_AHEAD = 4
 
 
@@ -77,6 +93,35 @@ def plannable_days(history: RetailerHistory) -> tuple[int, int]:
     return first_open - 7, first_open + 7 * (MAX_WEEKS_AHEAD - 1)
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """The ranking `train visits` chose on held-out weeks (registered-model tags)."""
+
+    name: str
+    reason: str = ""
+    yuan_per_score: float = 1.0  # turns a simple ranking's score into yuan saved per visit
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, str]) -> Ranking | None:
+        name = tags.get("planner_ranking")
+        if name not in RANKING_LABELS:
+            return None
+        try:
+            scale = float(tags.get("planner_yuan_per_score", "1"))
+        except ValueError:
+            scale = 1.0
+        return cls(name, tags.get("planner_ranking_reason", ""), scale)
+
+
+def load_ranking(tracking_uri: str | None = None) -> Ranking | None:
+    """The ranking the latest self-check chose, or None (never checked, registry down)."""
+    try:
+        client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        return Ranking.from_tags(client.get_registered_model("visit-effect").tags)
+    except Exception:  # no registry or no such model: the planner's documented fallback
+        return None
+
+
 @dataclass
 class Models:
     """Registered champions the planner uses; any may be missing."""
@@ -84,6 +129,7 @@ class Models:
     churn: Any = None
     effect: Any = None
     notes: list[Note | str] = field(default_factory=list)
+    ranking: Ranking | None = None
 
     @classmethod
     def load(cls, tracking_uri: str | None) -> Models:
@@ -96,6 +142,7 @@ class Models:
                 setattr(models, attr, mlflow.pyfunc.load_model(f"models:/{name}@champion"))
             except Exception:  # a missing model is a documented fallback, not an error
                 models.notes.append(Note.of("no_champion", model=name))
+        models.ranking = load_ranking(tracking_uri)
         return models
 
 
@@ -202,25 +249,79 @@ def saved_value(effect: np.ndarray, usual_value: np.ndarray) -> np.ndarray:
     return np.maximum(shrunk, 0) * np.nan_to_num(np.asarray(usual_value, dtype=float))
 
 
+def simple_ranking_scores(
+    frame: pd.DataFrame, churn_p: np.ndarray, horizon: int
+) -> dict[str, np.ndarray]:
+    """The simple rankings' scores (higher = visit first); see ``RANKING_LABELS``."""
+    usual = np.nan_to_num(frame["baseline_weekly_value"].to_numpy(float) * horizon)
+    churn_p = np.asarray(churn_p, dtype=float)
+    scores = {"churn_x_value": churn_p * usual, "churn": churn_p, "value": usual}
+    if "days_since_last_visit" in frame:
+        since = frame["days_since_last_visit"].astype(float).to_numpy()
+        scores["rotation"] = np.where(np.isnan(since), NEVER_VISITED_DAYS, since)
+    return scores
+
+
+def ranked_benefit(
+    frame: pd.DataFrame, ranking: Ranking, churn_p: np.ndarray, horizon: int
+) -> np.ndarray:
+    """Yuan a visit is expected to save under a simple ranking: its score x yuan per score."""
+    scores = simple_ranking_scores(frame, churn_p, horizon)
+    if ranking.name not in scores:
+        raise UserInputError(
+            f"the chosen ranking {ranking.name!r} needs data this folder lacks; "
+            "retrain with `fieldcoach train visits`"
+        )
+    return scores[ranking.name] * ranking.yuan_per_score
+
+
 def _benefit(frame, models: Models, thin: bool, horizon: int, notes: list[str]) -> np.ndarray:
+    ranking = models.ranking
+    if ranking is not None and ranking.name != EFFECT_RANKING and not thin:
+        notes.append(Note.of("ranking_checked", ranking=ranking.name, reason=ranking.reason))
+        return ranked_benefit(frame, ranking, frame["churn_probability"].to_numpy(), horizon)
     if models.effect is not None and not thin:
         features = models.effect.metadata.get_input_schema().input_names()
         if set(features) <= set(frame.columns):
             effect = models.effect.predict(model_input(frame, features))["visit_effect"]
             usual = frame["baseline_weekly_value"].to_numpy(float) * horizon
+            notes.append(
+                Note.of("ranking_checked", ranking=EFFECT_RANKING, reason=ranking.reason)
+                if ranking is not None
+                else Note.of("ranking_unchecked", ranking=EFFECT_RANKING)
+            )
             return saved_value(effect.to_numpy(float), usual)
         notes.append(Note.of("effect_needs_features"))
     notes.append(Note.of("benefit_fallback", share=FALLBACK_EFFECT_SHARE))
     return frame["churn_probability"] * frame["value_at_risk"] * FALLBACK_EFFECT_SHARE
 
 
-def _base_of(manager_id: str, tables, retailers: pd.DataFrame) -> tuple[float, float]:
+def _base_of(
+    manager_id: str, tables, retailers: pd.DataFrame
+) -> tuple[tuple[float, float], Note | None]:
+    """Where the manager's days start and end, and a note when it is not their home.
+
+    Without home coordinates the base is the medoid of the manager's own retailers (the
+    shop with the least total distance to the others): a point of their territory, whereas
+    the middle of the whole company's retailers left far-away managers driving most of the
+    day (800-900 km a week) and filling a fifth of their capacity.
+    """
     managers = tables.get("managers")
     if managers is not None and {"home_lat", "home_lon"} <= set(managers.columns):
         row = managers[managers["manager_id"] == manager_id]
         if len(row) and row[["home_lat", "home_lon"]].notna().all(axis=None):
-            return float(row["home_lat"].iloc[0]), float(row["home_lon"].iloc[0])
-    return float(retailers["lat"].median()), float(retailers["lon"].median())
+            return (float(row["home_lat"].iloc[0]), float(row["home_lon"].iloc[0])), None
+    own = retailers[(retailers["manager_id"] == manager_id)].dropna(subset=["lat", "lon"])
+    if own.empty:
+        own = retailers.dropna(subset=["lat", "lon"])
+    lat, lon = own["lat"].to_numpy(float), own["lon"].to_numpy(float)
+    if len(lat) > 2000:  # the medoid of a sample is as central and keeps this fast
+        keep = np.random.default_rng(0).choice(len(lat), 2000, replace=False)
+        lat, lon = lat[keep], lon[keep]
+    total = haversine_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :]).sum(axis=1)
+    k = int(np.argmin(total))
+    note = Note.of("base_medoid", manager=manager_id, lat=f"{lat[k]:.4f}", lon=f"{lon[k]:.4f}")
+    return (float(lat[k]), float(lon[k])), note
 
 
 def manager_capacity(tables, manager_id: str, default: int = 60) -> int:
@@ -256,10 +357,11 @@ def plan_manager_languages(
     capacity: int | None = None,
     days: int = 5,
     min_gap_days: int = 7,
-    time_limit_s: float = 0.8,
+    time_limit_s: float = TIME_CAP_S,
     max_days_between_visits: int | None = None,
     include_non_working_days: bool = False,
     feedback: PlanFeedback | None = None,
+    solution_limit: int | None = SOLUTION_LIMIT,
 ) -> dict[str, dict[str, Any]]:
     """Plan one manager's week once, shown in each of ``languages``: the ranked visits and
     the day-by-day routes.
@@ -295,6 +397,7 @@ def plan_manager_languages(
         days=max(len(offsets), 1),
         min_gap_days=min_gap_days,
         time_limit_s=time_limit_s,
+        solution_limit=solution_limit,
     )
     frame = context.features
     mine = frame[frame["manager_id"] == manager_id].reset_index(drop=True)
@@ -320,6 +423,10 @@ def plan_manager_languages(
     if feedback is not None and len(mine):
         earliest = _leave_out(context, mine, earliest, offsets, feedback, notes)
     benefit = mine["expected_benefit"].to_numpy(float)
+    # Retailers with no expected benefit can still fill the week: most overdue first.
+    overdue = np.nan_to_num(since + lead, nan=NEVER_VISITED_DAYS)
+    filler = ~(benefit > 0)
+    benefit = np.where(filler, 1e-3 * overdue / NEVER_VISITED_DAYS, benefit)
     due = np.zeros(len(mine), dtype=bool)
     if max_days_between_visits is not None:
         week_end = offsets[-1] + 1 if offsets else days
@@ -342,10 +449,23 @@ def plan_manager_languages(
         expected_benefit=benefit,
         days_since_last_visit=since,  # with visits reported done since the export
     )
-    base = _base_of(manager_id, tables, retailers.reset_index())
+    base, base_note = _base_of(manager_id, tables, retailers.reset_index())
     plan = plan_week(candidates, base, rules)
     if not offsets:
         plan = WeekPlan(visits=plan.visits.iloc[:0], days=[], dropped=plan.dropped)
+    notes += [base_note] if base_note else []
+    notes += _capacity_notes(plan, rules, candidates)
+    fillers = int(plan.visits["retailer_id"].isin(mine.loc[filler, "retailer_id"]).sum())
+    if fillers:
+        notes.append(Note.of("rotation_fillers", count=fillers))
+    if plan.time_capped:
+        notes.append(
+            Note.of(
+                "solver_time_cap",
+                seconds=f"{rules.time_limit_s:g}",
+                solutions=rules.solution_limit,
+            )
+        )
     return {
         lang: {
             **_render(context, manager_id, plan, rules, lang, notes, base, offsets),
@@ -371,6 +491,41 @@ def visit_reasons(row: pd.Series, horizon_weeks: int) -> list[dict[str, Any]]:
             seen.add(reason["code"])
             out.append(reason)
     return out
+
+
+def _capacity_notes(plan: WeekPlan, rules: PlanRules, candidates: pd.DataFrame) -> list[Note]:
+    """Why a plan holds fewer visits than the capacity, if it does."""
+    planned = len(plan.visits)
+    if planned >= rules.capacity:
+        return []
+    head = {"planned": planned, "capacity": rules.capacity}
+    if plan.eligible < rules.capacity:
+        gap = int((candidates["earliest_day"] >= rules.days).sum())
+        return [
+            Note.of(
+                "short_candidates",
+                **head,
+                eligible=plan.eligible,
+                total=len(candidates),
+                gap=gap,
+                min_gap=rules.min_gap_days,
+            )
+        ]
+    if plan.time_capped:
+        return [Note.of("short_time_cap", **head, seconds=f"{rules.time_limit_s:g}")]
+    minutes = [
+        d["km"] / rules.speed_kmh * 60 + d["stops"] * rules.service_minutes for d in plan.days
+    ]
+    if max(minutes, default=0) >= 0.9 * rules.day_minutes:
+        return [
+            Note.of(
+                "short_day_minutes",
+                **head,
+                minutes=f"{rules.day_minutes:g}",
+                service=f"{rules.service_minutes:g}",
+            )
+        ]
+    return [Note.of("short_not_worth", **head)]
 
 
 def _render(

@@ -40,7 +40,7 @@ def precompute_plans(
     settings: Settings,
     week: str | None = None,
     data_dir: Path | None = None,
-    time_limit_s: float = 0.8,
+    time_limit_s: float = 5.0,
     log: Callable[[str], None] = print,
     progress: tuple[Callable[[int], None], Callable[[], None]] | None = None,
 ) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def store_week_plans(
     territory: Territory,
     sessions: sessionmaker[Session],
     week: str | None = None,
-    time_limit_s: float = 0.8,
+    time_limit_s: float = 5.0,
     log: Callable[[str], None] = print,
     managers: list[str] | None = None,
     stop: threading.Event | None = None,

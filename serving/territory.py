@@ -25,6 +25,7 @@ from planning.plan import (
     Models,
     PlanContext,
     default_week,
+    load_ranking,
     plan_manager,
     plan_manager_languages,
     plannable_days,
@@ -62,7 +63,7 @@ class Territory:
                     self.manager_of_retailer[rid] = mid
                     self.team_of_manager.setdefault(mid, None)
         self._contexts: dict[tuple[str, int], PlanContext] = {}
-        self.replan_time_limit_s = 0.8  # solver seconds for a plan made on request
+        self.replan_time_limit_s = 5.0  # safety cap; plans stop after a solution count
         self._lock = threading.Lock()
         self._weekly_orders = self._weekly_order_values()
         self._known_ids = frozenset(self.history.ids) | frozenset(self.manager_of_retailer)
@@ -147,6 +148,8 @@ class Territory:
                         for n, m in ((CHURN, churn), (EFFECT, effect))
                         if m is None
                     ],
+                    # The ranking `train visits` chose; None if the registry is unreachable.
+                    ranking=load_ranking(self.store.tracking_uri),
                 )
                 found = prepare_week(self.tables, week, models, history=self.history)
                 stale = [k for k in self._contexts if k[1] != self.store.generation]

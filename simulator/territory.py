@@ -24,6 +24,13 @@ from features.contract import COMPLAINT_CATEGORIES, FORMATS, SKILLS, VISIT_PURPO
 from features.errors import UserInputError
 from features.io import atomic_path
 from simulator.catalogue import CATALOGUE
+from simulator.scenarios import (
+    DEFAULT_PURPOSES,
+    Scenario,
+    competitor_pressure,
+    get_scenario,
+    pressure_at,
+)
 
 SKILL = {name: k for k, name in enumerate(SKILLS)}
 PURPOSE = {name: k for k, name in enumerate(VISIT_PURPOSES)}
@@ -60,13 +67,7 @@ BREADTH_GAIN = 0.35
 RELATIONSHIP_LIFT = 0.02
 
 NEEDS = ("decline", "grievance", "guidance", "breadth", "relationship")
-PURPOSE_OF_NEED = {
-    "decline": ("order_decline_followup", "business_guidance"),
-    "grievance": ("complaint_recovery",),
-    "guidance": ("business_guidance", "order_decline_followup"),
-    "breadth": ("brand_cultivation",),
-    "relationship": ("relationship_maintenance", "onboarding"),
-}
+PURPOSE_OF_NEED = DEFAULT_PURPOSES  # the default story's; a scenario may change them
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -91,8 +92,10 @@ class SimulationConfig:
     shortage_rate: float = 0.03  # chance a supply shortage starts in a given week
     horizon_weeks: int = 8  # horizon of the true visit effect written to the truth
     record_truth: bool = True
+    scenario: str = "default"  # the causal story (simulator/scenarios.py)
 
     def __post_init__(self) -> None:
+        get_scenario(self.scenario)
         start = pd.Timestamp(self.start)
         if start.weekday() != 0:
             raise UserInputError(f"--start {self.start} is a {start.day_name()}; give a Monday")
@@ -186,6 +189,32 @@ class Territory:
         territory = cls(config=config, rng=rng, week=0, retailers=retailers, managers=managers)
         territory._record_static()
         return territory
+
+    @property
+    def scenario(self) -> Scenario:
+        # Territories saved before scenarios existed tell the default story.
+        return get_scenario(getattr(self.config, "scenario", "default"))
+
+    def competitor_pressure(self) -> np.ndarray | None:
+        """Competitor pressure (0-1) at each retailer, or None when the story has none."""
+        m, r = self.managers, self.retailers
+        hotspots = competitor_pressure(self.scenario, self.config.seed, m.home_lat, m.home_lon)
+        return None if hotspots is None else pressure_at(self.scenario, hotspots, r.lat, r.lon)
+
+    def _visit_saturation(self, index: np.ndarray | None = None) -> np.ndarray | None:
+        """Share of its effect a visit keeps given the weeks since the last one (or None)."""
+        weeks = self.scenario.saturation_weeks
+        if not weeks:
+            return None
+        last = self.retailers.last_visit_week
+        since = self.week - (last if index is None else last[index])
+        return np.clip(since / weeks, 0.0, 1.0)
+
+    def _relationship_factor(self, grade: np.ndarray) -> np.ndarray:
+        """Relationship lift per unit: larger for high grades, or (scenario) small shops."""
+        if self.scenario.relationship_favours_small:
+            return 1 + (30 - grade) / 15
+        return 1 + grade / 15
 
     @property
     def start_day(self) -> int:
@@ -385,6 +414,7 @@ class Territory:
         """
         r, m = self.retailers, self.managers
         s = (m.skills[r.manager] if manager_skills is None else manager_skills) / 100.0
+        s = self.scenario.skill(s)
         weeks = _expected_weeks(self.config.horizon_weeks, DECLINE_END)
         griev_weeks = _expected_weeks(self.config.horizon_weeks, 1 - GRIEVANCE_DECAY)
         enable = (s[:, SKILL["business_enablement"]] + s[:, SKILL["market_operation"]]) / 2
@@ -394,7 +424,8 @@ class Territory:
         shortfall = np.clip((r.health0 - r.health - 0.3) / 1.5, 0, 1.5)
         gap = np.clip((r.breadth_target - r.breadth) / r.breadth_target, 0, 1)
         alive = r.alive.astype(np.float64)
-        return {
+        guidance = GUIDANCE_LIFT * self.scenario.guidance_scale
+        needs = {
             "decline": alive * (
                 DECLINE_LIFT * np.minimum(r.decline / 0.12, 2.0) * enable + decline_cut * weeks
             ),
@@ -402,15 +433,20 @@ class Territory:
                 GRIEVANCE_LIFT * np.minimum(r.grievance, 2.0) * comm
                 + grievance_cut * GRIEVANCE_HARM * griev_weeks
             ),
-            "guidance": alive * GUIDANCE_LIFT * shortfall * s[:, SKILL["analysis_guidance"]],
+            "guidance": alive * guidance * shortfall * s[:, SKILL["analysis_guidance"]],
             "breadth": alive * gap * BREADTH_GAIN * s[:, SKILL["brand_cultivation"]] * 0.5,
-            "relationship": alive * RELATIONSHIP_LIFT * (1 + r.grade / 15),
+            "relationship": alive * RELATIONSHIP_LIFT * self._relationship_factor(r.grade),
         }
+        saturation = self._visit_saturation()
+        if saturation is not None:
+            needs = {k: v * saturation for k, v in needs.items()}
+        return needs
 
     def true_visit_effect(self) -> tuple[np.ndarray, np.ndarray]:
         """The health a visit this week adds over the horizon, with its best purpose."""
         needs = self.needs()
-        by_purpose = np.stack([_delivered(needs, p) for p in VISIT_PURPOSES], axis=1)
+        purposes = self.scenario.purposes
+        by_purpose = np.stack([_delivered(needs, p, purposes) for p in VISIT_PURPOSES], axis=1)
         best = np.argmax(by_purpose, axis=1)
         return by_purpose[np.arange(len(best)), best], best
 
@@ -428,10 +464,22 @@ class Territory:
         overdue = (self.week - r.last_visit_week) - r.cycle
         seen_drop = r.seen_value < 0.7 * r.seen_baseline
         notice = (s[:, SKILL["market_insight"]] + s[:, SKILL["crm_data"]]) / 2
+        scenario = self.scenario
+        if scenario.practice_notice_scale != 1.0:
+            notice = notice * scenario.practice_notice_scale
         noticed_decline = seen_drop & (u_notice < notice)
         recent_complaint = (self.week - r.last_complaint_week) <= 4
         noticed_complaint = recent_complaint & (u_notice < s[:, SKILL["communication"]])
         priority = overdue + 3.0 * noticed_decline + 3.0 * noticed_complaint + u_order
+        if scenario.practice_value_priority:
+            # Habit: the biggest shops get seen more often than their cycle asks.
+            value_rank = np.argsort(np.argsort(r.base_value)) / max(len(r) - 1, 1)
+            priority = priority + scenario.practice_value_priority * value_rank
+        if scenario.practice_near_home_priority:
+            home_km = np.hypot(
+                r.lat - m.home_lat[r.manager], r.lon - m.home_lon[r.manager]
+            ) / 0.05
+            priority = priority - scenario.practice_near_home_priority * np.minimum(home_km, 3)
         priority[~alive] = -np.inf
         eligible = alive & ((overdue >= 0) | noticed_decline | noticed_complaint)
         chosen = np.flatnonzero(_top_per_group(r.manager, priority, m.capacity, eligible))
@@ -479,18 +527,25 @@ class Territory:
         if len(idx):
             first = np.unique(idx, return_index=True)[1]
             uidx, umgr, upur = idx[first], mgr[first], purpose[first]
-            s = m.skills[umgr] / 100.0
+            s = self.scenario.skill(m.skills[umgr] / 100.0)
+            purposes = self.scenario.purposes
             live = r.alive[uidx]
             enable = (s[:, SKILL["business_enablement"]] + s[:, SKILL["market_operation"]]) / 2
             comm = s[:, SKILL["communication"]]
-            share = {need: np.where(np.isin(upur, [PURPOSE[p] for p in PURPOSE_OF_NEED[need]]),
+            share = {need: np.where(np.isin(upur, [PURPOSE[p] for p in purposes[need]]),
                                     MATCHED, UNMATCHED) for need in NEEDS}
+            saturation = self._visit_saturation(uidx)
+            if saturation is not None:
+                share = {need: v * saturation for need, v in share.items()}
             shortfall = np.clip((r.health0[uidx] - r.health[uidx] - 0.3) / 1.5, 0, 1.5)
             lift = (
                 share["decline"] * DECLINE_LIFT * np.minimum(r.decline[uidx] / 0.12, 2.0) * enable
                 + share["grievance"] * GRIEVANCE_LIFT * np.minimum(r.grievance[uidx], 2.0) * comm
-                + share["guidance"] * GUIDANCE_LIFT * shortfall * s[:, SKILL["analysis_guidance"]]
-                + share["relationship"] * RELATIONSHIP_LIFT * (1 + r.grade[uidx] / 15)
+                + share["guidance"] * GUIDANCE_LIFT * self.scenario.guidance_scale * shortfall
+                * s[:, SKILL["analysis_guidance"]]
+                + share["relationship"]
+                * RELATIONSHIP_LIFT
+                * self._relationship_factor(r.grade[uidx])
             )
             r.health[uidx] += np.where(live, lift, 0.0)
             r.decline[uidx] *= 1 - share["decline"] * (DECLINE_CUT[0] + DECLINE_CUT[1] * enable)
@@ -568,6 +623,9 @@ class Territory:
             * (1.3 - r.grade / 50)
             * (1 + np.clip((r.breadth_target - r.breadth) / r.breadth_target, 0, 1))
         )
+        pressure = self.competitor_pressure()
+        if pressure is not None:
+            onset = onset * (1 + self.scenario.competition * pressure)
         declining = r.decline > 0.005
         starts = ~declining & (u < onset)
         ends = declining & (u > 1 - DECLINE_END)
@@ -707,18 +765,25 @@ class Territory:
         return territory
 
     def describe(self) -> dict[str, Any]:
+        config = asdict(self.config)
+        if config.get("scenario") == "default":
+            del config["scenario"]  # the default story's files stay as they were
         return {
-            "config": asdict(self.config),
+            "config": config,
             "week": self.week,
             "date": str(self.current_date),
             "replayable": self.replayable,
         }
 
 
-def _delivered(needs: dict[str, np.ndarray], purpose: str) -> np.ndarray:
+def _delivered(
+    needs: dict[str, np.ndarray],
+    purpose: str,
+    purposes: dict[str, tuple[str, ...]] = DEFAULT_PURPOSES,
+) -> np.ndarray:
     total = np.zeros_like(needs["decline"])
     for need, values in needs.items():
-        total += values * (MATCHED if purpose in PURPOSE_OF_NEED[need] else UNMATCHED)
+        total += values * (MATCHED if purpose in purposes[need] else UNMATCHED)
     return total
 
 

@@ -121,12 +121,15 @@ def register_and_gate(
     challenger: dict[str, float],
     baseline: dict[str, float] | None,
     score_champion: Callable[[str], dict[str, float]],
+    veto: str | None = None,
 ) -> dict[str, Any]:
     """Register the run's model as ``challenger`` and promote it if the rule says so.
 
     Args:
         score_champion: metrics of a model URI on the challenger's holdout; may raise if
             the champion cannot score it (then the challenger is not promoted).
+        veto: a reason the challenger must not be promoted whatever the metrics say (a
+            check the rule's single metric cannot express); it is registered all the same.
     """
     version = mlflow.register_model(model_uri, name).version
     client.set_registered_model_alias(name, CHALLENGER, version)
@@ -134,6 +137,9 @@ def register_and_gate(
     client.set_model_version_tag(name, version, "rule_metric", rule.metric)
     client.set_model_version_tag(name, version, "rule_value", f"{challenger[rule.metric]:.6g}")
     current = version_by_alias(client, name, CHAMPION)
+    if veto is not None:
+        decision = {"promoted": False, "reason": veto}
+        return _record(client, name, version, run_id, model_uri, rule, decision, current, None)
     champion_metrics = None
     if current is not None:
         try:

@@ -40,6 +40,13 @@ from features.retailer import (
     prepare_history,
     retailer_snapshot,
 )
+from training.visit_policy import (
+    SELFCHECK_COLUMNS,
+    check_rankings,
+    fit_churn_proxy,
+    overlap_advice,
+    overlap_summary,
+)
 
 UPLIFT_SHARE = 0.2
 HUBER_DELTA = 0.5  # in units of the relative outcome; phi has a standard deviation near 0.5
@@ -293,26 +300,6 @@ def expected_saved_value(
     )
 
 
-def _overlap(e_raw: np.ndarray, t: np.ndarray, clip: float) -> dict[str, Any]:
-    quantiles = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
-    return {
-        "clip": [clip, 1 - clip],
-        "share_clipped_low": float((e_raw < clip).mean()),
-        "share_clipped_high": float((e_raw > 1 - clip).mean()),
-        "share_clipped": float(((e_raw < clip) | (e_raw > 1 - clip)).mean()),
-        "quantiles_treated": {
-            str(q): float(v)
-            for q, v in zip(quantiles, np.quantile(e_raw[t == 1], quantiles), strict=True)
-        },
-        "quantiles_untreated": {
-            str(q): float(v)
-            for q, v in zip(quantiles, np.quantile(e_raw[t == 0], quantiles), strict=True)
-        },
-        "mean_treated": float(e_raw[t == 1].mean()),
-        "mean_untreated": float(e_raw[t == 0].mean()),
-    }
-
-
 def fit_visit_effect(
     tables: dict[str, pd.DataFrame], config: VisitEffectConfig | None = None
 ) -> VisitEffect:
@@ -363,6 +350,15 @@ def fit_visit_effect(
     hold_nuisance = nuisance.predict(x_hold, clip)
     phi_hold = hold_nuisance.phi(t_hold, y_hold)
     tau_hold = booster.predict(x_hold)
+    churn_proxy = fit_churn_proxy(x, y, config.seed)
+    # Out-of-fold rankings of the training weeks, so the self-check has 7-8x the rows the
+    # four held-out weeks give (each row scored by models that never saw its retailer).
+    tau_oof, churn_oof = np.empty(len(t)), np.empty(len(t))
+    for k in range(config.folds):
+        out = fold == k
+        params = effect_params(int((~out).sum()), config.seed)
+        tau_oof[out] = _fit(x[~out], phi[~out], params, config.effect_rounds).predict(x[out])
+        churn_oof[out] = fit_churn_proxy(x[~out], y[~out], config.seed).predict(x[out])
 
     model = VisitEffect(config)
     model.features_ = features
@@ -375,8 +371,16 @@ def fit_visit_effect(
         _tau=tau_hold,
         _e=hold_nuisance.e_raw,
         _t_learner=hold_nuisance.mu1 - hold_nuisance.mu0,
+        _churn=churn_proxy.predict(x_hold),
     )
     model.holdout_x_ = x_hold
+    model.selfcheck_ = pd.concat(
+        [
+            train.assign(_phi=phi, _tau=tau_oof, _e=e_raw, _churn=churn_oof),
+            model.holdout_.drop(columns=["_t_learner"]),
+        ],
+        ignore_index=True,
+    )[[*SELFCHECK_COLUMNS]]
     model.train_propensity_ = (e_raw, t)
     model.report_ = _report(model, train, phi, train_nuisance, rows_total)
     return model
@@ -398,6 +402,8 @@ def _report(
     uplift = {name: uplift_top(score, phi_hold) for name, score in rankings.items()}
     naive = float(y[t == 1].mean() - y[t == 0].mean())
     naive_hold = float(y_hold[t_hold == 1].mean() - y_hold[t_hold == 0].mean())
+    model.ranking_check_ = check = check_rankings(model)
+    overlap = overlap_summary(train_nuisance.e_raw, t, config.propensity_clip)
     importance = pd.Series(
         model.booster_.feature_importance("gain"), index=model.features_
     ).sort_values(ascending=False)
@@ -420,7 +426,10 @@ def _report(
         "rows": {"train": rows_total, "train_used": len(train), "holdout": len(hold)},
         "visit_rate": {"train": float(t.mean()), "holdout": float(t_hold.mean())},
         "outcome_mean": {"train": float(y.mean()), "holdout": float(y_hold.mean())},
-        "overlap": _overlap(train_nuisance.e_raw, t, config.propensity_clip),
+        "overlap": overlap,
+        "overlap_advice": overlap_advice(overlap, config.propensity_clip),
+        "policy_values": check["candidates"],
+        "ranking_check": {k: v for k, v in check.items() if k != "candidates"},
         "average_effect": {
             "dr_train": float(phi.mean()),
             "dr_train_se": float(phi.std() / np.sqrt(len(phi))),

@@ -35,18 +35,24 @@ from training.registry import (
     experiment_id,
     register_and_gate,
 )
+from training.visit_policy import EFFECT_MODEL, check_rankings
 from training.visits import (
     VisitEffect,
     VisitEffectConfig,
     effect_truth_correlation,
     fit_visit_effect,
-    uplift_top,
 )
 
 VISIT_EFFECT_MODEL = "visit-effect"
 PYFUNC_CODE = Path(__file__).with_name("visits_pyfunc.py")
 METRIC = "uplift_top20"
-RULE = PromotionRule(metric=METRIC, max_ece=None, must_beat="rotation")
+GATE_METRIC = "policy_value"
+# The gate compares held-out policy values (yuan saved per manager-week, doubly robust):
+# the challenger must beat the best simple ranking by MODEL_MARGIN (with the paired interval
+# and the overlap-only estimate agreeing, see training.visit_policy) and the champion.
+RULE = PromotionRule(metric=GATE_METRIC, max_ece=None, must_beat="best_simple_ranking")
+# Registered-model tags the planner reads at plan time (planning never imports training).
+RANKING_TAGS = ("planner_ranking", "planner_ranking_reason", "planner_yuan_per_score")
 
 
 def run_visit_effect_training(
@@ -79,7 +85,11 @@ def log_and_register(
     report["data_fingerprint"] = data_fingerprint(data_dir)
     client = configure_mlflow(settings)
     holdout = model.holdout_
-    phi = holdout["_phi"].to_numpy()
+    values = model.ranking_check_
+    challenger = {GATE_METRIC: values["candidates"][EFFECT_MODEL]["estimate"]}
+    best = values["candidates"][values["best_simple"]]["estimate"]
+    baseline = {GATE_METRIC: best + values["margin"] * abs(best)}
+    veto = None if values["chosen"] == EFFECT_MODEL else values["reason"]
     with mlflow.start_run(
         experiment_id=experiment_id(VISIT_EFFECT_MODEL, settings),
         run_name=f"visit effect holdout {report['holdout_weeks'][0]}",
@@ -91,7 +101,8 @@ def log_and_register(
         def score_champion(uri: str) -> dict[str, float]:
             champion = mlflow.pyfunc.load_model(uri)
             effect = champion.predict(holdout_input)["visit_effect"].to_numpy()
-            return {METRIC: uplift_top(effect, phi)}
+            checked = check_rankings(model, effect)
+            return {GATE_METRIC: checked["candidates"][EFFECT_MODEL]["estimate"]}
 
         report["registry"] = decision = register_and_gate(
             client,
@@ -99,13 +110,50 @@ def log_and_register(
             info.model_uri,
             run.info.run_id,
             rule,
-            report["dr_learner"],
-            report.get(rule.must_beat),
+            challenger,
+            baseline,
             score_champion,
+            veto=veto,
         )
+        report["planner_ranking"] = _publish_ranking(client, values, decision)
         mlflow.log_dict(report, "report.json")
     announce_decision(decision, log)
     return report
+
+
+def _publish_ranking(client, values: dict[str, Any], decision: dict[str, Any]) -> dict:
+    """Tell the planner which ranking to use: registered-model tags it reads at plan time.
+
+    The effect model is used only when this run's self-check chose it and a champion exists
+    (this run's model, or an earlier champion that held its own on this holdout); otherwise
+    the best simple ranking of this run's self-check.
+    """
+    if values["chosen"] == EFFECT_MODEL and not decision["promoted"]:
+        champion = decision.get("champion_metrics_on_this_holdout") or {}
+        needed = values["candidates"][values["best_simple"]]["estimate"]
+        needed += values["margin"] * abs(needed)
+        kept = champion.get(GATE_METRIC, -np.inf) >= needed
+        ranking = EFFECT_MODEL if kept else values["best_simple"]
+        reason = (
+            values["reason"] + f"; the champion v{decision['champion_before']} stays and also "
+            "beats the simple rankings on this holdout"
+            if kept
+            else f"this run's model was not promoted ({decision['reason']}) and the champion "
+            f"does not beat the simple rankings on this holdout; ranking by "
+            f"{values['candidates'][ranking]['label']}"
+        )
+    else:
+        ranking, reason = values["chosen"], values["reason"]
+    published = {
+        "planner_ranking": ranking,
+        "planner_ranking_reason": reason,
+        "planner_yuan_per_score": repr(values["candidates"][ranking]["yuan_per_score"]),
+    }
+    for key, value in published.items():
+        client.set_registered_model_tag(VISIT_EFFECT_MODEL, key, value)
+    version = decision["version"]
+    client.set_model_version_tag(VISIT_EFFECT_MODEL, version, "planner_ranking", ranking)
+    return published
 
 
 def _log_run(model: VisitEffect, report: dict[str, Any], data_dir: Path) -> None:
@@ -124,6 +172,17 @@ def _log_run(model: VisitEffect, report: dict[str, Any], data_dir: Path) -> None
     metrics = {f"{METRIC}_{name}": v for name, v in report[METRIC].items()}
     metrics.update({f"ate_{k}": v for k, v in report["average_effect"].items()})
     metrics["propensity_share_clipped"] = report["overlap"]["share_clipped"]
+    for name, entry in report["policy_values"].items():
+        for key in ("estimate", "ci_low", "ci_high"):
+            metrics[f"policy_value_{name}_{key}"] = entry[key]
+        metrics[f"policy_value_{name}_overlap_only"] = entry["overlap_only"]["estimate"]
+    mlflow.set_tags(
+        {
+            "planner_ranking_chosen": report["ranking_check"]["chosen"],
+            "policy_value_reason": report["ranking_check"]["reason"][:4000],
+            "overlap_advice": report["overlap_advice"][:4000],
+        }
+    )
     metrics["visit_rate_holdout"] = report["visit_rate"]["holdout"]
     if "truth" in report:
         metrics.update(

@@ -18,6 +18,7 @@ from features.retailer import model_input
 from features.validate import load_dataset
 from fieldcoach.settings import get_settings
 from simulator import SimulationConfig, Territory, export_dataset
+from training.visit_policy import EFFECT_MODEL, check_rankings
 from training.visits import (
     VisitEffectConfig,
     effect_truth_correlation,
@@ -102,6 +103,39 @@ def test_no_visits_table_is_a_clear_error(fitted) -> None:
         fit_visit_effect(tables, CONFIG)
 
 
+def test_self_check_is_reported_per_candidate(fitted) -> None:
+    """Every candidate has an estimate and interval; exactly one is chosen. (On this
+    territory the DR-learner's own ranking measured +2% over churn probability: short of the
+    margin, so the plan ranks by churn probability.)"""
+    values = fitted[2].report_["policy_values"]
+    check = fitted[2].report_["ranking_check"]
+    assert set(values) == {EFFECT_MODEL, "churn_x_value", "churn", "value", "rotation"}
+    for entry in values.values():
+        assert entry["ci_low"] <= entry["estimate"] <= entry["ci_high"]
+    assert [name for name, entry in values.items() if entry["chosen"]] == [check["chosen"]]
+    assert check["reason"]
+    assert "propensity" in fitted[2].report_["overlap_advice"]
+
+
+def test_self_check_falls_back_when_the_model_learnt_shuffled_outcomes(fitted) -> None:
+    """An effect model trained on shuffled pseudo-outcomes is useless; the planner must
+    then rank by the best simple ranking."""
+    import lightgbm as lgb
+
+    from training.visits import effect_params
+
+    model = fitted[2]
+    rng = np.random.default_rng(3)
+    x = model.holdout_x_
+    phi = rng.permutation(model.holdout_["_phi"].to_numpy())
+    useless = lgb.train(effect_params(len(phi), 0), lgb.Dataset(x, phi), 150).predict(x)
+    check = check_rankings(model, effect=useless)
+    assert check["chosen"] == check["best_simple"] != EFFECT_MODEL, check["reason"]
+    frame = model.selfcheck_.assign(_tau=rng.permutation(model.selfcheck_["_tau"].to_numpy()))
+    check = check_rankings(model, frame=frame)
+    assert check["chosen"] == check["best_simple"] != EFFECT_MODEL, check["reason"]
+
+
 def test_mlflow_registers_a_champion_that_predicts(
     fitted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -114,15 +148,24 @@ def test_mlflow_registers_a_champion_that_predicts(
     try:
         data, _, model, _ = fitted
         report = log_and_register(model, data, get_settings(), log=lambda *_: None)
-        assert report["registry"]["promoted"], report["registry"]
+        # Promoted exactly when the self-check chose the effect model over the rankings.
+        chosen = report["ranking_check"]["chosen"]
+        assert report["registry"]["promoted"] == (chosen == EFFECT_MODEL), report["registry"]
         assert report["registry"]["model"] == "visit-effect"
-        champion = mlflow.pyfunc.load_model("models:/visit-effect@champion")
+        alias = "champion" if chosen == EFFECT_MODEL else "challenger"
+        champion = mlflow.pyfunc.load_model(f"models:/visit-effect@{alias}")
         frame = model.holdout_.head(20)
         out = champion.predict(model_input(frame, model.features_))
         assert isinstance(out, pd.DataFrame)
         np.testing.assert_allclose(out["visit_effect"], model.predict(frame), rtol=1e-6)
         assert (out["expected_saved_value"] >= 0).all()
         assert champion.metadata.metadata["horizon_weeks"] == CONFIG.horizon_weeks
+        # The planner learns the self-check's choice from the registry, not from training.
+        from planning.plan import Models
+
+        ranking = Models.load(get_settings().resolved_tracking_uri).ranking
+        assert ranking is not None and ranking.name == report["ranking_check"]["chosen"]
+        assert report["planner_ranking"]["planner_ranking"] == ranking.name
     finally:
         get_settings.cache_clear()
 
