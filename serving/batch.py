@@ -56,7 +56,7 @@ def precompute_plans(
     engine = make_engine(settings.resolved_database_url)
     try:
         return store_week_plans(
-            territory, session_factory(engine), week, time_limit_s, log, progress
+            territory, session_factory(engine), week, time_limit_s, log, progress=progress
         )
     finally:
         engine.dispose()
