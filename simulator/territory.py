@@ -69,6 +69,14 @@ PURPOSE_OF_NEED = {
 }
 
 
+ORDERINGS = ("weekly", "irregular")
+# Irregular ordering: the share of buyers of each rhythm, and the weeks one order covers.
+RHYTHMS = ("weekly", "fortnightly", "monthly", "sporadic")
+RHYTHM_SHARE = (0.4, 0.25, 0.2, 0.15)
+RHYTHM_WEEKS = np.array([1.0, 2.0, 4.0, 6.0])
+SPORADIC_WEEKLY_CHANCE = 1 / 6  # a sporadic buyer's weekly chance of ordering, when healthy
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -91,8 +99,13 @@ class SimulationConfig:
     shortage_rate: float = 0.03  # chance a supply shortage starts in a given week
     horizon_weeks: int = 8  # horizon of the true visit effect written to the truth
     record_truth: bool = True
+    ordering: str = "weekly"  # or "irregular": weekly, fortnightly, monthly, sporadic buyers
 
     def __post_init__(self) -> None:
+        if self.ordering not in ORDERINGS:
+            raise UserInputError(
+                f"--ordering must be {' or '.join(ORDERINGS)}, got {self.ordering!r}"
+            )
         start = pd.Timestamp(self.start)
         if start.weekday() != 0:
             raise UserInputError(f"--start {self.start} is a {start.day_name()}; give a Monday")
@@ -130,6 +143,8 @@ class Retailers:
     last_complaint_week: np.ndarray
     seen_value: np.ndarray  # what a manager sees: recent order value (EWMA over ~4 weeks)
     seen_baseline: np.ndarray  # and its own long-run level (EWMA over ~26 weeks)
+    rhythm: np.ndarray  # index into RHYTHMS (all weekly unless ordering is irregular)
+    rhythm_phase: np.ndarray  # which week of its cycle a fortnightly/monthly buyer orders in
 
     def __len__(self) -> int:
         return len(self.manager)
@@ -603,6 +618,11 @@ class Territory:
         r = self.retailers
         festival = new_year_factor(np.array([day]))[0] < 0.5
         p_order = _sigmoid(ORDER_INTERCEPT + ORDER_SLOPE * r.health) * (0.6 if festival else 1)
+        if self.config.ordering != "weekly":
+            week = (day - self.start_day) // 7
+            cycle = RHYTHM_WEEKS[r.rhythm].astype(np.int64)
+            due = np.where(r.rhythm == 3, True, (week + r.rhythm_phase) % cycle == 0)
+            p_order = np.where(r.rhythm == 3, p_order * SPORADIC_WEEKLY_CHANCE, p_order) * due
         return np.where(r.licensed_on <= day, p_order, 0.0)
 
     def _exits(self, u: np.ndarray) -> np.ndarray:
@@ -638,6 +658,8 @@ class Territory:
             r.base_value[idx] * season * supply
             * np.exp(VALUE_ELASTICITY * (r.health[idx] - r.health0[idx]) + 0.2 * z[idx] - 0.02)
         )
+        if cfg.ordering != "weekly":
+            value = value * RHYTHM_WEEKS[r.rhythm[idx]]  # one order covers its weeks
         amount = np.round(value, 2)
         quantity = np.maximum(1.0, np.round(amount / r.price[idx]))
         brands = np.maximum(1, np.round(r.breadth[idx] * (0.8 + 0.2 * u[idx] / p_order[idx])))
@@ -707,8 +729,11 @@ class Territory:
         return territory
 
     def describe(self) -> dict[str, Any]:
+        config = asdict(self.config)
+        if config["ordering"] == "weekly":
+            del config["ordering"]  # the default; keeps weekly territories' params as they were
         return {
-            "config": asdict(self.config),
+            "config": config,
             "week": self.week,
             "date": str(self.current_date),
             "replayable": self.replayable,
@@ -823,6 +848,13 @@ def _create_retailers(
     breadth = breadth_target * rng.uniform(0.5, 1.0, count)
     lo, hi = config.visit_cycle_weeks
     cycle = np.where(grade >= 20, lo, rng.integers(lo, hi + 1, count)).astype(np.int16)
+    rhythm = np.zeros(count, dtype=np.int8)
+    phase = np.zeros(count, dtype=np.int8)
+    if config.ordering == "irregular":
+        # Its own stream, so the rest of the territory is the one weekly ordering gives.
+        own = np.random.default_rng([config.seed, 1009, today, count])
+        rhythm = own.choice(len(RHYTHMS), size=count, p=RHYTHM_SHARE).astype(np.int8)
+        phase = own.integers(0, 4, count).astype(np.int8)
     return Retailers(
         manager=manager.astype(np.int64),
         format=fmt.astype(np.int8),
@@ -851,4 +883,6 @@ def _create_retailers(
         last_complaint_week=np.full(count, -99, dtype=np.int64),
         seen_value=base_value.copy(),
         seen_baseline=base_value.copy(),
+        rhythm=rhythm,
+        rhythm_phase=phase,
     )
