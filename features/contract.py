@@ -58,6 +58,7 @@ VISIT_PURPOSES: tuple[str, ...] = (
     "relationship_maintenance",
     "onboarding",
     "routine",
+    "win_back",  # last, so the codes of the others do not move
 )
 COMPLAINT_CATEGORIES: tuple[str, ...] = ("service", "conduct", "supply", "price", "other")
 COURSE_LEVELS: tuple[str, ...] = ("basic", "intermediate", "advanced")
@@ -139,9 +140,7 @@ class Orders(pa.DataFrameModel):
     quantity: Series[float] | None = pa.Field(
         ge=0, le=100_000, nullable=True, coerce=True, description="Cartons (条) ordered."
     )
-    amount: Series[float] = pa.Field(
-        ge=0, le=1e8, coerce=True, description="Order value in yuan."
-    )
+    amount: Series[float] = pa.Field(ge=0, le=1e8, coerce=True, description="Order value in yuan.")
     brand_count: Series[int] | None = pa.Field(
         ge=0, le=500, nullable=True, coerce=True, description="Distinct brands (规格) ordered."
     )

@@ -181,6 +181,44 @@ for _skill in SKILLS:
         f"manager's {_skill.replace('_', ' ')} is weak ({{v}}/100)",
     )
 
+# The buyer's own rhythm (features.btyd): what makes a quiet monthly buyer normal.
+TEMPLATES.update(
+    {
+        "recency_vs_gap": _T(
+            "late_for_own_rhythm",
+            "距上次订货已是平时订货间隔的{v}倍",
+            "quiet for {v} times its usual gap between orders",
+            lambda v: round(v, 1),
+        ),
+        "recency_vs_max_gap": _T(
+            "late_for_own_rhythm",
+            "未订货时间已达以往最长间隔的{v}%",
+            "quiet for {v}% of its longest gap so far",
+            _pct,
+        ),
+        "orders_missed": _T(
+            "late_for_own_rhythm",
+            "按自身节奏已少订约{v}次",
+            "about {v} order(s) missed at its own rhythm",
+            lambda v: round(v, 1),
+        ),
+        "gap_cv": _T("erratic_orders", "订货间隔很不规律", "irregular gaps between orders"),
+        "gap_mean_days": _T(
+            "infrequent_orders", "平均{v}天才订货一次", "orders only every {v} days on average"
+        ),
+        "order_days_per_week": _T(
+            "infrequent_orders",
+            "每周平均订货{v}次",
+            "{v} order days a week on average",
+            lambda v: round(v, 2),
+        ),
+        "btyd_frequency": _T("order_frequency", "累计仅复购{v}次", "only {v} repeat orders"),
+        "btyd_recency_weeks": _T(
+            "order_gap", "最后一次订货在首单后第{v}周", "last order {v} weeks after its first"
+        ),
+        "btyd_age_weeks": _T("new_customer", "首单仅{v}周前", "first order only {v} weeks ago"),
+    }
+)
 
 # Per-order ratios and trends are undefined when the window holds no order at all.
 NO_RECENT_ORDERS = {"code": "no_recent_orders", "zh": "近期没有订货", "en": "no recent orders"}

@@ -15,6 +15,9 @@ ask, in order:
 5. a high-value retailer whose orders and brand mix are steady: maintain the relationship;
 6. otherwise business guidance, which also covers a decline the data does not show yet.
 
+A lapsed retailer (no order in the population window, scored with ``lapsed``) gets
+``win_back`` while it may still come back (``worth_winning_back``), else no purpose.
+
 On simulated territories the previous order (any complaint in 13 weeks first, a narrowing
 mix read as a brand need) delivered 77% of the best purpose's effect on the visits that
 matter; this one delivers over 95% (tests/planning/test_purpose.py checks it on truth).
@@ -55,6 +58,11 @@ TALKING_POINTS: dict[str, tuple[str, str]] = {
         "collect market information: shortages, substitutes, counterfeits",
     ),
     "routine": ("例行拜访", "routine visit"),
+    "win_back": (
+        "走访已停止订货的客户，了解停订原因（转行、资金、竞争、服务），争取恢复订货",
+        "visit the lapsed retailer: learn why it stopped ordering (closing, cash, competition, "
+        "service) and win the orders back",
+    ),
 }
 
 
@@ -65,6 +73,20 @@ def _col(frame: pd.DataFrame, name: str, default: float = np.nan) -> np.ndarray:
 
 
 RECENT_DAYS = 28  # a complaint or a poor survey this recent is still a grievance to hear
+# A lapsed retailer is worth a win-back visit while it may still come back: it ordered
+# within the last year and its chance of ordering again in the horizon is at least this.
+WIN_BACK_MIN_RETURN = 0.1
+WIN_BACK_MAX_WEEKS = 52
+
+
+def worth_winning_back(features: pd.DataFrame) -> np.ndarray:
+    """Lapsed retailers (``lapsed`` column) that a visit may still bring back."""
+    if "lapsed" not in features:
+        return np.zeros(len(features), dtype=bool)
+    lapsed = features["lapsed"].fillna(False).to_numpy(bool)
+    returns = 1 - np.nan_to_num(_col(features, "churn_probability"), nan=0.0)
+    weeks = np.nan_to_num(_col(features, "days_since_last_order"), nan=np.inf) / 7
+    return lapsed & (returns >= WIN_BACK_MIN_RETURN) & (weeks <= WIN_BACK_MAX_WEEKS)
 
 
 def choose_purposes(features: pd.DataFrame, high_value_quantile: float = 0.8) -> pd.Series:
@@ -106,7 +128,13 @@ def choose_purposes(features: pd.DataFrame, high_value_quantile: float = 0.8) ->
             "relationship_maintenance",
         ],
         default="business_guidance",
-    )
+    ).astype(object)
+    if "lapsed" in features:
+        # Lapsed retailers: win them back if they may still return, else no visit.
+        lapsed = features["lapsed"].fillna(False).to_numpy(bool)
+        purpose[lapsed] = None
+        purpose[worth_winning_back(features)] = "win_back"
+        return pd.Series(purpose, index=features.index, name="purpose", dtype=object)
     return pd.Series(purpose, index=features.index, name="purpose")
 
 
