@@ -7,14 +7,25 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= .fieldcoach/demo-data
 
-.PHONY: install demo demo-steps demo-check test lint bench lock docs clean
+.PHONY: install java demo demo-steps demo-check test lint bench lock docs clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+# PySpark (--engine spark) needs a Java 17+ runtime; the pandas engine does not, so a
+# missing Java is installed when we may (root with apt-get) and otherwise only reported.
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "java: not found; installing openjdk-17-jre-headless for --engine spark"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; \
+	  else \
+	    echo "java: not found; --engine spark needs Java 17+: sudo apt-get install openjdk-17-jre-headless (macOS: brew install openjdk@17)"; \
+	  fi; }
+
+$(STAMP): pyproject.toml constraints.txt | java
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
 	touch $(STAMP)
 
 # The main job: every step on the embedded default, then the API serving.
@@ -71,7 +82,7 @@ lock:
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet --upgrade pip
-	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev,spark]'
 	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^fieldcoach' > constraints.txt
 	rm -rf .lock-venv
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pandas as pd
-import pandera.pandas as pa
-from pandera.typing import Series
+
+from features.pandera_quiet import Series, pa
 
 SKILLS: tuple[str, ...] = (
     "market_insight",

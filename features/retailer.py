@@ -66,6 +66,8 @@ class EventLog:
         """Index of each retailer's last event before day ``t`` (-1 if none)."""
         if mask is not None:
             return self._restrict(mask).last_before(n, t)
+        if not len(self.code):  # e.g. no purposeful visit at all: nobody has one
+            return np.full(n, -1, dtype=np.int64)
         codes = np.arange(n, dtype=np.int64)
         pos = np.searchsorted(self.key, codes * (1 << 32) + t) - 1
         found = (pos >= 0) & (self.code[np.maximum(pos, 0)] == codes)
@@ -73,6 +75,8 @@ class EventLog:
 
     def first_index(self, n: int) -> np.ndarray:
         """Index of each retailer's first event ever (-1 if none)."""
+        if not len(self.code):
+            return np.full(n, -1, dtype=np.int64)
         codes = np.arange(n, dtype=np.int64)
         pos = np.searchsorted(self.code, codes)
         found = pos < len(self.code)
@@ -268,11 +272,22 @@ def _safe_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(b > 0, a / b, np.nan)
 
 
+def _take(values: np.ndarray, index: np.ndarray, fill) -> np.ndarray:
+    """``values[index]`` where ``index`` points at an event; ``fill`` where it is -1.
+
+    A table can be present and still have no event at all (a bucket of the Spark engine,
+    a company whose visits are all routine), so an empty ``values`` must not be indexed.
+    """
+    if not len(values):
+        return np.full(len(index), fill)
+    return np.where(index >= 0, values[np.maximum(index, 0)], fill)
+
+
 def _days_since(log: EventLog | None, n: int, t: int, mask: np.ndarray | None = None):
     if log is None:
         return None
     last = log.last_before(n, t, mask)
-    days = t - (log.day if mask is None else log.day[mask])[np.maximum(last, 0)]
+    days = t - _take(log.day if mask is None else log.day[mask], last, t)
     return np.where(last >= 0, days, np.nan)
 
 
@@ -313,7 +328,7 @@ def retailer_snapshot(
     last_order = log.last_before(n, t)
     first_order = log.first_index(n)
     has_history = last_order >= 0
-    first_day = np.where(first_order >= 0, log.day[np.maximum(first_order, 0)], t)
+    first_day = np.where(first_order >= 0, _take(log.day, first_order, t), t)
 
     excluded: dict[str, int] = {}
     population = has_history.copy()
@@ -343,7 +358,7 @@ def retailer_snapshot(
         population &= recent
 
     f: dict[str, Any] = {}
-    last_day = log.day[np.maximum(last_order, 0)]
+    last_day = _take(log.day, last_order, t)
     f["days_since_last_order"] = np.where(last_order >= 0, t - last_day, np.nan)
     f["customer_age_days"] = t - first_day
     weeks_known = np.clip((t - first_day) // 7, 1, HISTORY_WEEKS)
@@ -403,7 +418,7 @@ def retailer_snapshot(
         surveys = history.surveys
         last = surveys.last_before(n, t)
         sat = surveys.values["satisfaction"].astype(np.float64)
-        f["latest_satisfaction"] = np.where(last >= 0, sat[np.maximum(last, 0)], np.nan)
+        f["latest_satisfaction"] = np.where(last >= 0, _take(sat, last, np.nan), np.nan)
         f["days_since_survey"] = _days_since(surveys, n, t)
         total = weekly_matrix(surveys, n, t, 52, sat).sum(axis=1)
         answered = weekly_matrix(surveys, n, t, 52, None).sum(axis=1)

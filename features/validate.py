@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from features.contract import (
     ALLOWED_ITEMS,
@@ -38,6 +37,7 @@ from features.contract import (
     schema_for,
 )
 from features.io import DataContractError, read_raw_table, table_file_candidates
+from features.pandera_quiet import pa
 
 MAX_ROWS_SHOWN = 10
 MAX_EXAMPLES = 5
@@ -71,6 +71,8 @@ class Problem:
     count: int = 0  # failing rows in total
     examples: tuple[str, ...] = ()
     row_label: str = "row"  # "line" for CSV files, "row" otherwise
+    # Every failing 0-based position (not rendered): lets an importer drop or trace them all.
+    positions: np.ndarray | None = field(default=None, compare=False, hash=False, repr=False)
 
     def render(self) -> str:
         where = self.file if self.column is None else f"{self.file}, column {self.column}"
@@ -233,6 +235,7 @@ class _Table:
             count=count,
             examples=_examples(examples),
             row_label=self.row_label,
+            positions=positions,
         )
 
 

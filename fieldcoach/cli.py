@@ -6,12 +6,17 @@ expected errors into a one-line message and exit code 1 instead of a traceback.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+# pandera imports pyspark.pandas when PySpark is installed, and PySpark 4 warns on pandas 3
+# at that import; the Spark engine is held equal to pandas by tests, so users need not see it.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
 
 app = typer.Typer(
     help="fieldcoach: churn risk, next-best visits and tailored training for customer managers.",
@@ -121,6 +126,78 @@ def validate(
         raise typer.Exit(code=1)
 
 
+@app.command("import")
+def import_command(
+    sources: Annotated[
+        list[Path], typer.Argument(help="Export files (xlsx/xls every sheet, csv/txt) or folders.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="Folder to write the contract tables (Parquet) into.")
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(help="TOML mapping: tables, columns, values, read options.")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Problem report CSV (default: OUT.import-report.csv).")
+    ] = None,
+    suggest: Annotated[
+        bool, typer.Option(help="Print a mapping of what was recognised (TOML) and stop.")
+    ] = False,
+    skip_bad_rows: Annotated[
+        bool, typer.Option(help="Import the good rows; drop (and report) the rest.")
+    ] = False,
+) -> None:
+    """Import a company's own exports into the data contract, all or nothing, then validate."""
+    from features.errors import UserInputError
+    from features.importing.mapping import parse_mapping
+    from features.importing.output import write_import, write_report
+    from features.importing.run import import_files
+    from features.importing.sources import discover
+    from features.importing.suggest import suggest_mapping
+
+    with _user_errors():
+        rules = None
+        if mapping is not None:
+            rules = parse_mapping(mapping.read_text(encoding="utf-8-sig"), str(mapping))
+        files = discover(sources)
+        if not files:
+            raise UserInputError("no export files (.xlsx, .xls, .csv, .txt) in the sources")
+        if suggest:
+            typer.echo(suggest_mapping(files, rules), nl=False)
+            return
+        if out is None:
+            raise UserInputError("--out DIR is required (or use --suggest)")
+        result = import_files(
+            files, rules, skip_bad_rows, progress=lambda line: typer.echo(line, err=True)
+        )
+        report_path = report or out.with_name(f"{out.name}.import-report.csv")
+        write_report(result.report, report_path)
+        if not result.ok:
+            why = result.fatal or (
+                f"{result.errors:,} problem(s) found; nothing imported "
+                "(fix them, or import the good rows with --skip-bad-rows)"
+            )
+            first = next((r for r in result.report if r.level == "error"), None)
+            where = ""
+            if first is not None:
+                sheet = f", sheet {first.sheet}" if first.sheet else ""
+                row = f", row {first.row}" if first.row else ""
+                column = f", column {first.column}" if first.column else ""
+                where = f"; first: {first.file}{sheet}{row}{column}: {first.problem_en}"
+                where += f" ({first.value})" if first.value else ""
+            raise UserInputError(f"{why}{where}; report: {report_path}")
+        write_import(result, out, {"report": str(report_path)})
+    for name, meta in result.provenance["tables"].items():
+        names = ", ".join(Path(s).name for s in meta["sources"])
+        typer.echo(f"  {name:<12} {meta['rows']:>12,} rows  from {names}")
+    if result.skipped_rows:
+        typer.echo(f"skipped {result.skipped_rows:,} bad rows (listed in {report_path})")
+    warnings = sum(r.level == "warning" for r in result.report)
+    if warnings:
+        typer.echo(f"{warnings} warning(s) in {report_path}")
+    typer.echo(f"wrote {out} (provenance in {out / '_import.json'})")
+
+
 features_app = typer.Typer(help="Build point-in-time feature tables.", no_args_is_help=True)
 train_app = typer.Typer(help="Train, evaluate and register models.", no_args_is_help=True)
 score_app = typer.Typer(help="Score with the registered champion.", no_args_is_help=True)
@@ -131,6 +208,38 @@ app.add_typer(score_app, name="score")
 app.add_typer(models_app, name="models")
 
 DataOption = Annotated[Path, typer.Option(help="Folder holding the company's tables.")]
+# Text, not Path: a Path would fold hdfs://host/x into hdfs:/host/x.
+EngineDataOption = Annotated[
+    str,
+    typer.Option(help="Folder of the company's tables (--engine spark: any path Spark reads)."),
+]
+EngineOption = Annotated[
+    str | None,
+    typer.Option(help="pandas or spark (default: FIELDCOACH_ENGINE, else pandas)."),
+]
+
+
+def _engine(engine: str | None) -> str:
+    from fieldcoach.settings import get_settings
+
+    chosen = engine or get_settings().engine
+    if chosen not in ("pandas", "spark"):
+        _fail(f"--engine {chosen!r}: use pandas or spark")
+    return chosen
+
+
+def _spark():
+    from features.engines.spark_session import start_spark
+    from fieldcoach.settings import get_settings
+
+    settings = get_settings()
+    return start_spark(settings.spark_master, settings.spark_conf)
+
+
+def _spark_output(out: str) -> str:
+    if not out.rstrip("/").endswith(".parquet"):
+        _fail(f"--out {out}: --engine spark writes a Parquet dataset; name it NAME.parquet")
+    return out
 
 
 def _output_path(out: Path) -> Path:
@@ -351,12 +460,15 @@ def evaluate_skills_command(
 
 @features_app.command("build")
 def features_build(
-    data: DataOption,
+    data: EngineDataOption,
     as_of: Annotated[list[str], typer.Option(help="Snapshot date(s), YYYY-MM-DD; repeatable.")],
-    out: Annotated[Path, typer.Option(help="Output file (.parquet or .csv).")],
+    out: Annotated[
+        str, typer.Option(help="Output file (.parquet or .csv; --engine spark: NAME.parquet).")
+    ],
     active_weeks: Annotated[
         int, typer.Option(min=1, help="Population: retailers with an order in these weeks.")
     ] = 8,
+    engine: EngineOption = None,
 ) -> None:
     """Write retailer features as of each date, from records strictly before it."""
     from features.io import write_table
@@ -364,10 +476,12 @@ def features_build(
     from features.validate import load_dataset
     from training.churn import parse_date
 
+    if _engine(engine) == "spark":
+        return _features_build_spark(data, as_of, _spark_output(out), active_weeks)
     with _user_errors():
-        out = _output_path(out)
+        out = _output_path(Path(out))
         dates = [parse_date(d, "--as-of") for d in as_of]
-        dataset = load_dataset(data)
+        dataset = load_dataset(Path(data))
         history = prepare_history(dataset.tables)
         for date in dates:
             check_as_of(history, date)
@@ -381,6 +495,31 @@ def features_build(
             + (f"; left out: {left_out}" if left_out else "")
         )
     for what, why in history.disabled.items():
+        typer.echo(f"  switched off: {what} ({why})")
+
+
+def _features_build_spark(data: str, as_of: list[str], out: str, active_weeks: int) -> None:
+    from features.engines.spark import build_retailer_features_spark
+    from features.engines.spark_session import read_spark_tables, write_parquet
+    from training.churn import parse_date
+
+    with _user_errors():
+        dates = [parse_date(d, "--as-of") for d in as_of]
+        spark = _spark()
+        result = build_retailer_features_spark(read_spark_tables(spark, data), dates, active_weeks)
+        write_parquet(result.frame, out)
+        at_risk, left_out = result.at_risk(), result.left_out()
+        result.release()
+    typer.echo(
+        f"wrote {sum(at_risk.values()):,} rows x {len(result.columns)} columns to {out} (spark)"
+    )
+    for date in sorted(at_risk):
+        excluded = ", ".join(f"{n:,} {why}" for why, n in left_out[date].items() if n)
+        typer.echo(
+            f"  {date}: {at_risk[date]:,} retailers at risk"
+            + (f"; left out: {excluded}" if excluded else "")
+        )
+    for what, why in result.disabled.items():
         typer.echo(f"  switched off: {what} ({why})")
 
 
@@ -475,23 +614,47 @@ def train_visits_command(
 
 @score_app.command("churn")
 def score_churn_command(
-    data: DataOption,
+    data: EngineDataOption,
     as_of: Annotated[str, typer.Option(help="Score date, YYYY-MM-DD.")],
-    out: Annotated[Path, typer.Option(help="Output file (.csv or .parquet).")],
+    out: Annotated[
+        str,
+        typer.Option(
+            help="Output file (.csv or .parquet; --engine spark: NAME.parquet, "
+            "partitioned by as_of)."
+        ),
+    ],
     model_uri: Annotated[
         str | None, typer.Option(help="Model to use (default: the registered champion).")
     ] = None,
+    engine: EngineOption = None,
 ) -> None:
     """Write each retailer's churn probability, value at risk and top reasons."""
     from features.io import write_table
     from fieldcoach.settings import get_settings
     from training.score import score_churn
 
+    if _engine(engine) == "spark":
+        return _score_churn_spark(data, as_of, _spark_output(out), model_uri)
     with _user_errors():
-        out = _output_path(out)
-        scores = score_churn(data, as_of, get_settings(), model_uri)
+        out = _output_path(Path(out))
+        scores = score_churn(Path(data), as_of, get_settings(), model_uri)
         write_table(scores, out)
     typer.echo(f"scored {len(scores):,} retailers as of {as_of}; wrote {out}")
+
+
+def _score_churn_spark(data: str, as_of: str, out: str, model_uri: str | None) -> None:
+    from features.engines.spark_session import read_spark_tables, write_parquet
+    from fieldcoach.settings import get_settings
+    from training.score_spark import score_churn_spark
+
+    with _user_errors():
+        spark = _spark()
+        scores = score_churn_spark(
+            read_spark_tables(spark, data), as_of, get_settings(), model_uri
+        )
+        write_parquet(scores.frame, out, partition_by=["as_of"])
+        scores.release()
+    typer.echo(f"scored {scores.at_risk:,} retailers as of {as_of}; wrote {out} (spark)")
 
 
 @models_app.command("list")

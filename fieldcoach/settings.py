@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,17 @@ class Settings(BaseSettings):
     )
     api_host: str = Field(default="127.0.0.1", description="Address the API binds to.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port the API listens on.")
+    engine: Literal["pandas", "spark"] = Field(
+        default="pandas",
+        description="Engine of features build, score churn and plan batch (--engine overrides).",
+    )
+    spark_master: str = Field(
+        default="local[*]", description="Spark master URL (local[*], yarn, spark://host:7077)."
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict,
+        description='Extra Spark configuration as JSON, e.g. {"spark.executor.memory": "8g"}.',
+    )
 
     @property
     def resolved_data_dir(self) -> Path:

@@ -42,3 +42,22 @@ def test_bad_port_is_refused(monkeypatch):
 @pytest.mark.parametrize("field", sorted(Settings.model_fields))
 def test_readme_documents_every_setting(field):
     assert f"FIELDCOACH_{field.upper()}" in README.read_text(encoding="utf-8")
+
+
+def test_engine_and_spark_settings(monkeypatch):
+    monkeypatch.setenv("FIELDCOACH_ENGINE", "spark")
+    monkeypatch.setenv("FIELDCOACH_SPARK_MASTER", "local[2]")
+    monkeypatch.setenv("FIELDCOACH_SPARK_CONF", '{"spark.executor.memory": "8g"}')
+    settings = Settings()
+    assert settings.engine == "spark"
+    assert settings.spark_master == "local[2]"
+    assert settings.spark_conf == {"spark.executor.memory": "8g"}
+
+
+def test_engine_defaults_to_pandas_and_refuses_unknown(monkeypatch):
+    monkeypatch.delenv("FIELDCOACH_ENGINE", raising=False)
+    assert Settings().engine == "pandas"
+    assert Settings().spark_master == "local[*]"
+    monkeypatch.setenv("FIELDCOACH_ENGINE", "dask")
+    with pytest.raises(ValueError, match="engine"):
+        Settings()

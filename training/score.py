@@ -70,6 +70,23 @@ def score_churn(
             "train a model on this data"
         )
     predicted = model.predict(model_input(frame, features))
+    scores = score_rows(frame, predicted, horizon, uri, metadata.get("kind", "lightgbm"))
+    return scores.sort_values("expected_value_lost", ascending=False, ignore_index=True)
+
+
+def score_rows(
+    frame: pd.DataFrame,
+    predicted: pd.DataFrame,
+    horizon: int,
+    uri: str,
+    kind: str = "lightgbm",
+) -> pd.DataFrame:
+    """The scores file's rows from feature rows and the model's output for them (row order).
+
+    One definition for both engines: the Spark engine calls it on each partition.
+    """
+    frame = frame.reset_index(drop=True)
+    predicted = predicted.reset_index(drop=True)
     reasons = predicted["reasons"].map(json.loads)
     out = pd.DataFrame(
         {
@@ -88,5 +105,5 @@ def score_churn(
     out["reasons_zh"] = reasons.map(lambda rs: "；".join(r["zh"] for r in rs))
     out["reasons_en"] = reasons.map(lambda rs: "; ".join(r["en"] for r in rs))
     out["model_uri"] = uri
-    out["model_kind"] = metadata.get("kind", "lightgbm")
-    return out.sort_values("expected_value_lost", ascending=False, ignore_index=True)
+    out["model_kind"] = kind
+    return out
