@@ -3,11 +3,12 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 export OMP_WAIT_POLICY ?= PASSIVE
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD ?= 1
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= .fieldcoach/demo-data
 
-.PHONY: install java demo demo-steps demo-check test lint bench lock docs clean
+.PHONY: install java demo demo-steps demo-check browser-deps test lint bench lock docs clean
 
 install: $(STAMP)
 
@@ -48,6 +49,10 @@ demo-steps: $(STAMP)
 	COACH=$$($(BIN)/fieldcoach keys create --role coordinator --label demo); \
 	SCIENTIST=$$($(BIN)/fieldcoach keys create --role data_scientist --label demo); \
 	API=http://127.0.0.1:8000; \
+	echo; echo "Web workspace: $$API/app   sign in with one of these keys:"; \
+	echo "  planner (all teams): $$PLANNER"; \
+	echo "  training coordinator: $$COACH"; \
+	echo "  data scientist: $$SCIENTIST"; \
 	echo; echo "API docs: $$API/docs   try, once it is up:"; \
 	echo "  curl -H 'X-API-Key: $$PLANNER' $$API/v1/managers/M0003/visit-plan"; \
 	echo "  curl -H 'X-API-Key: $$PLANNER' -H 'Accept-Language: zh' '$$API/v1/teams/T00/visit-plan?format=csv' -o team.csv"; \
@@ -63,7 +68,19 @@ demo-steps: $(STAMP)
 demo-check: demo-steps
 	DEMO_DIR=$(DEMO_DIR) BIN=$(BIN) bash .ci/demo-check
 
-test: $(STAMP)
+# The browser tests drive Debian's chromium, with a CJK font so Chinese renders as text.
+browser-deps:
+	@if [ -x /usr/bin/chromium ] && dpkg -s fonts-noto-cjk >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium and fonts-noto-cjk for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends chromium fonts-noto-cjk >/dev/null; \
+	else \
+		echo "error: the browser tests need chromium and fonts-noto-cjk: run 'sudo apt-get install chromium fonts-noto-cjk' (or make test as root)"; \
+		exit 1; \
+	fi
+
+test: $(STAMP) browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

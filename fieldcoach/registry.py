@@ -1,6 +1,8 @@
-"""Reading the MLflow model registry: shared by the CLI, training and the API.
+"""The MLflow model registry as the CLI, training and the API share it.
 
-Only reads here; registering, promoting and rolling back live in ``training.registry``.
+Listing versions, and moving the ``champion`` alias by hand (promote, roll back): the
+workspace's data-scientist page does it too, and serving must not import ``training``.
+Registering a run's model and the promotion rule live in ``training.registry``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+
+from features.errors import UserInputError
+
+CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous-champion"
 
 
 def list_models(client: MlflowClient) -> list[dict[str, Any]]:
@@ -34,7 +40,42 @@ def list_models(client: MlflowClient) -> list[dict[str, Any]]:
                     "run_id": version.run_id,
                     "created": int(version.creation_timestamp or 0),
                     "tags": dict(version.tags or {}),
+                    "promotion_reason": (version.tags or {}).get("promotion_reason"),
                     "metrics": {k: v for k, v in sorted(metrics.items()) if math.isfinite(v)},
                 }
             )
     return sorted(rows, key=lambda r: (r["model"], -r["version"]))
+
+
+def version_by_alias(client: MlflowClient, name: str, alias: str):
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def set_champion(client: MlflowClient, name: str, version: str | int) -> None:
+    current = version_by_alias(client, name, CHAMPION)
+    if current is not None and str(current.version) != str(version):
+        client.set_registered_model_alias(name, PREVIOUS, current.version)
+    client.set_registered_model_alias(name, CHAMPION, str(version))
+
+
+def promote(client: MlflowClient, name: str, version: int) -> str:
+    try:
+        client.get_model_version(name, str(version))
+    except MlflowException:
+        raise UserInputError(f"model {name!r} has no version {version}") from None
+    set_champion(client, name, version)
+    return f"{name}: version {version} is now champion"
+
+
+def rollback(client: MlflowClient, name: str) -> str:
+    previous = version_by_alias(client, name, PREVIOUS)
+    if previous is None:
+        raise UserInputError(f"model {name!r} has no previous champion to roll back to")
+    current = version_by_alias(client, name, CHAMPION)
+    client.set_registered_model_alias(name, CHAMPION, previous.version)
+    if current is not None:
+        client.set_registered_model_alias(name, PREVIOUS, current.version)
+    return f"{name}: version {previous.version} is champion again"

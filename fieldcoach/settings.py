@@ -10,8 +10,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """An environment variable that does not hold a valid value; the message names it."""
 
 
 class Settings(BaseSettings):
@@ -47,6 +51,17 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Extra Spark configuration as JSON, e.g. {"spark.executor.memory": "8g"}.',
     )
+    api_max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, le=16 * 1024 * 1024, description="Largest request body."
+    )
+    fill_plans_at_start: bool = Field(
+        default=True,
+        description="At start, plan the week's default plans that `plan batch` has not stored.",
+    )
+    mlflow_ui_url: str = Field(
+        default="http://127.0.0.1:5000",
+        description="Where the workspace's model page links to the MLflow UI.",
+    )
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -77,6 +92,27 @@ class Settings(BaseSettings):
         return self.home
 
 
+def describe_settings_error(exc: ValidationError) -> str:
+    """One line naming each bad variable, its value and the rule it breaks."""
+    parts = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        variable = "MLFLOW_TRACKING_URI" if field == "mlflow_tracking_uri" else field
+        if not variable.isupper():
+            variable = f"FIELDCOACH_{variable.upper()}"
+        value = str(error.get("input", ""))[:60]
+        parts.append(f"{variable}={value!r}: {error['msg']}")
+    return "bad setting: " + "; ".join(parts)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from the environment.
+
+    Raises:
+        SettingsError: a variable does not parse (e.g. ``FIELDCOACH_API_PORT=abc``).
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(describe_settings_error(exc)) from None

@@ -60,6 +60,14 @@ def default_week(history: RetailerHistory) -> str:
     return week_of(history.last_day + 7 - pd.Timestamp(history.last_day, unit="D").weekday())
 
 
+def plannable_days(history: RetailerHistory) -> tuple[int, int]:
+    """Mondays (as day numbers) of the first and last week ``prepare_week`` will plan: the
+    week of the data's last day up to ``MAX_WEEKS_AHEAD`` weeks after it."""
+    last = history.last_day
+    first_open = last + 7 - pd.Timestamp(last, unit="D").weekday()
+    return first_open - 7, first_open + 7 * (MAX_WEEKS_AHEAD - 1)
+
+
 @dataclass
 class Models:
     """Registered champions the planner uses; any may be missing."""
@@ -107,12 +115,13 @@ def prepare_week(
     t = to_days(monday)
     last = history.last_day
     first_open = last + 7 - pd.Timestamp(last, unit="D").weekday()
-    if t < first_open - 7:
+    earliest, latest = plannable_days(history)
+    if t < earliest:
         raise UserInputError(
             f"--week {week} is in the past: the data runs to "
             f"{pd.Timestamp(last, unit='D').date()}; plan {week_of(first_open)} or later"
         )
-    if t > first_open + 7 * (MAX_WEEKS_AHEAD - 1):
+    if t > latest:
         raise UserInputError(
             f"--week {week} is more than {MAX_WEEKS_AHEAD} weeks after the data "
             f"(last day {pd.Timestamp(last, unit='D').date()}); plans need recent data"

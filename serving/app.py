@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,10 +24,14 @@ from prometheus_client import (
 
 from features.errors import UserInputError
 from fieldcoach.settings import Settings
+from serving.batch import fill_week_plans
 from serving.champions import MODEL_NAMES, ModelStore
 from serving.db import make_engine, session_factory
+from serving.flights import SharedResults
+from serving.limits import BodyLimitMiddleware, error_item, install_error_handlers, json_error
 from serving.routes import feedback, keys, retailers, skills, system, visits
 from serving.territory import NotFound, Territory
+from serving.web import install_web
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +39,12 @@ DESCRIPTION = """Visit plans, retailer risk, skill gaps and training for the peo
 
 Send your key in the `X-API-Key` header (`fieldcoach keys create --role R [--team T]`).
 Roles: **planner** (visit plans, retailer risk and visit feedback, for granted teams),
-**coordinator** (skills, training, cohorts, training completions), **data_scientist**
-(models, reload), **admin** (keys). `Accept-Language: zh` gives reasons and talking points
-in Chinese; `?format=csv` on list endpoints gives a CSV that opens in Excel.
+**coordinator** (skills, training, cohorts, training completions, for granted teams or the
+whole company), **data_scientist** (models, reload), **admin** (keys). A team-scoped key
+gets 403 for any id outside its teams, whether it exists or not. `Accept-Language: zh`
+gives reasons and talking points in Chinese; `?format=csv` on list endpoints gives a CSV
+that opens in Excel. Bodies over 64 KiB are refused (413); a 422 lists at most five errors
+and never echoes the input.
 """
 
 
@@ -64,6 +72,15 @@ def _metrics(registry: CollectorRegistry) -> dict:
     }
 
 
+def _fill_plans(territory: Territory, sessions, stop: threading.Event) -> None:
+    """The week's default plans, when ``plan batch`` has not stored them (a thread)."""
+    try:
+        result = fill_week_plans(territory, sessions, log=log.info, stop=stop)
+        log.info("default plans stored at start: %s", result)
+    except Exception:  # the service still plans on request
+        log.exception("could not fill the week's default plans")
+
+
 def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
     """The API for these settings (database, registry, data folder, models folder)."""
 
@@ -83,8 +100,21 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
                 app.state.territory = Territory.load(settings.resolved_data_dir, store)
             except Exception as exc:  # the service still answers health and skills
                 app.state.data_error = f"{exc.__class__.__name__}: {str(exc)[:300]}"
+                app.state.data_report = getattr(exc, "report", None)  # validation problems
                 log.warning("data not loaded: %s", app.state.data_error)
+        stop, filler = threading.Event(), None
+        if app.state.territory is not None and settings.fill_plans_at_start:
+            filler = threading.Thread(
+                target=_fill_plans,
+                args=(app.state.territory, app.state.sessions, stop),
+                name="fill-week-plans",
+                daemon=True,
+            )
+            filler.start()
         yield
+        stop.set()
+        if filler is not None:
+            filler.join(timeout=10)
         engine.dispose()
 
     app = FastAPI(
@@ -93,20 +123,22 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.key_cache = {}
     app.state.plan_memo = {}
+    app.state.plan_flights = SharedResults()
     app.state.territory = None
     app.state.data_error = "starting"
     registry = CollectorRegistry()
     metrics = _metrics(registry)
 
+    install_error_handlers(app)
+
     @app.exception_handler(UserInputError)
     async def user_input(_: Request, exc: UserInputError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc).replace("--", "")}, status_code=422)
+        return json_error({"detail": [error_item(str(exc).replace("--", ""))]}, 422)
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        return json_error({"detail": str(exc)}, 404)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics(request: Request) -> Response:
@@ -119,6 +151,8 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
 
     for module in (system, visits, retailers, skills, feedback, keys):
         app.include_router(module.router, prefix="/v1")
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes)
+    install_web(app, settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

@@ -10,6 +10,7 @@ so the next training run learns from them.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,19 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from features.errors import UserInputError
 from features.io import find_table_files, read_raw_table, write_table
+from features.validate import validate_tables
 from fieldcoach.settings import Settings
 from serving.champions import MODEL_NAMES, ModelStore
-from serving.db import Feedback, make_engine, save_plan, session_factory, utcnow
+from serving.db import (
+    Feedback,
+    PrecomputedPlan,
+    make_engine,
+    save_plan,
+    session_factory,
+    utcnow,
+)
 from serving.territory import LANGUAGES, Territory
 
 
@@ -51,14 +61,19 @@ def store_week_plans(
     week: str | None = None,
     time_limit_s: float = 0.8,
     log: Callable[[str], None] = print,
+    managers: list[str] | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[str, Any]:
-    """Plan every manager's week with the territory's models; store both languages."""
+    """Plan every manager's week (or ``managers``') with the territory's models; store both
+    languages. ``stop`` ends the run between two managers (the service shutting down)."""
     week = week or territory.default_week()
     territory.context(week)  # a bad week fails here, once, with the planner's message
     versions = territory.store.versions_key()
     written = 0
     with sessions() as session:
-        for manager_id in sorted(territory.team_of_manager):
+        for manager_id in sorted(territory.team_of_manager if managers is None else managers):
+            if stop is not None and stop.is_set():
+                break
             try:
                 plan = territory.plan(manager_id, week, time_limit_s=time_limit_s)
             except Exception as exc:
@@ -81,7 +96,47 @@ def store_week_plans(
     return {"week": week, "managers": written, "models": versions}
 
 
-def _append(data_dir: Path, table: str, rows: pd.DataFrame, keys: list[str]) -> int:
+def missing_week_plans(
+    territory: Territory, sessions: sessionmaker[Session], week: str | None = None
+) -> list[str]:
+    """Managers whose default plan for the week is not stored, in every language, with the
+    models now serving."""
+    week = week or territory.default_week()
+    with sessions() as session:
+        stored = session.execute(
+            select(PrecomputedPlan.manager_id, PrecomputedPlan.language).where(
+                PrecomputedPlan.week == week,
+                PrecomputedPlan.models == territory.store.versions_key(),
+            )
+        ).all()
+    languages: dict[str, set[str]] = {}
+    for manager_id, language in stored:
+        languages.setdefault(manager_id, set()).add(language)
+    return [
+        m for m in sorted(territory.team_of_manager) if languages.get(m, set()) < set(LANGUAGES)
+    ]
+
+
+def fill_week_plans(
+    territory: Territory,
+    sessions: sessionmaker[Session],
+    log: Callable[[str], None] = print,
+    stop: threading.Event | None = None,
+) -> dict[str, Any]:
+    """What the service does at start when ``plan batch`` has not: store the missing plans."""
+    week = territory.default_week()
+    missing = missing_week_plans(territory, sessions, week)
+    if not missing:
+        return {"week": week, "managers": 0, "models": territory.store.versions_key()}
+    log(f"planning {len(missing)} managers' default week {week} in the background")
+    return store_week_plans(territory, sessions, week, log=log, managers=missing, stop=stop)
+
+
+def _merged(
+    data_dir: Path, table: str, rows: pd.DataFrame, keys: list[str]
+) -> tuple[Path, pd.DataFrame, int]:
+    """The table's file, its rows with ``rows`` appended (duplicates of a key dropped), and
+    how many rows that adds."""
     files = find_table_files(data_dir)
     path = files.get(table, data_dir / f"{table}.parquet")
     old = read_raw_table(path) if path.exists() else pd.DataFrame(columns=rows.columns)
@@ -96,12 +151,34 @@ def _append(data_dir: Path, table: str, rows: pd.DataFrame, keys: list[str]) -> 
     merged = pd.concat([old, rows], ignore_index=True)
     before = len(old)
     merged = merged.drop_duplicates(subset=keys, keep="first", ignore_index=True)
-    write_table(merged, path)
-    return len(merged) - before
+    return path, merged, len(merged) - before
+
+
+def _check_merged(data_dir: Path, merged: dict[str, tuple[Path, pd.DataFrame]]) -> None:
+    """Refuse an export after which the data folder would not pass ``validate``."""
+    files = find_table_files(data_dir)
+    raw = {name: read_raw_table(path) for name, path in files.items() if name not in merged}
+    names = {name: path.name for name, path in files.items()}
+    for name, (path, frame) in merged.items():
+        raw[name], names[name] = frame, path.name
+    _, report = validate_tables(raw, names)
+    report.folder = str(data_dir)
+    if not report.ok:
+        raise UserInputError(
+            f"feedback export refused, nothing written: the data would not validate: "
+            f"{report.summary()}"
+        )
 
 
 def export_feedback(session: Session, data_dir: Path) -> dict[str, int]:
-    """Append not yet exported done visits and completions to the data folder's tables."""
+    """Append not yet exported done visits and completions to the data folder's tables.
+
+    The tables as they would be after the export are validated against the contract first
+    (with every other table of the folder); if they would not pass, nothing is written.
+
+    Raises:
+        UserInputError: the export would break the data contract.
+    """
     pending = list(
         session.scalars(
             select(Feedback).where(
@@ -130,20 +207,18 @@ def export_feedback(session: Session, data_dir: Path) -> dict[str, int]:
         if f.kind == "training"
     ]
     counts = {"visits": 0, "trainings": 0}
-    if visits:
-        counts["visits"] = _append(
-            data_dir,
-            "visits",
-            pd.DataFrame(visits),
-            ["retailer_id", "manager_id", "visit_date"],
-        )
-    if trainings:
-        counts["trainings"] = _append(
-            data_dir,
-            "trainings",
-            pd.DataFrame(trainings),
-            ["manager_id", "course_id", "completed_on"],
-        )
+    merged: dict[str, tuple[Path, pd.DataFrame]] = {}
+    for table, rows, keys in (
+        ("visits", visits, ["retailer_id", "manager_id", "visit_date"]),
+        ("trainings", trainings, ["manager_id", "course_id", "completed_on"]),
+    ):
+        if rows:
+            path, frame, added = _merged(data_dir, table, pd.DataFrame(rows), keys)
+            merged[table], counts[table] = (path, frame), added
+    if merged:
+        _check_merged(data_dir, merged)
+    for path, frame in merged.values():
+        write_table(frame, path)
     now = utcnow()
     for f in pending:
         f.exported_at = now

@@ -73,6 +73,20 @@ def smoke_test(name: str, model: Any) -> None:
         raise ValueError(f"smoke prediction has no valid {column}")
 
 
+def registry_missing(tracking_uri: str) -> str | None:
+    """Why a SQLite tracking store cannot be read without creating it, or None.
+
+    MLflow creates an empty store when asked about a SQLite file that does not exist; a
+    later ``train`` would then write into that file in place of the one the user meant.
+    """
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    path = Path(tracking_uri.removeprefix("sqlite:///").split("?", 1)[0])
+    if str(path) in ("", ":memory:") or path.exists():
+        return None
+    return f"no MLflow store at {path} (not created; train a model first)"
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -105,6 +119,9 @@ class ModelStore:
 
     def _from_registry(self, name: str) -> LoadedModel:
         """Download the champion, load and smoke-test it; export it if it passes."""
+        missing = registry_missing(self.tracking_uri)
+        if missing:
+            raise FileNotFoundError(missing)
         client = self._client()
         version = client.get_model_version_by_alias(name, CHAMPION)
         self.models_dir.mkdir(parents=True, exist_ok=True)

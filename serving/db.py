@@ -2,8 +2,9 @@
 
 SQLAlchemy 2 on whatever ``Settings.resolved_database_url`` names: a SQLite file by default
 (WAL journal and ``synchronous=FULL``, so a record is on disk before its request is
-acknowledged), or a PostgreSQL URL. Feedback is idempotent on the client's key: a repeated
-post returns the first record instead of writing a second.
+acknowledged), or a PostgreSQL URL. Feedback is idempotent on the client's key within one
+key-holder and kind: a repeated post returns the first record instead of writing a second,
+and the same key with a different body is a conflict. Timestamps are stored in UTC.
 """
 
 from __future__ import annotations
@@ -16,20 +17,31 @@ from sqlalchemy import (
     JSON,
     DateTime,
     Engine,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
     select,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """A stored timestamp (naive, UTC by construction) with its UTC offset attached."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class ClientKeyConflict(ValueError):
+    """The same holder and kind already stored this client key with a different body."""
 
 
 class Base(DeclarativeBase):
@@ -55,9 +67,13 @@ class Feedback(Base):
     """One piece of feedback: a visit decision, a visit outcome or a training completion."""
 
     __tablename__ = "feedback"
+    __table_args__ = (
+        # One namespace per key-holder and kind: two teams may pick the same client key.
+        Index("uq_feedback_holder_kind_key", "api_key_id", "kind", "client_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    client_key: Mapped[str] = mapped_column(String(200), unique=True, index=True)
+    client_key: Mapped[str] = mapped_column(String(200), index=True)
     kind: Mapped[str] = mapped_column(String(16), index=True)
     manager_id: Mapped[str] = mapped_column(String(64), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -99,7 +115,36 @@ def make_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     Base.metadata.create_all(engine)
+    migrate_feedback_keys(engine)
     return engine
+
+
+def migrate_feedback_keys(engine: Engine) -> bool:
+    """Databases made before client keys were scoped have ``client_key`` unique on its own:
+    make that index plain and add the (holder, kind, client key) one. Returns whether it
+    changed anything; safe to run on every start and by several workers at once."""
+    indexes = {ix["name"]: ix for ix in inspect(engine).get_indexes("feedback")}
+    old = indexes.get("ix_feedback_client_key")
+    needs_plain = old is not None and bool(old.get("unique"))
+    needs_scoped = "uq_feedback_holder_kind_key" not in indexes
+    if not (needs_plain or needs_scoped):
+        return False
+    table = Feedback.__table__
+    try:
+        with engine.begin() as connection:
+            if needs_scoped:
+                next(i for i in table.indexes if i.name == "uq_feedback_holder_kind_key").create(
+                    connection
+                )
+            if needs_plain:
+                plain = next(i for i in table.indexes if i.name == "ix_feedback_client_key")
+                plain.drop(connection)
+                plain.create(connection)
+    except (OperationalError, ProgrammingError):  # another worker migrated first
+        indexes = {ix["name"]: ix for ix in inspect(engine).get_indexes("feedback")}
+        if "uq_feedback_holder_kind_key" not in indexes:
+            raise
+    return True
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -114,19 +159,45 @@ def record_feedback(
     payload: dict[str, Any],
     api_key_id: int | None = None,
 ) -> tuple[Feedback, bool]:
-    """Store feedback once per client key; returns (the record, whether it is new).
+    """Store feedback once per (key-holder, kind, client key); returns (the record, whether
+    it is new).
 
-    A repeated key returns the first record unchanged, even if the payload differs: the
-    client retried, and the first acknowledged write is the one that counts.
+    A repeated key with the same body returns the first record: the client retried, and
+    the first acknowledged write is the one that counts.
+
+    Raises:
+        ClientKeyConflict: the key was already used by this holder for a different body.
     """
-    existing = session.scalar(select(Feedback).where(Feedback.client_key == client_key))
+    payload = json.loads(json.dumps(payload, default=str))
+
+    def first() -> Feedback | None:
+        holder = (
+            Feedback.api_key_id.is_(None)
+            if api_key_id is None
+            else Feedback.api_key_id == api_key_id
+        )
+        return session.scalar(
+            select(Feedback).where(
+                holder, Feedback.kind == kind, Feedback.client_key == client_key
+            )
+        )
+
+    def same(row: Feedback) -> tuple[Feedback, bool]:
+        if row.payload != payload:
+            raise ClientKeyConflict(
+                f"client_key {client_key!r} was already used for a different {kind}: "
+                "choose a new key for a new record"
+            )
+        return row, False
+
+    existing = first()
     if existing is not None:
-        return existing, False
+        return same(existing)
     row = Feedback(
         client_key=client_key,
         kind=kind,
         manager_id=manager_id,
-        payload=json.loads(json.dumps(payload, default=str)),
+        payload=payload,
         api_key_id=api_key_id,
     )
     session.add(row)
@@ -134,10 +205,10 @@ def record_feedback(
         session.commit()
     except IntegrityError:  # a concurrent retry won the race: return its record
         session.rollback()
-        first = session.scalar(select(Feedback).where(Feedback.client_key == client_key))
-        if first is None:
+        winner = first()
+        if winner is None:
             raise
-        return first, False
+        return same(winner)
     return row, True
 
 

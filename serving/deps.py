@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 
@@ -15,8 +14,6 @@ from sqlalchemy.orm import Session
 from serving.champions import ModelStore
 from serving.security import Principal, find_key
 from serving.territory import Territory
-
-KEY_CACHE_SECONDS = 30.0
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -49,8 +46,14 @@ def _lookup(request: Request, key: str) -> Principal | None:
         return find_key(session, key)
 
 
-# The dependencies on every request are async so a cached answer never waits for a worker
-# thread (the latency bar); the database is reached only on a cache miss, in a thread.
+async def lookup_principal(request: Request, key: str) -> Principal | None:
+    """The key's holder, read from the database on every request (an indexed hash lookup,
+    in a worker thread): a revoked key is refused on its next request in every worker."""
+    if len(key) > 200:  # no key is this long; do not hash megabytes
+        return None
+    return await run_in_threadpool(_lookup, request, key)
+
+
 async def get_principal(
     request: Request,
     x_api_key: Annotated[
@@ -63,21 +66,27 @@ async def get_principal(
             "missing API key: send it in the X-API-Key header",
             headers={"WWW-Authenticate": "X-API-Key"},
         )
-    cache: dict[str, tuple[float, Principal | None]] = request.app.state.key_cache
-    now = time.monotonic()
-    hit = cache.get(x_api_key)
-    if hit is None or now - hit[0] > KEY_CACHE_SECONDS:
-        hit = (now, await run_in_threadpool(_lookup, request, x_api_key))
-        if len(cache) > 10_000:
-            cache.clear()
-        cache[x_api_key] = hit
-    if hit[1] is None:
+    principal = await lookup_principal(request, x_api_key)
+    if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "unknown API key",
+            "unknown or revoked API key",
             headers={"WWW-Authenticate": "X-API-Key"},
         )
-    return hit[1]
+    return principal
+
+
+async def get_optional_principal(
+    request: Request,
+    x_api_key: Annotated[
+        str | None,
+        Header(description="Optional: a data_scientist or admin key shows run ids and notes."),
+    ] = None,
+) -> Principal | None:
+    """The caller if a valid key is sent; anyone may call without one."""
+    if not x_api_key:
+        return None
+    return await lookup_principal(request, x_api_key)
 
 
 def require(*roles: str) -> Callable[..., Principal]:
@@ -102,9 +111,10 @@ Admin = Annotated[Principal, Depends(require("admin"))]
 
 
 def check_team(principal: Principal, team_id: str | None) -> None:
+    """403 unless the key may see this team (the message does not say whether it exists)."""
     if not principal.may_see_team(team_id):
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN, f"this key is not granted team {team_id or '(none)'}"
+            status.HTTP_403_FORBIDDEN, f"this key may not see team {team_id or '(none)'}"
         )
 
 

@@ -3,15 +3,55 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+import unicodedata
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from features.contract import VISIT_PURPOSES
 
 Purpose = Literal[tuple(VISIT_PURPOSES)]  # type: ignore[valid-type]
 WEEK_PATTERN = r"^(19|20|21)\d{2}-W(0[1-9]|[1-4]\d|5[0-3])$"
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+LINE_BREAKS = frozenset("\n\r\t")
+
+
+def _clean(value: str, allowed: frozenset[str]) -> str:
+    for ch in value:
+        category = unicodedata.category(ch)
+        if category == "Cs":
+            raise ValueError("text must be valid Unicode (no lone surrogates)")
+        if category == "Cc" and ch not in allowed:
+            raise ValueError(f"text must not contain control characters (U+{ord(ch):04X})")
+    return value
+
+
+def _no_controls(value: str) -> str:
+    return _clean(value, frozenset())
+
+
+def _free_text(value: str) -> str:
+    return _clean(value, LINE_BREAKS)
+
+
+# Text from a body: stored, exported to the data and shown to people, so it must encode.
+Label = Annotated[str, AfterValidator(_no_controls)]
+FreeText = Annotated[str, AfterValidator(_free_text)]
+
+
+def _utc(value: object) -> object:
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)  # the database stores UTC without an offset
+    return value
+
+
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_utc)]
+
+
+class Error(BaseModel):
+    """Every error but 422: one sentence saying what is wrong."""
+
+    detail: str = Field(examples=["this key may not see manager M0007"])
 
 
 class Visit(BaseModel):
@@ -160,11 +200,12 @@ class Cohort(BaseModel):
 class FeedbackBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    client_key: str = Field(
+    client_key: Label = Field(
         min_length=8,
         max_length=200,
-        description="Chosen by the client, unique per record: a retry with the same key "
-        "returns the first record instead of storing a second.",
+        description="Chosen by the client, unique per record among the posts of one API key "
+        "and kind: a retry with the same key and body returns the first record instead of "
+        "storing a second; the same key with a different body is 409.",
         examples=["tablet-17-2026-01-05-0001"],
     )
     manager_id: str = Field(pattern=ID_PATTERN, examples=["M0003"])
@@ -176,7 +217,9 @@ class VisitDecision(FeedbackBase):
     retailer_id: str = Field(pattern=ID_PATTERN, examples=["R000123"])
     week: str = Field(pattern=WEEK_PATTERN, examples=["2026-W01"])
     decision: Literal["accept", "reject"]
-    reason: str | None = Field(default=None, max_length=1000, examples=["shop closed for CNY"])
+    reason: FreeText | None = Field(
+        default=None, max_length=1000, examples=["shop closed for CNY"]
+    )
 
 
 class VisitOutcome(FeedbackBase):
@@ -187,7 +230,9 @@ class VisitOutcome(FeedbackBase):
     done: bool
     purpose: Purpose | None = None
     duration_min: float | None = Field(default=None, gt=0, le=600)
-    outcome: str | None = Field(default=None, max_length=2000, examples=["restocked 3 brands"])
+    outcome: FreeText | None = Field(
+        default=None, max_length=2000, examples=["restocked 3 brands"]
+    )
 
 
 class TrainingCompletion(FeedbackBase):
@@ -202,18 +247,21 @@ class FeedbackReceipt(BaseModel):
     client_key: str
     kind: str
     created: bool = Field(description="False when this key was already stored (a retry).")
-    received_at: dt.datetime
+    received_at: UtcDatetime = Field(description="When the first post was stored (UTC).")
 
 
 class LoadedChampion(BaseModel):
     name: str
     version: str | None
-    run_id: str | None
+    run_id: str | None = Field(default=None, description="Only for a data_scientist or admin key.")
     source: Literal["registry", "exported copy"]
     loaded_at: str
 
 
 class Health(BaseModel):
+    """Without a data_scientist or admin key: status and each model's name, version and
+    source only; run ids, the data folder and the notes need such a key."""
+
     status: Literal["ok", "degraded"]
     models: list[LoadedChampion]
     notes: list[str]
@@ -240,8 +288,13 @@ class KeyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Literal["planner", "coordinator", "data_scientist", "admin"]
-    teams: list[str] = Field(default_factory=list, max_length=100)
-    label: str | None = Field(default=None, max_length=200)
+    teams: list[Annotated[Label, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Teams a planner or coordinator key may see (* for all); a coordinator "
+        "key without teams is company-wide; other roles take none.",
+    )
+    label: Label | None = Field(default=None, max_length=200)
 
 
 class KeyCreated(BaseModel):
@@ -259,4 +312,7 @@ class KeyInfo(BaseModel):
     role: str
     teams: list[str]
     label: str | None
-    created_at: dt.datetime
+    created_at: UtcDatetime
+    revoked_at: UtcDatetime | None = Field(
+        default=None, description="Set once the key is revoked; it is then refused."
+    )

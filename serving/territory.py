@@ -8,6 +8,7 @@ retailer's risk for that week reads from them. Default plans can be precomputed 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 from pathlib import Path
@@ -17,8 +18,16 @@ import pandas as pd
 
 from features.errors import UserInputError
 from features.retailer import RetailerHistory, model_input, prepare_history, retailer_snapshot
-from features.validate import load_dataset
-from planning.plan import Models, PlanContext, default_week, plan_manager, prepare_week
+from features.validate import ValidationReport, load_dataset
+from planning.plan import (
+    Models,
+    PlanContext,
+    default_week,
+    plan_manager,
+    plannable_days,
+    prepare_week,
+    week_of,
+)
 from planning.purpose import choose_purposes, talking_point
 from serving.champions import CHURN, EFFECT, ModelStore
 
@@ -54,11 +63,22 @@ class Territory:
         self.replan_time_limit_s = 0.8  # solver seconds for a plan made on request
         self._lock = threading.Lock()
         self._weekly_orders = self._weekly_order_values()
-        self._known_ids = frozenset(self.history.ids)
+        self._known_ids = frozenset(self.history.ids) | frozenset(self.manager_of_retailer)
+        self._hired_on: dict[str, dt.date] = {}
+        if managers is not None and "hired_on" in managers:
+            for mid, day in zip(managers["manager_id"], managers["hired_on"], strict=True):
+                if not pd.isna(day):
+                    self._hired_on[mid] = pd.Timestamp(day).date()
+        courses = tables.get("courses")
+        self._course_ids = None if courses is None else frozenset(courses["course_id"])
+        self.report: ValidationReport | None = None
 
     @classmethod
     def load(cls, data_dir: Path, store: ModelStore) -> Territory:
-        return cls(load_dataset(data_dir).tables, store)
+        dataset = load_dataset(data_dir)
+        territory = cls(dataset.tables, store)
+        territory.report = dataset.report  # the data folder's status, for the workspace
+        return territory
 
     def _weekly_order_values(self) -> pd.DataFrame:
         orders = self.tables["orders"]
@@ -84,6 +104,21 @@ class Territory:
         if not members:
             raise NotFound(f"no team {team_id!r} in the data")
         return members
+
+    def knows_retailer(self, retailer_id: str) -> bool:
+        return retailer_id in self._known_ids
+
+    def hired_on(self, manager_id: str) -> dt.date | None:
+        return self._hired_on.get(manager_id)
+
+    def course_ids(self) -> frozenset[str] | None:
+        """Course ids of the ``courses`` table, or None when the data has no such table."""
+        return self._course_ids
+
+    def plannable_weeks(self) -> tuple[str, str]:
+        """First and last ISO week a plan can be made for."""
+        first, last = plannable_days(self.history)
+        return week_of(first), week_of(last)
 
     def retailer_manager(self, retailer_id: str) -> str | None:
         if retailer_id not in self.manager_of_retailer and retailer_id not in self._known_ids:

@@ -15,13 +15,19 @@ from typing import Any
 
 import mlflow
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 
-from features.errors import UserInputError
-from fieldcoach.registry import list_models  # noqa: F401  (training.registry's public API)
+# Reading and alias moves are shared with serving (which must not import training).
+from fieldcoach.registry import (  # noqa: F401  (training.registry's public API)
+    CHALLENGER,
+    CHAMPION,
+    PREVIOUS,
+    list_models,
+    promote,
+    rollback,
+    set_champion,
+    version_by_alias,
+)
 from fieldcoach.settings import Settings
-
-CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous-champion"
 
 
 def configure_mlflow(settings: Settings) -> MlflowClient:
@@ -106,13 +112,6 @@ def decide_promotion(
     return True, f"challenger {metric} {value:.4f} {relation} champion {champion[metric]:.4f}"
 
 
-def version_by_alias(client: MlflowClient, name: str, alias: str):
-    try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
-
-
 def register_and_gate(
     client: MlflowClient,
     name: str,
@@ -147,10 +146,10 @@ def register_and_gate(
                 f"{version}`",
             }
             return _record(client, name, version, run_id, model_uri, rule, decision, current, None)
-    promote, reason = decide_promotion(rule, challenger, baseline, champion_metrics)
-    if promote:
+    promoted, reason = decide_promotion(rule, challenger, baseline, champion_metrics)
+    if promoted:
         set_champion(client, name, version)
-    decision = {"promoted": promote, "reason": reason}
+    decision = {"promoted": promoted, "reason": reason}
     return _record(
         client, name, version, run_id, model_uri, rule, decision, current, champion_metrics
     )
@@ -180,30 +179,3 @@ def announce_decision(decision: dict[str, Any], log: Callable[[str], None]) -> N
     verdict = "promoted to champion" if decision["promoted"] else "kept as challenger"
     log(f"promotion rule: {decision['rule']}")
     log(f"{decision['model']} v{decision['version']}: {verdict} ({decision['reason']})")
-
-
-def set_champion(client: MlflowClient, name: str, version: str | int) -> None:
-    current = version_by_alias(client, name, CHAMPION)
-    if current is not None and str(current.version) != str(version):
-        client.set_registered_model_alias(name, PREVIOUS, current.version)
-    client.set_registered_model_alias(name, CHAMPION, str(version))
-
-
-def promote(client: MlflowClient, name: str, version: int) -> str:
-    try:
-        client.get_model_version(name, str(version))
-    except MlflowException:
-        raise UserInputError(f"model {name!r} has no version {version}") from None
-    set_champion(client, name, version)
-    return f"{name}: version {version} is now champion"
-
-
-def rollback(client: MlflowClient, name: str) -> str:
-    previous = version_by_alias(client, name, PREVIOUS)
-    if previous is None:
-        raise UserInputError(f"model {name!r} has no previous champion to roll back to")
-    current = version_by_alias(client, name, CHAMPION)
-    client.set_registered_model_alias(name, CHAMPION, previous.version)
-    if current is not None:
-        client.set_registered_model_alias(name, PREVIOUS, current.version)
-    return f"{name}: version {previous.version} is champion again"

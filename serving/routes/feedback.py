@@ -1,25 +1,42 @@
 """Feedback from the field: visit decisions, visit outcomes and training completions.
 
-Each record is committed (fsynced on SQLite) before the response is sent, and a retried
-post with the same ``client_key`` returns the first record. ``fieldcoach feedback export``
-turns done visits and completions into rows of the data folder's tables.
+Each record is committed (fsynced on SQLite) before the response is sent. A retried post
+with the same ``client_key`` and body returns the first record; client keys are scoped to
+the API key that posts them and the kind of feedback, and reusing one for a different body
+is 409. Every id in a body is checked against the key's teams and the data, and dates and
+weeks against the data contract's rules, before anything is stored; ``fieldcoach feedback
+export`` turns done visits and completions into rows of the data folder's tables.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response, status
 
-from serving.db import Feedback, record_feedback
-from serving.deps import Coordinator, Planner, SessionDep, TerritoryDep, check_team
+from serving.access import authorise_manager, authorise_visit
+from serving.db import ClientKeyConflict, Feedback, as_utc, record_feedback
+from serving.deps import Coordinator, Planner, SessionDep, TerritoryDep
+from serving.feedback_rules import check_course, check_day, check_week
+from serving.responses import errors, protected
 from serving.schemas import FeedbackReceipt, TrainingCompletion, VisitDecision, VisitOutcome
+from serving.security import Principal
 
 router = APIRouter(prefix="/feedback", tags=["feedback"])
 
 RESPONSES = {
     200: {"model": FeedbackReceipt, "description": "Already stored (a retry): the first record"},
-    403: {"description": "Team not granted"},
-    404: {"description": "Unknown manager"},
+    **protected(404, 409, 503),
+    **errors(400),
 }
+
+
+def _store(session, kind: str, body, principal: Principal, response: Response) -> FeedbackReceipt:
+    try:
+        row, created = record_feedback(
+            session, kind, body.client_key, body.manager_id, body.model_dump(), principal.key_id
+        )
+    except ClientKeyConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return _receipt(row, created, response)
 
 
 def _receipt(row: Feedback, created: bool, response: Response) -> FeedbackReceipt:
@@ -29,7 +46,7 @@ def _receipt(row: Feedback, created: bool, response: Response) -> FeedbackReceip
         client_key=row.client_key,
         kind=row.kind,
         created=created,
-        received_at=row.created_at,
+        received_at=as_utc(row.created_at),
     )
 
 
@@ -48,11 +65,9 @@ def post_visit_decision(
     response: Response,
 ) -> FeedbackReceipt:
     """A planner's accept or reject (with reason) of a recommended visit."""
-    check_team(principal, territory.manager_team(body.manager_id))
-    row, created = record_feedback(
-        session, "decision", body.client_key, body.manager_id, body.model_dump(), principal.key_id
-    )
-    return _receipt(row, created, response)
+    authorise_visit(principal, territory, body.manager_id, body.retailer_id)
+    check_week(territory, body.week)
+    return _store(session, "decision", body, principal, response)
 
 
 @router.post(
@@ -70,11 +85,9 @@ def post_visit_outcome(
     response: Response,
 ) -> FeedbackReceipt:
     """Whether a visit was made and what happened; done visits feed the next training."""
-    check_team(principal, territory.manager_team(body.manager_id))
-    row, created = record_feedback(
-        session, "outcome", body.client_key, body.manager_id, body.model_dump(), principal.key_id
-    )
-    return _receipt(row, created, response)
+    authorise_visit(principal, territory, body.manager_id, body.retailer_id)
+    check_day(territory, body.manager_id, body.visit_date, "visit_date")
+    return _store(session, "outcome", body, principal, response)
 
 
 @router.post(
@@ -92,9 +105,7 @@ def post_training_completion(
     response: Response,
 ) -> FeedbackReceipt:
     """A manager completed a course; it feeds course effects at the next training run."""
-    if body.manager_id not in territory.team_of_manager:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no manager {body.manager_id!r}")
-    row, created = record_feedback(
-        session, "training", body.client_key, body.manager_id, body.model_dump(), principal.key_id
-    )
-    return _receipt(row, created, response)
+    authorise_manager(principal, territory, body.manager_id)
+    check_course(territory, body.course_id)
+    check_day(territory, body.manager_id, body.completed_on, "completed_on")
+    return _store(session, "training", body, principal, response)

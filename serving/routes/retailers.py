@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from serving.deps import LanguageDep, Planner, TerritoryDep, check_team
+from serving.access import authorise_retailer
+from serving.deps import LanguageDep, Planner, TerritoryDep
+from serving.responses import protected
 from serving.schemas import ID_PATTERN, RetailerRisk
 
 router = APIRouter(tags=["retailers"])
@@ -16,7 +18,7 @@ router = APIRouter(tags=["retailers"])
     "/retailers/{retailer_id}/risk",
     response_model=RetailerRisk,
     openapi_extra={"x-roles": ["planner"]},
-    responses={404: {"description": "Unknown retailer"}, 403: {"description": "Team not granted"}},
+    responses=protected(404, 503),
 )
 def get_retailer_risk(
     retailer_id: Annotated[str, Path(pattern=ID_PATTERN, examples=["R000123"])],
@@ -25,6 +27,5 @@ def get_retailer_risk(
     language: LanguageDep,
 ) -> dict:
     """Churn probability, value at risk, reasons and the last 13 weeks of orders."""
-    manager = territory.retailer_manager(retailer_id)
-    check_team(principal, territory.team_of_manager.get(manager) if manager else None)
+    authorise_retailer(principal, territory, retailer_id)
     return territory.risk(retailer_id, language)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 
 from features.skill_plans import SkillsState, recommend_cohorts, recommend_training
+from serving.access import authorise_manager, forbidden, scoped_managers
 from serving.champions import SKILLS
 from serving.deps import Coordinator, FormatQuery, LanguageDep, StoreDep, csv_response
+from serving.limits import error_item
+from serving.responses import protected
 from serving.schemas import ID_PATTERN, Cohort, ManagerSkills, TrainingPlan
+from serving.security import Principal
 
 router = APIRouter(tags=["skills"])
 ManagerPath = Annotated[str, Path(pattern=ID_PATTERN, examples=["M0003"])]
@@ -22,8 +26,16 @@ def skills_state(store) -> tuple[SkillsState, str | None]:
     return loaded.model.unwrap_python_model().state, loaded.version
 
 
-def _known(state: SkillsState, manager_id: str) -> None:
+def _authorise(request: Request, principal: Principal, state: SkillsState, manager_id: str):
+    """Coordinators are scoped by team like planners: a scoped key gets one 403 for any
+    manager outside its teams, known or not; an all-teams key gets 404 for an unknown one."""
+    territory = request.app.state.territory
+    if not principal.all_teams:
+        scoped_managers(principal, territory)  # 503 when the teams cannot be checked
+        authorise_manager(principal, territory, manager_id)
     if manager_id not in set(state.managers()):
+        if not principal.all_teams:
+            raise forbidden("manager", manager_id)
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"no manager {manager_id!r} in the skills model"
         )
@@ -33,14 +45,18 @@ def _known(state: SkillsState, manager_id: str) -> None:
     "/managers/{manager_id}/skills",
     response_model=ManagerSkills,
     openapi_extra={"x-roles": ["coordinator"]},
-    responses={404: {"description": "Unknown manager"}},
+    responses=protected(404, 503, csv=True),
 )
 def get_skills(
-    manager_id: ManagerPath, _: Coordinator, store: StoreDep, format: FormatQuery = "json"
+    request: Request,
+    manager_id: ManagerPath,
+    principal: Coordinator,
+    store: StoreDep,
+    format: FormatQuery = "json",
 ):
     """A manager's nine skill estimates with uncertainty, targets, gaps and evidence."""
     state, version = skills_state(store)
-    _known(state, manager_id)
+    _authorise(request, principal, state, manager_id)
     rows = sorted(state.manager_estimates(manager_id).values(), key=lambda r: r["rank"])
     skills = [
         {
@@ -68,11 +84,12 @@ def get_skills(
     "/managers/{manager_id}/training",
     response_model=TrainingPlan,
     openapi_extra={"x-roles": ["coordinator"]},
-    responses={404: {"description": "Unknown manager"}},
+    responses=protected(404, 503, csv=True),
 )
 def get_training(
+    request: Request,
     manager_id: ManagerPath,
-    _: Coordinator,
+    principal: Coordinator,
     store: StoreDep,
     language: LanguageDep,
     budget_hours: Annotated[
@@ -82,7 +99,7 @@ def get_training(
 ):
     """Ranked training modules filling the budget, with expected gains and a rationale."""
     state, _version = skills_state(store)
-    _known(state, manager_id)
+    _authorise(request, principal, state, manager_id)
     plan = recommend_training(state, manager_id, budget_hours)
     modules = [
         {
@@ -107,21 +124,48 @@ def get_training(
     }
 
 
-@router.get("/cohorts", response_model=list[Cohort], openapi_extra={"x-roles": ["coordinator"]})
+COHORT_LINKS = {
+    "MemberTraining": {
+        "operationRef": "#/paths/~1v1~1managers~1{manager_id}~1training/get",
+        "parameters": {"manager_id": "$response.body#/0/members/0"},
+        "description": "Training for the first session's first member.",
+    }
+}
+
+
+@router.get(
+    "/cohorts",
+    response_model=list[Cohort],
+    openapi_extra={"x-roles": ["coordinator"]},
+    responses={
+        **protected(503, csv=True),
+        200: {**protected(csv=True)[200], "links": COHORT_LINKS},
+    },
+)
 def get_cohorts(
-    _: Coordinator,
+    request: Request,
+    principal: Coordinator,
     store: StoreDep,
     min_size: Annotated[int, Query(ge=1, le=100, description="Smallest session.")] = 4,
     max_size: Annotated[int, Query(ge=1, le=200, description="Largest session.")] = 12,
     format: FormatQuery = "json",
 ):
-    """Sessions of managers who share a priority gap, with course and expected benefit."""
+    """Sessions of managers who share a priority gap, with course and expected benefit.
+
+    A team-scoped key groups only the managers of its teams."""
     if max_size < min_size:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, "max_size must be at least min_size"
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            [error_item("max_size must be at least min_size", ["query", "max_size"])],
         )
     state, _version = skills_state(store)
-    sessions = recommend_cohorts(state, min_size, max_size)
+    mine = scoped_managers(principal, request.app.state.territory)
+    if mine is None:
+        sessions = recommend_cohorts(state, min_size, max_size)
+    else:
+        known = set(state.managers())
+        members = [m for m in mine if m in known]
+        sessions = recommend_cohorts(state, min_size, max_size, members) if members else []
     if format == "csv":
         return csv_response(sessions, "cohorts")
     return sessions

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from planning.plan import summarise_team
+from serving.access import authorise_manager, authorise_team
 from serving.db import load_plan
 from serving.deps import (
     FormatQuery,
@@ -16,9 +17,9 @@ from serving.deps import (
     Planner,
     SessionDep,
     TerritoryDep,
-    check_team,
     csv_response,
 )
+from serving.responses import protected
 from serving.schemas import ID_PATTERN, WEEK_PATTERN, TeamPlan, VisitPlan
 from serving.territory import Territory
 
@@ -72,20 +73,58 @@ def manager_plan(
         body = cached_plan(request, session, manager_id, week, language)
         if body is not None:
             return body, None
-    plan = territory.plan(manager_id, week, capacity, days, language)
+    plan = computed_plan(request, territory, manager_id, week, capacity, days, language)
     plan["source"] = "computed"
     return None, plan
+
+
+def computed_plan(
+    request: Request,
+    territory: Territory,
+    manager_id: str,
+    week: str,
+    capacity: int | None,
+    days: int,
+    language: str,
+) -> dict[str, Any]:
+    """A plan made on request: identical concurrent requests share one solver run, and the
+    result is kept while the same models serve (the generation is part of the key)."""
+    territory.manager_team(manager_id)  # an unknown manager is a 404, never kept
+    key = (manager_id, week, capacity, days, language, territory.store.generation)
+    return request.app.state.plan_flights.get(
+        key, lambda: territory.plan(manager_id, week, capacity, days, language)
+    )
 
 
 def _visit_rows(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"manager_id": plan["manager_id"], "week": plan["week"], **v} for v in plan["visits"]]
 
 
+PLAN_LINKS = {
+    "RetailerRisk": {
+        "operationRef": "#/paths/~1v1~1retailers~1{retailer_id}~1risk/get",
+        "parameters": {"retailer_id": "$response.body#/visits/0/retailer_id"},
+        "description": "The first recommended retailer's risk.",
+    }
+}
+TEAM_LINKS = {
+    "ManagerPlan": {
+        "operationRef": "#/paths/~1v1~1managers~1{manager_id}~1visit-plan/get",
+        "parameters": {"manager_id": "$response.body#/managers/0/manager_id"},
+        "description": "The first manager's own plan.",
+    }
+}
+
+
+def _with_links(responses: dict, links: dict) -> dict:
+    return {**responses, 200: {**responses.get(200, {}), "links": links}}
+
+
 @router.get(
     "/managers/{manager_id}/visit-plan",
     response_model=VisitPlan,
     openapi_extra={"x-roles": ["planner"]},
-    responses={404: {"description": "Unknown manager"}, 403: {"description": "Team not granted"}},
+    responses=_with_links(protected(404, 503, csv=True), PLAN_LINKS),
 )
 async def get_visit_plan(
     request: Request,
@@ -101,7 +140,7 @@ async def get_visit_plan(
     format: FormatQuery = "json",
 ):
     """A manager's next-best visits for a week: ranked list and day-by-day routes."""
-    check_team(principal, territory.manager_team(manager_id))
+    authorise_manager(principal, territory, manager_id)
     # The week's precomputed plan straight from memory: the request the latency bar is
     # about never leaves the event loop. Anything else (database, solver) runs in a thread.
     if capacity is None and days == 5 and format == "json":
@@ -130,7 +169,7 @@ def _visit_plan(request, territory, manager_id, week, capacity, days, language, 
     "/teams/{team_id}/visit-plan",
     response_model=TeamPlan,
     openapi_extra={"x-roles": ["planner"]},
-    responses={404: {"description": "Unknown team"}, 403: {"description": "Team not granted"}},
+    responses=_with_links(protected(404, 503, csv=True), TEAM_LINKS),
 )
 def get_team_plan(
     request: Request,
@@ -143,9 +182,8 @@ def get_team_plan(
     format: FormatQuery = "json",
 ):
     """Plans for every manager of a team for the week (precomputed ones where available)."""
-    check_team(principal, team_id)
     plans = []
-    for manager_id in territory.team_managers(team_id):
+    for manager_id in authorise_team(principal, territory, team_id):
         body, plan = manager_plan(request, session, territory, manager_id, week, None, 5, language)
         plans.append(plan or json.loads(body))
     if format == "csv":

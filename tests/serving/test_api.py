@@ -196,23 +196,25 @@ def test_feedback_is_idempotent_and_flows_back_to_the_data(client, keys, setting
         "client_key": "tablet-1-0001",
         "manager_id": "M0000",
         "retailer_id": "R0000001",
-        "visit_date": "2030-01-07",
+        "visit_date": "2025-05-05",
         "done": True,
         "purpose": "brand_cultivation",
         "outcome": "新品上架",
     }
     first = client.post("/v1/feedback/outcomes", json=outcome, headers=_h(keys, "planner"))
     assert first.status_code == 201, first.text
-    again = client.post(
-        "/v1/feedback/outcomes", json={**outcome, "done": False}, headers=_h(keys, "planner")
-    )
+    again = client.post("/v1/feedback/outcomes", json=outcome, headers=_h(keys, "planner"))
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
     assert not again.json()["created"]
+    changed = client.post(
+        "/v1/feedback/outcomes", json={**outcome, "done": False}, headers=_h(keys, "planner")
+    )
+    assert changed.status_code == 409, changed.text
     decision = {
         "client_key": "tablet-1-0002",
         "manager_id": "M0000",
         "retailer_id": "R0000001",
-        "week": "2030-W02",
+        "week": "2025-W19",
         "decision": "reject",
         "reason": "店主不在",
     }
@@ -224,7 +226,7 @@ def test_feedback_is_idempotent_and_flows_back_to_the_data(client, keys, setting
         "client_key": "lms-export-0001",
         "manager_id": "M0000",
         "course_id": "C01",
-        "completed_on": "2030-01-08",
+        "completed_on": "2025-05-06",
     }
     assert (
         client.post(
@@ -251,9 +253,9 @@ def test_feedback_is_idempotent_and_flows_back_to_the_data(client, keys, setting
     engine.dispose()
     files = find_table_files(settings.resolved_data_dir)
     visits = read_raw_table(files["visits"])
-    assert (pd.to_datetime(visits["visit_date"]) == "2030-01-07").sum() == 1
+    assert (pd.to_datetime(visits["visit_date"]) == "2025-05-05").sum() == 1
     trainings = read_raw_table(files["trainings"])
-    assert (pd.to_datetime(trainings["completed_on"]) == "2030-01-08").sum() == 1
+    assert (pd.to_datetime(trainings["completed_on"]) == "2025-05-06").sum() == 1
 
 
 def test_admin_creates_keys(client, keys) -> None:
@@ -279,7 +281,7 @@ def test_team_scope_covers_risk_and_feedback(client, keys) -> None:
         "client_key": "scope-test-0001",
         "manager_id": manager,
         "retailer_id": retailer,
-        "visit_date": "2030-01-07",
+        "visit_date": "2025-05-05",
         "done": False,
     }
     assert client.post("/v1/feedback/outcomes", json=outcome, headers=scoped).status_code == 403

@@ -3,6 +3,8 @@ model that fails its smoke prediction and keeps the old one."""
 
 from __future__ import annotations
 
+import shutil
+
 import mlflow
 import pandas as pd
 from fastapi.testclient import TestClient
@@ -10,9 +12,11 @@ from mlflow import MlflowClient
 
 from serving.app import create_app
 
-from .conftest import settings_for
+from .conftest import make_keys, settings_for
 
 BROKEN_MODEL = """
+import shutil
+
 import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel
@@ -32,7 +36,8 @@ def test_registry_unreachable_starts_from_the_exported_copy(home, keys) -> None:
         assert first.get("/v1/health").json()["status"] == "ok"
     unreachable = settings_for(home, mlflow_tracking_uri="sqlite:////nonexistent/dir/mlflow.db")
     with TestClient(create_app(unreachable)) as client:
-        health = client.get("/v1/health").json()
+        insider = {"X-API-Key": keys["data_scientist"]}
+        health = client.get("/v1/health", headers=insider).json()
         assert health["status"] == "degraded"
         assert {m["source"] for m in health["models"]} == {"exported copy"}
         assert all("last known good copy v1" in note for note in health["notes"])
@@ -139,11 +144,33 @@ def test_a_new_champion_is_swapped_in_and_the_week_replanned(home, keys) -> None
 
 
 def test_without_data_or_models_health_explains_and_ready_is_503(tmp_path) -> None:
-    empty = settings_for(tmp_path)  # no data folder, an empty registry, nothing exported
+    empty = settings_for(tmp_path)  # no data folder, no registry, nothing exported
+    insider = {"X-API-Key": make_keys(empty)["data_scientist"]}
     with TestClient(create_app(empty)) as client:
-        health = client.get("/v1/health").json()
+        health = client.get("/v1/health", headers=insider).json()
         assert health["status"] == "degraded" and health["models"] == []
         assert any("no exported copy" in note for note in health["notes"])
         assert any("data not loaded" in note for note in health["notes"])
+        assert any("no MLflow store" in note for note in health["notes"])
         ready = client.get("/v1/ready")
         assert ready.status_code == 503 and ready.json()["data"] is False
+    # Issue 10 #11: asking a missing SQLite store must not create an empty one in its place.
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_ready_needs_a_loaded_champion_as_well_as_the_data(home, tmp_path) -> None:
+    """Issue 10 #11: the data alone is not ready; every model is listed."""
+    shutil.copytree(home / "data", tmp_path / "data")
+    bare = settings_for(tmp_path)  # the data, but no registry and no exported copy
+    with TestClient(create_app(bare)) as client:
+        ready = client.get("/v1/ready")
+        assert ready.status_code == 503
+        assert ready.json() == {
+            "data": True,
+            "retailer-churn": False,
+            "visit-effect": False,
+            "manager-skills": False,
+        }
+    with TestClient(create_app(settings_for(home))) as client:
+        ready = client.get("/v1/ready")
+        assert ready.status_code == 200 and all(ready.json().values())

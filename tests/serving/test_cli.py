@@ -64,3 +64,55 @@ def test_plan_batch_and_feedback_export_commands(home, monkeypatch) -> None:
         assert bad.exit_code == 1 and bad.output.strip().splitlines()[-1].startswith("error:")
     finally:
         get_settings.cache_clear()
+
+
+def _cli(tmp_path, monkeypatch, *args, env: dict[str, str] | None = None):
+    from typer.testing import CliRunner
+
+    from fieldcoach.cli import app
+    from fieldcoach.settings import get_settings
+
+    monkeypatch.setenv("FIELDCOACH_HOME", str(tmp_path))
+    monkeypatch.delenv("FIELDCOACH_DATABASE_URL", raising=False)
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, list(args))
+    finally:
+        get_settings.cache_clear()
+
+
+def test_keys_list_and_revoke(tmp_path, monkeypatch) -> None:
+    """Issue 10 #4: a key can be listed and revoked from the command line."""
+    key = _cli(tmp_path, monkeypatch, "keys", "create", "--role", "coordinator", "--team", "T00")
+    assert key.exit_code == 0, key.output
+    plain = key.output.strip().splitlines()[-1]
+    listed = _cli(tmp_path, monkeypatch, "keys", "list")
+    assert listed.exit_code == 0 and "coordinator" in listed.output and "T00" in listed.output
+    assert plain not in listed.output
+    revoked = _cli(tmp_path, monkeypatch, "keys", "revoke", "1")
+    assert revoked.exit_code == 0 and "revoked key 1" in revoked.output
+    engine = make_engine(f"sqlite:///{tmp_path / 'fieldcoach.db'}")
+    with session_factory(engine)() as session:
+        assert find_key(session, plain) is None
+    engine.dispose()
+    missing = _cli(tmp_path, monkeypatch, "keys", "revoke", "42")
+    assert missing.exit_code == 1 and missing.output.strip().startswith("error: no key 42")
+
+
+def test_keys_create_refuses_teams_that_mean_nothing(tmp_path, monkeypatch) -> None:
+    """Issue 10 #3: --team on a role without team scope, or an empty team, is an error."""
+    for args in (("--role", "admin", "--team", "T00"), ("--role", "coordinator", "--team", " ")):
+        result = _cli(tmp_path, monkeypatch, "keys", "create", *args)
+        assert result.exit_code == 1 and result.output.startswith("error: "), result.output
+
+
+def test_a_bad_setting_is_one_line_not_a_traceback(tmp_path, monkeypatch) -> None:
+    """Issue 10 #11: FIELDCOACH_API_PORT=abc names the variable in one line."""
+    for command in (("serve",), ("keys", "list")):
+        result = _cli(tmp_path, monkeypatch, *command, env={"FIELDCOACH_API_PORT": "abc"})
+        assert result.exit_code == 1, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: bad setting: FIELDCOACH_API_PORT")
+        assert "Traceback" not in result.output and result.exception.__class__ is SystemExit

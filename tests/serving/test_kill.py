@@ -81,7 +81,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_feedback(home) -> None:
                     "client_key": client_key,
                     "manager_id": "M0000",
                     "retailer_id": "R0000001",
-                    "visit_date": "2030-01-07",
+                    "visit_date": "2025-05-05",
                     "done": True,
                 }
                 try:
@@ -123,7 +123,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_feedback(home) -> None:
                 "client_key": acknowledged[-1],
                 "manager_id": "M0000",
                 "retailer_id": "R0000001",
-                "visit_date": "2030-01-07",
+                "visit_date": "2025-05-05",
                 "done": True,
             },
             headers={"X-API-Key": key},

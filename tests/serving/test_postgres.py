@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import inspect
 
 from serving.app import create_app
-from serving.db import make_engine, record_feedback, session_factory
+from serving.db import ClientKeyConflict, make_engine, record_feedback, session_factory
 from serving.security import create_key, find_key
 
 from .conftest import settings_for
@@ -56,8 +57,33 @@ def test_keys_and_idempotent_feedback_on_postgres(database_url) -> None:
         key, _ = create_key(session, "planner", ["T00"])
         assert find_key(session, key).teams == frozenset({"T00"})
         first, created = record_feedback(session, "outcome", "pg-00000001", "M0", {"done": True})
-        again, created_again = record_feedback(session, "outcome", "pg-00000001", "M0", {})
+        again, created_again = record_feedback(
+            session, "outcome", "pg-00000001", "M0", {"done": True}
+        )
         assert created and not created_again and again.id == first.id
+        with pytest.raises(ClientKeyConflict):
+            record_feedback(session, "outcome", "pg-00000001", "M0", {"done": False})
+    engine.dispose()
+
+
+def test_an_old_postgres_database_is_migrated_to_scoped_client_keys(database_url) -> None:
+    """Issue 10 #9: client_key unique on its own (the old schema) becomes scoped on open."""
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP INDEX uq_feedback_holder_kind_key")
+        connection.exec_driver_sql("DROP INDEX ix_feedback_client_key")
+        connection.exec_driver_sql(
+            "CREATE UNIQUE INDEX ix_feedback_client_key ON feedback (client_key)"
+        )
+    engine.dispose()
+    engine = make_engine(database_url)  # migrates
+    indexes = {ix["name"]: ix for ix in inspect(engine).get_indexes("feedback")}
+    assert not indexes["ix_feedback_client_key"]["unique"]
+    assert indexes["uq_feedback_holder_kind_key"]["unique"]
+    with session_factory(engine)() as session:
+        a, _ = record_feedback(session, "outcome", "pg-shared-01", "M0", {"a": 1}, 1)
+        b, created = record_feedback(session, "outcome", "pg-shared-01", "M3", {"b": 2}, 2)
+        assert created and a.id != b.id
     engine.dispose()
 
 
@@ -71,7 +97,7 @@ def test_the_api_stores_feedback_in_postgres(home, database_url) -> None:
         "client_key": "pg-api-0001",
         "manager_id": "M0000",
         "retailer_id": "R0000001",
-        "week": "2030-W02",
+        "week": "2025-W19",
         "decision": "accept",
     }
     with TestClient(create_app(settings)) as client:
