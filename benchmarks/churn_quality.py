@@ -4,6 +4,10 @@ Bar (issue 3): on a simulated territory (20,000 retailers, 104 weeks) the LightG
 ROC-AUC is at least 0.95 x the oracle's and beats both baselines; ECE at most 0.03.
 
     python benchmarks/churn_quality.py [--retailers 20000] [--weeks 104] [--seeds 1 2 3]
+
+The headline rows are the population at risk (ordered within the horizon), as issue 3
+defined the bar; the "every retailer" rows add the lapsed, whom the model now scores too,
+with BG/NBD as the classic baseline.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from simulator import SimulationConfig, Territory, export_dataset
 from training.churn import ChurnConfig, plan_snapshots, train_churn
 from training.oracle import oracle_churn_probability
 
-MODELS = ("lightgbm", "logistic", "recency", "oracle")
+MODELS = ("lightgbm", "logistic", "recency", "bgnbd", "oracle")
 
 
 def evaluate(data: Path, config: ChurnConfig) -> dict:
@@ -55,6 +59,13 @@ def main() -> None:
             m = report[name]
             print(f"  {name:<9}{m['roc_auc']:>9.4f}{m['pr_auc']:>9.4f}{m['brier']:>10.5f}"
                   f"{m['ece']:>8.4f}{m['recall_top10']:>8.3f}")
+        every = report["every_retailer"]
+        print(f"  every retailer ({report['rows']['every_retailer']:,}, lapsed included):")
+        for name in MODELS:
+            if name in every:
+                m = every[name]
+                print(f"  {name:<9}{m['roc_auc']:>9.4f}{m['pr_auc']:>9.4f}{m['brier']:>10.5f}"
+                      f"{m['ece']:>8.4f}{m['recall_top10']:>8.3f}")
     print("\nbar: lightgbm ROC-AUC >= 0.95 x oracle, > logistic and recency, ECE <= 0.03")
     passed_all = True
     for seed, r, _ in rows:

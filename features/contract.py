@@ -58,6 +58,7 @@ VISIT_PURPOSES: tuple[str, ...] = (
     "relationship_maintenance",
     "onboarding",
     "routine",
+    "win_back",  # last, so the codes of the others do not move
 )
 COMPLAINT_CATEGORIES: tuple[str, ...] = ("service", "conduct", "supply", "price", "other")
 COURSE_LEVELS: tuple[str, ...] = ("basic", "intermediate", "advanced")

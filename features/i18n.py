@@ -40,6 +40,7 @@ PURPOSE_NAMES: dict[str, tuple[str, str]] = {
     "onboarding": ("新户建档", "onboarding"),
     "market_research": ("市场调研", "market research"),
     "routine": ("例行拜访", "routine visit"),
+    "win_back": ("停订客户挽回", "win-back"),
 }
 
 TALKING_POINTS: dict[str, tuple[str, str]] = {
@@ -72,6 +73,11 @@ TALKING_POINTS: dict[str, tuple[str, str]] = {
         "Collect market information: shortages, substitutes, counterfeits.",
     ),
     "routine": ("例行拜访。", "Routine visit."),
+    "win_back": (
+        "走访已停止订货的客户，了解停订原因（转行、资金、竞争、服务），争取恢复订货。",
+        "Visit the lapsed retailer: learn why it stopped ordering (closing, cash, "
+        "competition, service) and win the orders back.",
+    ),
 }
 
 COMPLAINT_CATEGORIES: dict[str, tuple[str, str]] = {

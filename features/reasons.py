@@ -251,6 +251,45 @@ for _skill, (_zh, _en) in SKILL_NAMES.items():
         f"Its manager's {_en} is weak ({{v}}/100).",
     )
 
+# The buyer's own rhythm (features.btyd): what makes a quiet monthly buyer normal.
+TEMPLATES.update(
+    {
+        "recency_vs_gap": _T(
+            "late_for_own_rhythm",
+            "距上次订货已是平时订货间隔的{v}倍。",
+            "Quiet for {v} times its usual gap between orders.",
+            lambda v: round(v, 1),
+        ),
+        "recency_vs_max_gap": _T(
+            "late_for_own_rhythm",
+            "未订货时间已达以往最长间隔的{v}%。",
+            "Quiet for {v}% of its longest gap so far.",
+            _pct,
+        ),
+        "orders_missed": _T(
+            "late_for_own_rhythm",
+            "按自身节奏已少订约{v}次。",
+            "About {v} order(s) missed at its own rhythm.",
+            lambda v: round(v, 1),
+        ),
+        "gap_cv": _T("erratic_orders", "订货间隔很不规律。", "Irregular gaps between orders."),
+        "gap_mean_days": _T(
+            "infrequent_orders", "平均{v}天才订货一次。", "Orders only every {v} days on average."
+        ),
+        "order_days_per_week": _T(
+            "infrequent_orders",
+            "每周平均订货{v}次。",
+            "Orders on {v} days a week on average.",
+            lambda v: round(v, 2),
+        ),
+        "btyd_frequency": _T("order_frequency", "累计仅复购{v}次。", "Only {v} repeat orders."),
+        "btyd_recency_weeks": _T(
+            "order_gap", "最后一次订货在首单后第{v}周。", "Last order {v} weeks after its first."
+        ),
+        "btyd_age_weeks": _T("new_customer", "首单仅{v}周前。", "First order only {v} weeks ago."),
+    }
+)
+
 # Per-order ratios and trends are undefined when the window holds no order at all.
 NO_RECENT_ORDERS = {
     "code": "no_recent_orders",

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.btyd import order_rhythm
 from features.calendar import CHINESE_NEW_YEAR, to_days
 from features.contract import AREA_TYPES, FORMATS, SKILLS, VISIT_PURPOSES
 from features.errors import UserInputError
@@ -300,13 +301,18 @@ class Snapshot:
 
 
 def retailer_snapshot(
-    history: RetailerHistory, as_of: pd.Timestamp | str, active_weeks: int = DEFAULT_ACTIVE_WEEKS
+    history: RetailerHistory,
+    as_of: pd.Timestamp | str,
+    active_weeks: int = DEFAULT_ACTIVE_WEEKS,
+    lapsed: bool = False,
 ) -> Snapshot:
     """Features of every retailer at risk at ``as_of`` from records strictly before it.
 
     The population at risk: licensed before ``as_of`` (when licences are known), licence not
     expired, and at least one order in the ``active_weeks`` before it. Retailers with no
-    order in that window are taken to be gone already and are not scored.
+    order in that window have lapsed: left out by default, kept with ``lapsed=True`` (then
+    the frame has a ``lapsed`` column and ``weeks_since_last_order``), so that a model can
+    score their chance of coming back.
     """
     t = to_days(as_of)
     n, log = history.n, history.orders
@@ -345,8 +351,11 @@ def retailer_snapshot(
             population &= ~future
     recent = count[:, :active_weeks].sum(axis=1) > 0
     dormant = population & ~recent
-    excluded[f"no order in the {active_weeks} weeks before (already gone)"] = int(dormant.sum())
-    population &= recent
+    if not lapsed:
+        excluded[f"no order in the {active_weeks} weeks before (already gone)"] = int(
+            dormant.sum()
+        )
+        population &= recent
 
     f: dict[str, Any] = {}
     last_day = _take(log.day, last_order, t)
@@ -397,6 +406,7 @@ def retailer_snapshot(
         premium = matrices["premium_value"][:, :13].sum(axis=1)
         f["premium_share_13w"] = _safe_ratio(premium, f["value_13w"])
 
+    _rhythm_features(f, log, n, t)
     if history.visits is not None:
         _visit_features(f, history.visits, n, t)
     if history.complaints is not None:
@@ -420,12 +430,35 @@ def retailer_snapshot(
             frame[column] = frame[column].astype(np.float32)
     frame.insert(0, "retailer_id", history.ids.to_numpy())
     frame.insert(1, "as_of", pd.Timestamp(as_of).normalize())
+    if lapsed:
+        frame["lapsed"] = dormant
+        frame["weeks_since_last_order"] = (frame["days_since_last_order"] / 7).astype("float32")
     if attrs is not None:
         _attribute_features(frame, attrs, t)
         if history.managers is not None:
-            _manager_context(frame, history, t, population)
+            # Territory size counts the retailers a manager actively serves, lapsed or not.
+            _manager_context(frame, history, t, population & recent)
     frame = frame.loc[population].reset_index(drop=True)
     return Snapshot(pd.Timestamp(as_of).normalize(), frame, excluded)
+
+
+def _rhythm_features(f: dict[str, Any], log: EventLog, n: int, t: int) -> None:
+    """What a buy-till-you-die model reads, and the buyer's own rhythm: a monthly buyer
+    three weeks quiet is on time, a weekly one is not."""
+    rhythm = order_rhythm(log.code, log.day, n, t)
+    f["btyd_frequency"] = rhythm["frequency"]
+    f["btyd_recency_weeks"] = rhythm["recency_weeks"]
+    f["btyd_age_weeks"] = rhythm["age_weeks"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f["order_days_per_week"] = (rhythm["frequency"] + 1) / np.maximum(rhythm["age_weeks"], 1.0)
+    f["gap_mean_days"] = rhythm["gap_mean_days"]
+    f["gap_cv"] = rhythm["gap_cv"]
+    since = f["days_since_last_order"]
+    f["recency_vs_gap"] = _safe_ratio(since, rhythm["gap_mean_days"])
+    f["recency_vs_max_gap"] = _safe_ratio(since, rhythm["gap_max_days"])
+    # Order days the buyer's own rate since its first order says should have come since
+    # the last one: 0 means on time, 3 means three orders missed.
+    f["orders_missed"] = np.maximum(since * f["order_days_per_week"] / 7 - 1, 0)
 
 
 def _visit_features(f: dict[str, Any], visits: EventLog, n: int, t: int) -> None:
@@ -500,10 +533,11 @@ def build_retailer_features(
     as_of_dates: list[pd.Timestamp] | list[str],
     active_weeks: int = DEFAULT_ACTIVE_WEEKS,
     history: RetailerHistory | None = None,
+    lapsed: bool = False,
 ) -> tuple[pd.DataFrame, RetailerHistory, list[Snapshot]]:
     """Features for every snapshot date, stacked; plus the prepared history and snapshots."""
     history = history or prepare_history(tables)
-    snapshots = [retailer_snapshot(history, d, active_weeks) for d in as_of_dates]
+    snapshots = [retailer_snapshot(history, d, active_weeks, lapsed) for d in as_of_dates]
     frames = [s.frame for s in snapshots]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     # pandas keeps attrs in Parquet metadata, so the file itself says what is switched off.
@@ -568,4 +602,5 @@ def booster_input(
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
     """The model inputs of a feature frame (everything but keys)."""
-    return [c for c in frame.columns if c not in ("retailer_id", "as_of", "manager_id")]
+    keys = ("retailer_id", "as_of", "manager_id", "lapsed", "weeks_since_last_order")
+    return [c for c in frame.columns if c not in keys]

@@ -114,13 +114,25 @@ def simulate(
         str,
         typer.Option(help="Causal story: default or contested (see docs/simulator.md)."),
     ] = "default",
+    ordering: Annotated[
+        str,
+        typer.Option(
+            help="weekly (every retailer a weekly buyer) or irregular (a mix of weekly, "
+            "fortnightly, monthly and sporadic buyers)."
+        ),
+    ] = "weekly",
 ) -> None:
     """Simulate a territory and write its records in the data contract, truth in OUT/_truth/."""
     from simulator import SimulationConfig, Territory, export_dataset
 
     with _user_errors():
         config = SimulationConfig(
-            n_retailers=retailers, n_managers=managers, start=start, seed=seed, scenario=scenario
+            n_retailers=retailers,
+            n_managers=managers,
+            start=start,
+            seed=seed,
+            scenario=scenario,
+            ordering=ordering,
         )
         territory = Territory.create(config)
         territory.run(weeks)
@@ -648,7 +660,7 @@ def train_churn_command(
     typer.echo(
         f"{'model':<10}{'ROC-AUC':>9}{'PR-AUC':>9}{'Brier':>9}{'ECE':>8}{'P@10%':>8}{'R@10%':>8}"
     )
-    for name in ("lightgbm", "logistic", "recency", "oracle"):
+    for name in ("lightgbm", "logistic", "recency", "bgnbd", "oracle"):
         if name in result:
             m = result[name]
             typer.echo(

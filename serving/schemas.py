@@ -156,7 +156,13 @@ class RetailerRisk(BaseModel):
     manager_id: str | None
     as_of: dt.date
     week: str
-    status: Literal["active", "churned"]
+    status: Literal["active", "lapsed", "churned"] = Field(
+        description="lapsed: no recent order, scored for its chance of not coming back; "
+        "churned: not scored (gone by the label's rule, with a champion that does not score "
+        "lapsed retailers)."
+    )
+    lapsed: bool | None = None
+    weeks_since_last_order: float | None = None
     churn_probability: float | None = Field(ge=0, le=1, examples=[0.42])
     value_at_risk: float
     expected_value_lost: float

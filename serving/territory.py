@@ -9,6 +9,7 @@ retailer's risk for that week reads from them. Default plans can be precomputed 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pandas as pd
 from features.errors import UserInputError
 from features.i18n import PURPOSE_NAMES, Note, pick, render_notes
 from features.reasons import restate
-from features.retailer import RetailerHistory, prepare_history
+from features.retailer import RetailerHistory, model_input, prepare_history, retailer_snapshot
 from features.validate import ValidationReport, load_dataset
 from planning.feedback import PlanFeedback
 from planning.plan import (
@@ -32,7 +33,7 @@ from planning.plan import (
     prepare_week,
     week_of,
 )
-from planning.purpose import talking_point
+from planning.purpose import choose_purposes, talking_point
 from serving.champions import CHURN, EFFECT, ModelStore
 
 LANGUAGES = ("en", "zh")
@@ -63,6 +64,7 @@ class Territory:
                     self.manager_of_retailer[rid] = mid
                     self.team_of_manager.setdefault(mid, None)
         self._contexts: dict[tuple[str, int], PlanContext] = {}
+        self._outside: dict[tuple[str, int], pd.DataFrame] = {}
         self.replan_time_limit_s = 5.0  # safety cap; plans stop after a solution count
         self._lock = threading.Lock()
         self._weekly_orders = self._weekly_order_values()
@@ -216,7 +218,11 @@ class Territory:
             "notes": render_notes(context.notes, language),
         }
         if row.empty:
-            # Not in the population at risk: it already churned by the label's rule.
+            row = self._outside_plan(context)
+            row = row[row["retailer_id"] == retailer_id]
+        if row.empty:
+            # Not scored: it already churned by the label's rule (or closed), and the
+            # champion does not score lapsed retailers.
             return {
                 **base,
                 "status": "churned",
@@ -231,16 +237,25 @@ class Territory:
         r = row.iloc[0]
         reasons = restate(r["reasons"] if isinstance(r["reasons"], list) else [], r)
         probability = float(r["churn_probability"])
+        lapsed = bool(r.get("lapsed", False))
+        purpose = r["purpose"] if isinstance(r["purpose"], str) else None
+        extra = {}
+        if "lapsed" in row:
+            extra = {
+                "lapsed": lapsed,
+                "weeks_since_last_order": round(float(r["days_since_last_order"]) / 7, 1),
+            }
         return {
             **base,
-            "status": "active",
+            **extra,
+            "status": "lapsed" if lapsed else "active",
             "churn_probability": round(probability, 4),
             "value_at_risk": round(float(r["value_at_risk"]), 2),
             "expected_value_lost": round(probability * float(r["value_at_risk"]), 2),
             "reasons": [_reason(x, language) for x in reasons],
-            "purpose": r["purpose"],
-            "purpose_name": pick(PURPOSE_NAMES[r["purpose"]], language),
-            "talking_point": talking_point(r["purpose"], language),
+            "purpose": purpose,
+            "purpose_name": pick(PURPOSE_NAMES[purpose], language) if purpose else None,
+            "talking_point": talking_point(purpose, language) if purpose else None,
         }
 
     def retailer_labels(self, retailer_id: str) -> dict[str, str | None]:
@@ -254,6 +269,37 @@ class Territory:
             if column in row and len(row) and pd.notna(row[column].iloc[0]):
                 out[column] = str(row[column].iloc[0])
         return out
+
+    def _outside_plan(self, context: PlanContext) -> pd.DataFrame:
+        """Retailers the week's plan does not hold (no recent order) scored by a champion
+        that learnt from lapsed retailers; empty when there is none."""
+        key = (str(context.week_start.date()), self.store.generation)
+        found = self._outside.get(key)
+        if found is not None:
+            return found
+        churn = self.store.get(CHURN)
+        metadata = (churn.model.metadata.metadata or {}) if churn else {}
+        frame = pd.DataFrame(columns=["retailer_id"])
+        if churn is not None and str(metadata.get("scores_lapsed", False)).lower() == "true":
+            weeks = int(metadata.get("population_weeks", metadata.get("horizon_weeks", 8)))
+            as_of = pd.Timestamp(context.features["as_of"].iloc[0])
+            frame = retailer_snapshot(self.history, as_of, weeks, lapsed=True).frame
+            frame = frame[~frame["retailer_id"].isin(context.features["retailer_id"])]
+            frame = frame.reset_index(drop=True)
+            features = churn.model.metadata.get_input_schema().input_names()
+            if len(frame) and set(features) <= set(frame.columns):
+                predicted = churn.model.predict(model_input(frame, features))
+                frame["churn_probability"] = predicted["churn_probability"].to_numpy()
+                frame["reasons"] = predicted["reasons"].map(json.loads).to_list()
+                horizon = int(metadata.get("horizon_weeks", 8))
+                frame["value_at_risk"] = frame["baseline_weekly_value"].astype(float) * horizon
+                frame["purpose"] = choose_purposes(frame)
+            else:
+                frame = pd.DataFrame(columns=["retailer_id"])
+        with self._lock:
+            self._outside = {k: v for k, v in self._outside.items() if k[1] == key[1]}
+            self._outside[key] = frame
+        return frame
 
     def order_history(self, retailer_id: str, weeks: int = HISTORY_WEEKS) -> list[dict]:
         last = pd.Timestamp(self.history.last_day, unit="D")

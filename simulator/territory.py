@@ -70,6 +70,14 @@ NEEDS = ("decline", "grievance", "guidance", "breadth", "relationship")
 PURPOSE_OF_NEED = DEFAULT_PURPOSES  # the default story's; a scenario may change them
 
 
+ORDERINGS = ("weekly", "irregular")
+# Irregular ordering: the share of buyers of each rhythm, and the weeks one order covers.
+RHYTHMS = ("weekly", "fortnightly", "monthly", "sporadic")
+RHYTHM_SHARE = (0.4, 0.25, 0.2, 0.15)
+RHYTHM_WEEKS = np.array([1.0, 2.0, 4.0, 6.0])
+SPORADIC_WEEKLY_CHANCE = 1 / 6  # a sporadic buyer's weekly chance of ordering, when healthy
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -93,9 +101,14 @@ class SimulationConfig:
     horizon_weeks: int = 8  # horizon of the true visit effect written to the truth
     record_truth: bool = True
     scenario: str = "default"  # the causal story (simulator/scenarios.py)
+    ordering: str = "weekly"  # or "irregular": weekly, fortnightly, monthly, sporadic buyers
 
     def __post_init__(self) -> None:
         get_scenario(self.scenario)
+        if self.ordering not in ORDERINGS:
+            raise UserInputError(
+                f"--ordering must be {' or '.join(ORDERINGS)}, got {self.ordering!r}"
+            )
         start = pd.Timestamp(self.start)
         if start.weekday() != 0:
             raise UserInputError(f"--start {self.start} is a {start.day_name()}; give a Monday")
@@ -133,6 +146,8 @@ class Retailers:
     last_complaint_week: np.ndarray
     seen_value: np.ndarray  # what a manager sees: recent order value (EWMA over ~4 weeks)
     seen_baseline: np.ndarray  # and its own long-run level (EWMA over ~26 weeks)
+    rhythm: np.ndarray  # index into RHYTHMS (all weekly unless ordering is irregular)
+    rhythm_phase: np.ndarray  # which week of its cycle a fortnightly/monthly buyer orders in
 
     def __len__(self) -> int:
         return len(self.manager)
@@ -290,9 +305,12 @@ class Territory:
         self._learn_and_train(training_plan if given_training else None, u_mgr)
         self._assess(z_assess)
         effect, best_purpose = self.true_visit_effect()
-        before = {"health": r.health.copy(), "decline": r.decline.copy(),
-                  "grievance": r.grievance.copy(),
-                  "breadth_gap": r.breadth_target - r.breadth}
+        before = {
+            "health": r.health.copy(),
+            "decline": r.decline.copy(),
+            "grievance": r.grievance.copy(),
+            "breadth_gap": r.breadth_target - r.breadth,
+        }
         if given_visits:
             visits = self._visits_from_plan(visit_plan)
         else:
@@ -307,20 +325,28 @@ class Territory:
             alive_idx = np.flatnonzero(r.alive | (r.exited_week == self.week))
             visited = np.zeros(n, dtype=bool)
             visited[visits["retailer"]] = True
-            self._add("truth", "retailer_weeks", {
-                "retailer": alive_idx.astype(np.int32),
-                "week_start": np.full(len(alive_idx), day, dtype=np.int32),
-                **{k: v[alive_idx].astype(np.float32) for k, v in before.items()},
-                "exit_hazard": hazard[alive_idx].astype(np.float32),
-                "visit_effect": effect[alive_idx].astype(np.float32),
-                "best_purpose": best_purpose[alive_idx].astype(np.int8),
-                "visited": visited[alive_idx],
-            })
-            self._add("truth", "manager_skills", {
-                "manager": np.arange(len(m), dtype=np.int32),
-                "week_start": np.full(len(m), day, dtype=np.int32),
-                **{s: m.skills[:, k].astype(np.float32) for s, k in SKILL.items()},
-            })
+            self._add(
+                "truth",
+                "retailer_weeks",
+                {
+                    "retailer": alive_idx.astype(np.int32),
+                    "week_start": np.full(len(alive_idx), day, dtype=np.int32),
+                    **{k: v[alive_idx].astype(np.float32) for k, v in before.items()},
+                    "exit_hazard": hazard[alive_idx].astype(np.float32),
+                    "visit_effect": effect[alive_idx].astype(np.float32),
+                    "best_purpose": best_purpose[alive_idx].astype(np.int8),
+                    "visited": visited[alive_idx],
+                },
+            )
+            self._add(
+                "truth",
+                "manager_skills",
+                {
+                    "manager": np.arange(len(m), dtype=np.int32),
+                    "week_start": np.full(len(m), day, dtype=np.int32),
+                    **{s: m.skills[:, k].astype(np.float32) for s, k in SKILL.items()},
+                },
+            )
         self.week += 1
 
     # ------------------------------------------------------------------ the causal pieces
@@ -346,11 +372,15 @@ class Territory:
             self._complete_course(int(manager), int(c))
         if len(who):
             days = self.current_day + (u[3][who] * self.config.days_per_week).astype(np.int64)
-            self._add("records", "trainings", {
-                "manager": np.asarray(who, dtype=np.int32),
-                "course": np.asarray(course, dtype=np.int32),
-                "completed_on": days.astype(np.int32),
-            })
+            self._add(
+                "records",
+                "trainings",
+                {
+                    "manager": np.asarray(who, dtype=np.int32),
+                    "course": np.asarray(course, dtype=np.int32),
+                    "completed_on": days.astype(np.int32),
+                },
+            )
 
     def _current_practice_training(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Courses chosen the way coordinators do today: for the weakest latest score."""
@@ -361,7 +391,8 @@ class Territory:
             latest = m.latest_scores[manager]
             pick_weakest = not np.isnan(latest).any() and u[1][manager] < 0.6
             candidates = [
-                k for k, c in enumerate(CATALOGUE)
+                k
+                for k, c in enumerate(CATALOGUE)
                 if m.completed[manager, k] < 0
                 and all(m.completed[manager, COURSE[p]] >= 0 for p in c.prerequisites)
             ]
@@ -399,12 +430,16 @@ class Territory:
         scores = np.clip(np.round(m.skills[who] + severity + 7.0 * z[who, :-1]), 0, 100)
         m.latest_scores[who] = scores
         day = self.current_day + 2
-        self._add("records", "assessments", {
-            "manager": np.repeat(who, len(SKILLS)).astype(np.int32),
-            "assessed_on": np.full(len(who) * len(SKILLS), day, dtype=np.int32),
-            "skill": np.tile(np.arange(len(SKILLS)), len(who)).astype(np.int8),
-            "score": scores.ravel().astype(np.float32),
-        })
+        self._add(
+            "records",
+            "assessments",
+            {
+                "manager": np.repeat(who, len(SKILLS)).astype(np.int32),
+                "assessed_on": np.full(len(who) * len(SKILLS), day, dtype=np.int32),
+                "skill": np.tile(np.arange(len(SKILLS)), len(who)).astype(np.int8),
+                "score": scores.ravel().astype(np.float32),
+            },
+        )
 
     def needs(self, manager_skills: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Health a visit of the matching purpose would add now, per need, per retailer.
@@ -426,10 +461,10 @@ class Territory:
         alive = r.alive.astype(np.float64)
         guidance = GUIDANCE_LIFT * self.scenario.guidance_scale
         needs = {
-            "decline": alive * (
-                DECLINE_LIFT * np.minimum(r.decline / 0.12, 2.0) * enable + decline_cut * weeks
-            ),
-            "grievance": alive * (
+            "decline": alive
+            * (DECLINE_LIFT * np.minimum(r.decline / 0.12, 2.0) * enable + decline_cut * weeks),
+            "grievance": alive
+            * (
                 GRIEVANCE_LIFT * np.minimum(r.grievance, 2.0) * comm
                 + grievance_cut * GRIEVANCE_HARM * griev_weeks
             ),
@@ -476,9 +511,7 @@ class Territory:
             value_rank = np.argsort(np.argsort(r.base_value)) / max(len(r) - 1, 1)
             priority = priority + scenario.practice_value_priority * value_rank
         if scenario.practice_near_home_priority:
-            home_km = np.hypot(
-                r.lat - m.home_lat[r.manager], r.lon - m.home_lon[r.manager]
-            ) / 0.05
+            home_km = np.hypot(r.lat - m.home_lat[r.manager], r.lon - m.home_lon[r.manager]) / 0.05
             priority = priority - scenario.practice_near_home_priority * np.minimum(home_km, 3)
         priority[~alive] = -np.inf
         eligible = alive & ((overdue >= 0) | noticed_decline | noticed_complaint)
@@ -516,8 +549,12 @@ class Territory:
             purpose = np.full(len(retailer), PURPOSE["routine"], dtype=np.int8)
         days = None
         if "visit_date" in plan:
-            days = (pd.to_datetime(plan["visit_date"]).to_numpy().astype("datetime64[D]")
-                    .astype(np.int64))
+            days = (
+                pd.to_datetime(plan["visit_date"])
+                .to_numpy()
+                .astype("datetime64[D]")
+                .astype(np.int64)
+            )
         # A retailer visited twice in a week gets the effect once; the visits are recorded.
         return {"retailer": retailer, "manager": manager, "purpose": purpose, "day": days}
 
@@ -532,8 +569,12 @@ class Territory:
             live = r.alive[uidx]
             enable = (s[:, SKILL["business_enablement"]] + s[:, SKILL["market_operation"]]) / 2
             comm = s[:, SKILL["communication"]]
-            share = {need: np.where(np.isin(upur, [PURPOSE[p] for p in purposes[need]]),
-                                    MATCHED, UNMATCHED) for need in NEEDS}
+            share = {
+                need: np.where(
+                    np.isin(upur, [PURPOSE[p] for p in purposes[need]]), MATCHED, UNMATCHED
+                )
+                for need in NEEDS
+            }
             saturation = self._visit_saturation(uidx)
             if saturation is not None:
                 share = {need: v * saturation for need, v in share.items()}
@@ -541,7 +582,10 @@ class Territory:
             lift = (
                 share["decline"] * DECLINE_LIFT * np.minimum(r.decline[uidx] / 0.12, 2.0) * enable
                 + share["grievance"] * GRIEVANCE_LIFT * np.minimum(r.grievance[uidx], 2.0) * comm
-                + share["guidance"] * GUIDANCE_LIFT * self.scenario.guidance_scale * shortfall
+                + share["guidance"]
+                * GUIDANCE_LIFT
+                * self.scenario.guidance_scale
+                * shortfall
                 * s[:, SKILL["analysis_guidance"]]
                 + share["relationship"]
                 * RELATIONSHIP_LIFT
@@ -568,13 +612,17 @@ class Territory:
             offset = np.minimum(rank // per_day, self.config.days_per_week - 1)
             days = self.current_day + offset.astype(np.int64)
         duration = 15 + 10 * (purpose != PURPOSE["routine"]) + (idx % 7) * 3
-        self._add("records", "visits", {
-            "retailer": idx.astype(np.int32),
-            "manager": mgr.astype(np.int32),
-            "visit_date": np.asarray(days, dtype=np.int32),
-            "duration_min": duration.astype(np.float32),
-            "purpose": purpose.astype(np.int8),
-        })
+        self._add(
+            "records",
+            "visits",
+            {
+                "retailer": idx.astype(np.int32),
+                "manager": mgr.astype(np.int32),
+                "visit_date": np.asarray(days, dtype=np.int32),
+                "duration_min": duration.astype(np.float32),
+                "purpose": purpose.astype(np.int8),
+            },
+        )
 
     def _complaints(self, u: np.ndarray, u_category: np.ndarray) -> None:
         r, m = self.retailers, self.managers
@@ -607,12 +655,17 @@ class Territory:
                 other_kinds[np.clip((rest * 4).astype(np.int64), 0, 3)],
             ),
         )
-        self._add("records", "complaints", {
-            "retailer": idx.astype(np.int32),
-            "complained_on": (self.current_day + (u_category[idx] * 7).astype(np.int64))
-            .astype(np.int32),
-            "category": category.astype(np.int8),
-        })
+        self._add(
+            "records",
+            "complaints",
+            {
+                "retailer": idx.astype(np.int32),
+                "complained_on": (
+                    self.current_day + (u_category[idx] * 7).astype(np.int64)
+                ).astype(np.int32),
+                "category": category.astype(np.int8),
+            },
+        )
 
     def _health_dynamics(self, u: np.ndarray, z: np.ndarray, z_breadth: np.ndarray) -> None:
         r = self.retailers
@@ -661,6 +714,11 @@ class Territory:
         r = self.retailers
         festival = new_year_factor(np.array([day]))[0] < 0.5
         p_order = _sigmoid(ORDER_INTERCEPT + ORDER_SLOPE * r.health) * (0.6 if festival else 1)
+        if self.config.ordering != "weekly":
+            week = (day - self.start_day) // 7
+            cycle = RHYTHM_WEEKS[r.rhythm].astype(np.int64)
+            due = np.where(r.rhythm == 3, True, (week + r.rhythm_phase) % cycle == 0)
+            p_order = np.where(r.rhythm == 3, p_order * SPORADIC_WEEKLY_CHANCE, p_order) * due
         return np.where(r.licensed_on <= day, p_order, 0.0)
 
     def _exits(self, u: np.ndarray) -> np.ndarray:
@@ -668,9 +726,11 @@ class Territory:
         hazard = self.exit_hazard(self.current_day)
         leaving = r.alive & (u < hazard)
         reason = np.where(
-            hazard >= 1.0, EXIT_REASONS.index("licence_expired"),
-            np.where(u < SUDDEN_CLOSURE, EXIT_REASONS.index("closed"),
-                     EXIT_REASONS.index("low_health")),
+            hazard >= 1.0,
+            EXIT_REASONS.index("licence_expired"),
+            np.where(
+                u < SUDDEN_CLOSURE, EXIT_REASONS.index("closed"), EXIT_REASONS.index("low_health")
+            ),
         )
         r.alive[leaving] = False
         r.exited_week[leaving] = self.week
@@ -683,19 +743,27 @@ class Territory:
             self.shortage_weeks_left -= 1
         elif shortage_draw < cfg.shortage_rate:
             self.shortage_weeks_left = 1 + int(shortage_draw / cfg.shortage_rate * 3)
-            self._add("truth", "shortages", {
-                "week_start": np.array([self.current_day], dtype=np.int32),
-                "weeks": np.array([self.shortage_weeks_left], dtype=np.int32),
-            })
+            self._add(
+                "truth",
+                "shortages",
+                {
+                    "week_start": np.array([self.current_day], dtype=np.int32),
+                    "weeks": np.array([self.shortage_weeks_left], dtype=np.int32),
+                },
+            )
         season = new_year_factor(np.array([self.current_day]))[0]
         p_order = self.order_probability(self.current_day)
         ordered = r.alive & (u < p_order)
         idx = np.flatnonzero(ordered)
         supply = 0.7 if self.shortage_weeks_left > 0 else 1.0
         value = (
-            r.base_value[idx] * season * supply
+            r.base_value[idx]
+            * season
+            * supply
             * np.exp(VALUE_ELASTICITY * (r.health[idx] - r.health0[idx]) + 0.2 * z[idx] - 0.02)
         )
+        if cfg.ordering != "weekly":
+            value = value * RHYTHM_WEEKS[r.rhythm[idx]]  # one order covers its weeks
         amount = np.round(value, 2)
         quantity = np.maximum(1.0, np.round(amount / r.price[idx]))
         brands = np.maximum(1, np.round(r.breadth[idx] * (0.8 + 0.2 * u[idx] / p_order[idx])))
@@ -706,14 +774,20 @@ class Territory:
         r.seen_baseline = np.where(
             r.alive, 0.96 * r.seen_baseline + 0.04 * observed, r.seen_baseline
         )
-        self._add("records", "orders", {
-            "retailer": idx.astype(np.int32),
-            "order_date": (self.current_day + r.order_dow[idx].astype(np.int64)).astype(np.int32),
-            "quantity": quantity.astype(np.float32),
-            "amount": amount.astype(np.float64),
-            "brand_count": brands.astype(np.int16),
-            "premium_share": np.round(premium, 3).astype(np.float32),
-        })
+        self._add(
+            "records",
+            "orders",
+            {
+                "retailer": idx.astype(np.int32),
+                "order_date": (self.current_day + r.order_dow[idx].astype(np.int64)).astype(
+                    np.int32
+                ),
+                "quantity": quantity.astype(np.float32),
+                "amount": amount.astype(np.float64),
+                "brand_count": brands.astype(np.int16),
+                "premium_share": np.round(premium, 3).astype(np.float32),
+            },
+        )
 
     def _surveys(self, u: np.ndarray, z: np.ndarray) -> None:
         r, m = self.retailers, self.managers
@@ -724,14 +798,22 @@ class Territory:
         comm = m.skills[r.manager[idx], SKILL["communication"]]
         recency = np.minimum(self.week - r.last_visit_week[idx], 12)
         latent = (
-            3.4 + (comm - 60) / 20 + 0.35 * np.tanh(r.health[idx])
-            - 0.6 * np.minimum(r.grievance[idx], 2) - 0.05 * recency + 0.6 * z[idx]
+            3.4
+            + (comm - 60) / 20
+            + 0.35 * np.tanh(r.health[idx])
+            - 0.6 * np.minimum(r.grievance[idx], 2)
+            - 0.05 * recency
+            + 0.6 * z[idx]
         )
-        self._add("records", "surveys", {
-            "retailer": idx.astype(np.int32),
-            "surveyed_on": np.full(len(idx), self.current_day + 3, dtype=np.int32),
-            "satisfaction": np.clip(np.round(latent), 1, 5).astype(np.int8),
-        })
+        self._add(
+            "records",
+            "surveys",
+            {
+                "retailer": idx.astype(np.int32),
+                "surveyed_on": np.full(len(idx), self.current_day + 3, dtype=np.int32),
+                "satisfaction": np.clip(np.round(latent), 1, 5).astype(np.int8),
+            },
+        )
 
     # ------------------------------------------------------------------ persistence
     def _add(self, kind: str, table: str, columns: dict[str, np.ndarray]) -> None:
@@ -768,6 +850,8 @@ class Territory:
         config = asdict(self.config)
         if config.get("scenario") == "default":
             del config["scenario"]  # the default story's files stay as they were
+        if config["ordering"] == "weekly":
+            del config["ordering"]  # the default; keeps weekly territories' params as they were
         return {
             "config": config,
             "week": self.week,
@@ -838,7 +922,9 @@ def _create_managers(config: SimulationConfig, rng: np.random.Generator, start: 
     tenure_years = rng.uniform(0.3, 12, n)
     ability = rng.standard_normal(n)
     skills = (
-        48 + 2.0 * np.minimum(tenure_years, 8)[:, None] + 7 * ability[:, None]
+        48
+        + 2.0 * np.minimum(tenure_years, 8)[:, None]
+        + 7 * ability[:, None]
         + 9 * rng.standard_normal((n, len(SKILLS)))
     )
     grid = int(np.ceil(np.sqrt(n)))
@@ -875,12 +961,14 @@ def _create_retailers(
     lon = managers.home_lon[manager] + rng.normal(0, 1, count) * spread
     age_days = rng.uniform(60, 15 * 365, count) if initial else np.zeros(count)
     licensed_on = (today - age_days).astype(np.int64)
-    expires = np.where(
-        rng.random(count) < 0.01, today + rng.integers(30, 900, count), -1
-    ).astype(np.int64)
+    expires = np.where(rng.random(count) < 0.01, today + rng.integers(30, 900, count), -1).astype(
+        np.int64
+    )
     base_value = (
-        np.exp(rng.normal(np.log(900), 0.45, count)) * (0.55 + grade / 20)
-        * FORMAT_VALUE[fmt] * np.where(urban, 1.15, 0.85)
+        np.exp(rng.normal(np.log(900), 0.45, count))
+        * (0.55 + grade / 20)
+        * FORMAT_VALUE[fmt]
+        * np.where(urban, 1.15, 0.85)
     )
     premium = np.clip(rng.beta(2, 5, count) + grade / 100, 0, 1)
     health0 = rng.normal(HEALTH_MEAN, HEALTH_SD, count) - (0 if initial else 0.4)
@@ -888,6 +976,13 @@ def _create_retailers(
     breadth = breadth_target * rng.uniform(0.5, 1.0, count)
     lo, hi = config.visit_cycle_weeks
     cycle = np.where(grade >= 20, lo, rng.integers(lo, hi + 1, count)).astype(np.int16)
+    rhythm = np.zeros(count, dtype=np.int8)
+    phase = np.zeros(count, dtype=np.int8)
+    if config.ordering == "irregular":
+        # Its own stream, so the rest of the territory is the one weekly ordering gives.
+        own = np.random.default_rng([config.seed, 1009, today, count])
+        rhythm = own.choice(len(RHYTHMS), size=count, p=RHYTHM_SHARE).astype(np.int8)
+        phase = own.integers(0, 4, count).astype(np.int8)
     return Retailers(
         manager=manager.astype(np.int64),
         format=fmt.astype(np.int8),
@@ -911,9 +1006,12 @@ def _create_retailers(
         alive=np.ones(count, dtype=bool),
         exited_week=np.full(count, -1, dtype=np.int64),
         exit_reason=np.zeros(count, dtype=np.int8),
-        last_visit_week=-rng.integers(0, hi + 1, count).astype(np.int64) if initial
+        last_visit_week=-rng.integers(0, hi + 1, count).astype(np.int64)
+        if initial
         else np.full(count, -99, dtype=np.int64),
         last_complaint_week=np.full(count, -99, dtype=np.int64),
         seen_value=base_value.copy(),
         seen_baseline=base_value.copy(),
+        rhythm=rhythm,
+        rhythm_phase=phase,
     )

@@ -21,6 +21,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
@@ -34,11 +35,12 @@ from features.retailer import (
     prepare_history,
     retailer_snapshot,
 )
+from training.bgnbd import BGNBD
 from training.labels import LabelSpec, churn_labels
 from training.metrics import score_metrics, segment_metrics
 
 SEGMENTS = ("format", "area_type")
-MODELS = ("lightgbm", "logistic", "recency")
+MODELS = ("lightgbm", "logistic", "recency", "bgnbd")
 LGBM_GRID = (
     {"num_leaves": 15, "min_child_samples": 100},
     {"num_leaves": 31, "min_child_samples": 200},
@@ -47,6 +49,11 @@ LGBM_GRID = (
 
 LABELS = ("hard", "soft")
 RECENCY_FEATURE = "days_since_last_order"
+BTYD_FEATURES = ("btyd_frequency", "btyd_recency_weeks", "btyd_age_weeks")
+MIN_HISTORY_FLOOR_WEEKS = 13  # the shortest history before a training snapshot
+MIN_TRAINING_SNAPSHOTS = 4  # snapshots come closer together until the span holds this many
+CALIBRATION_FOLDS = 3
+CALIBRATION_SNAPSHOTS = 3  # out-of-fold scores of the newest snapshots fit the calibration
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,7 @@ class ChurnConfig:
     max_train_rows: int = 1_500_000
     max_tune_rows: int = 400_000  # rolling-origin folds fit on at most this many rows
     tune: bool = True
+    lapsed: bool = True  # score (and learn from) retailers with no order in the window too
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -88,9 +96,11 @@ class ChurnConfig:
 @dataclass
 class SnapshotPlan:
     cutoff: pd.Timestamp
-    calibration: pd.Timestamp
+    calibration: pd.Timestamp  # the latest training snapshot (calibration is out-of-fold)
     fit_dates: list[pd.Timestamp]
     data_span: tuple[pd.Timestamp, pd.Timestamp]
+    min_history_weeks: int = 26
+    step_weeks: int = 4
 
 
 def parse_date(value: str | pd.Timestamp, option: str) -> pd.Timestamp:
@@ -100,26 +110,41 @@ def parse_date(value: str | pd.Timestamp, option: str) -> pd.Timestamp:
         raise UserInputError(f"{option} {value!r} is not a date (use YYYY-MM-DD)") from None
 
 
+def _latest_cutoff(last: int, horizon_weeks: int) -> tuple[int, int]:
+    """The last day whose label window fits in the data, and the Monday on or before it."""
+    latest = last + 1 - 7 * horizon_weeks
+    return latest, latest - (latest + 3) % 7
+
+
+def _fits(first: int, cutoff: int, horizon_weeks: int) -> bool:
+    """One training snapshot with a full label window before ``cutoff``, after the floor."""
+    return cutoff - 7 * horizon_weeks >= first + 7 * MIN_HISTORY_FLOOR_WEEKS
+
+
 def plan_snapshots(
     history: RetailerHistory, config: ChurnConfig, cutoff: pd.Timestamp | None = None
 ) -> SnapshotPlan:
-    """Choose the holdout, calibration and training snapshot dates, or say why it can't."""
+    """Choose the holdout and training snapshot dates, or say why it can't.
+
+    The holdout needs one label window after it and the training snapshots one each before
+    it; nothing else. Calibration is fitted out of fold on the training snapshots, so no
+    window is spent on it. When the span is short the snapshots come closer together
+    (overlapping label windows are fine: they are different retailers' weeks at different
+    ages) and the history before the first one shrinks towards 13 weeks, which the features
+    tolerate (their windows are scaled to the weeks each retailer has been known).
+    """
     first, last = history.first_day, history.last_day
     span = (pd.Timestamp(first, unit="D"), pd.Timestamp(last, unit="D"))
     shown = f"{span[0].date()} .. {span[1].date()}"
     horizon_days = 7 * config.horizon_weeks
-    earliest = first + 7 * config.min_history_weeks
-    latest = last + 1 - horizon_days
-    # The cutoff, the calibration snapshot and two training snapshots need a label window each.
-    needed = earliest + 3 * horizon_days
-    # The default cutoff is the latest Monday, so it must meet the rule too, not just `latest`.
-    latest_monday = latest - (latest + 3) % 7
-    if (latest if cutoff is not None else latest_monday) < needed:
+    latest, latest_monday = _latest_cutoff(last, config.horizon_weeks)
+    if not _fits(first, latest if cutoff is not None else latest_monday, config.horizon_weeks):
         weeks = (last - first + 1) // 7
         raise UserInputError(
             f"--horizon-weeks {config.horizon_weeks} is longer than the data allows: "
-            f"{weeks} weeks of orders ({shown}) must hold {config.min_history_weeks} weeks of "
-            f"history plus three {config.horizon_weeks}-week label windows"
+            f"{weeks} weeks of orders ({shown}) must hold {MIN_HISTORY_FLOOR_WEEKS} weeks of "
+            f"history plus two {config.horizon_weeks}-week label windows; "
+            f"{_what_would_work(first, last)}"
         )
     if cutoff is None:
         # The latest Monday: the week's state is then fully known, which keeps the
@@ -135,32 +160,60 @@ def plan_snapshots(
                 f"after the data; the latest possible cutoff is "
                 f"{pd.Timestamp(latest, unit='D').date()}"
             )
-        if t < needed:
+        if not _fits(first, t, config.horizon_weeks):
+            earliest_cutoff = first + 7 * MIN_HISTORY_FLOOR_WEEKS + horizon_days
             raise UserInputError(
                 f"--cutoff {cutoff.date()} leaves too little history before it; the earliest "
-                f"possible cutoff is {pd.Timestamp(needed, unit='D').date()}"
+                f"possible cutoff is {pd.Timestamp(earliest_cutoff, unit='D').date()}"
             )
-    calibration = t - horizon_days
+    last_fit = t - horizon_days
+    # Short spans give up history before the first snapshot, keeping a few weekly ones.
+    room = (last_fit - first) // 7 - (MIN_TRAINING_SNAPSHOTS - 1)
+    history_weeks = max(min(config.min_history_weeks, room), MIN_HISTORY_FLOOR_WEEKS)
+    earliest = first + 7 * history_weeks
+    step = config.snapshot_every_weeks
+    while step > 1 and (last_fit - earliest) // (7 * step) + 1 < MIN_TRAINING_SNAPSHOTS:
+        step -= 1
     fit = []
-    day = calibration - horizon_days
+    day = last_fit
     while day >= earliest:
         fit.append(pd.Timestamp(day, unit="D"))
-        day -= 7 * config.snapshot_every_weeks
+        day -= 7 * step
     return SnapshotPlan(
         cutoff=pd.Timestamp(t, unit="D"),
-        calibration=pd.Timestamp(calibration, unit="D"),
+        calibration=pd.Timestamp(last_fit, unit="D"),
         fit_dates=sorted(fit),
         data_span=span,
+        min_history_weeks=history_weeks,
+        step_weeks=step,
     )
+
+
+def _what_would_work(first: int, last: int) -> str:
+    """The longest horizon this span holds and the cutoffs that would work with it."""
+    for weeks in range(52, 0, -1):
+        latest, latest_monday = _latest_cutoff(last, weeks)
+        # The default cutoff (a Monday) must fit too, so the horizon works without --cutoff.
+        if _fits(first, latest_monday, weeks):
+            earliest = first + 7 * (MIN_HISTORY_FLOOR_WEEKS + weeks)
+            return (
+                f"the longest horizon it holds is {weeks} weeks "
+                f"(--horizon-weeks {weeks} with --cutoff "
+                f"{pd.Timestamp(earliest, unit='D').date()} .. "
+                f"{pd.Timestamp(latest, unit='D').date()})"
+            )
+    return f"it holds no horizon: give at least {MIN_HISTORY_FLOOR_WEEKS + 2} weeks of orders"
 
 
 # ---------------------------------------------------------------------- models
 class PlattCalibration:
     """Maps raw probabilities through a logistic fit on their log-odds (keeps the ranking)."""
 
-    def fit(self, raw: np.ndarray, y: np.ndarray) -> PlattCalibration:
+    def fit(
+        self, raw: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
+    ) -> PlattCalibration:
         z = _logit(raw).reshape(-1, 1)
-        lr = LogisticRegression(C=1e4, max_iter=1000).fit(z, y)
+        lr = LogisticRegression(C=1e4, max_iter=1000).fit(z, y, sample_weight=weights)
         self.slope_, self.intercept_ = float(lr.coef_[0, 0]), float(lr.intercept_[0])
         return self
 
@@ -265,6 +318,7 @@ class TrainedChurn:
     importance: pd.Series
     history: RetailerHistory = field(repr=False)
     recency: IsotonicRegression | None = field(default=None, repr=False)
+    bgnbd: BGNBD | None = field(default=None, repr=False)
 
 
 def _subsample(y: np.ndarray, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -281,16 +335,29 @@ def _subsample(y: np.ndarray, limit: int, seed: int) -> tuple[np.ndarray, np.nda
     return rows, weights
 
 
-def _tune(x, y, w, dates, plan: SnapshotPlan, config: ChurnConfig) -> tuple[dict, int, dict]:
-    """Rolling origin: fit on snapshots whose labels end before each of the last two dates."""
+def retailer_folds(ids: pd.Series, k: int, seed: int = 0) -> np.ndarray:
+    """A fold per retailer (all its snapshots together), stable across runs."""
+    hashed = pd.util.hash_pandas_object(ids.astype(str), index=False, hash_key="fieldcoach-folds")
+    return ((hashed.to_numpy() + np.uint64(seed)) % np.uint64(k)).astype(np.int64)
+
+
+def _tune(
+    x, y, w, dates, folds, plan: SnapshotPlan, config: ChurnConfig
+) -> tuple[dict, int, dict]:
+    """Rolling origin when the span allows (fit on snapshots whose labels end before each of
+    the last two dates), else folds of retailers; picks settings and boosting rounds."""
     horizon = pd.Timedelta(weeks=config.horizon_weeks)
-    origins = plan.fit_dates[-2:]
+    origins = [o for o in plan.fit_dates[-2:] if (dates + horizon <= o).any()]
+    if origins:
+        splits = [((dates + horizon <= o).to_numpy(), (dates == o).to_numpy()) for o in origins]
+        method = {"method": "rolling origin", "origins": [str(o.date()) for o in origins]}
+    else:
+        splits = [(folds != k, folds == k) for k in range(CALIBRATION_FOLDS)]
+        method = {"method": f"{CALIBRATION_FOLDS} folds of retailers (span too short to roll)"}
     results = []
     for params in LGBM_GRID if config.tune else LGBM_GRID[:1]:
         rounds, losses = [], []
-        for origin in origins:
-            train = (dates + horizon <= origin).to_numpy()
-            valid = (dates == origin).to_numpy()
+        for train, valid in splits:
             if train.sum() == 0 or y[valid].sum() == 0 or y[train].sum() == 0:
                 continue
             model = LightGBMChurn(params, 0, config.seed)
@@ -300,15 +367,27 @@ def _tune(x, y, w, dates, plan: SnapshotPlan, config: ChurnConfig) -> tuple[dict
         if losses:
             results.append((float(np.mean(losses)), params, int(np.mean(rounds))))
     if not results:
-        return dict(LGBM_GRID[0]), 200, {"folds": 0}
+        return dict(LGBM_GRID[0]), 200, {"folds": 0, **method}
     loss, params, rounds = min(results, key=lambda r: r[0])
     detail = {
-        "origins": [str(o.date()) for o in origins],
+        **method,
         "grid": [{"params": p, "log_loss": round(v, 6), "rounds": n} for v, p, n in results],
         "chosen": params,
         "rounds": max(20, int(rounds * 1.1)),
     }
     return params, detail["rounds"], detail
+
+
+def _out_of_fold(x, y, w, folds, params, rounds, seed) -> np.ndarray:
+    """LightGBM's raw scores on each fold of retailers from a model fitted on the others."""
+    raw = np.full(len(y), np.nan)
+    for k in range(CALIBRATION_FOLDS):
+        held = folds == k
+        if held.all() or not held.any():
+            continue
+        model = LightGBMChurn(params, rounds, seed).fit(x[~held], y[~held], w[~held])
+        raw[held] = model.predict_raw(x[held])
+    return raw
 
 
 def train_churn(
@@ -332,14 +411,13 @@ def train_churn(
     per_snapshot = max(1, config.max_train_rows // max(1, len(plan.fit_dates)))
     parts, train_rows, train_churned = [], 0, 0
     for k, date in enumerate(plan.fit_dates):
-        snapshot = retailer_snapshot(history, date, weeks)
+        snapshot = retailer_snapshot(history, date, weeks, lapsed=config.lapsed)
         y = churn_labels(history, snapshot.frame, config.label_spec).to_numpy()
         train_rows, train_churned = train_rows + len(y), train_churned + int(y.sum())
         keep, w = _subsample(y, per_snapshot, config.seed + k)
         parts.append(snapshot.frame.iloc[keep].assign(_label=y[keep], _weight=w))
     fit = pd.concat(parts, ignore_index=True)
-    calibration_snapshot = retailer_snapshot(history, plan.calibration, weeks)
-    holdout_snapshot = retailer_snapshot(history, plan.cutoff, weeks)
+    everyone_snapshot = retailer_snapshot(history, plan.cutoff, weeks, lapsed=config.lapsed)
     features = feature_columns(fit.drop(columns=["_label", "_weight"]))
     x_fit, y_fit = model_frame(fit, features), fit["_label"].to_numpy()
     weights = fit["_weight"].to_numpy()
@@ -351,47 +429,65 @@ def train_churn(
         )
     clock.lap("features_and_labels")
     tune_rows, tune_weights = _subsample(y_fit, config.max_tune_rows, config.seed + 1)
-    params, rounds, tuning = _tune(
-        x_fit.iloc[tune_rows],
-        y_fit[tune_rows],
-        weights[tune_rows] * tune_weights,
-        fit_dates.iloc[tune_rows].reset_index(drop=True),
-        plan,
-        config,
-    )
+    x_tune, y_tune = x_fit.iloc[tune_rows], y_fit[tune_rows]
+    w_tune = weights[tune_rows] * tune_weights
+    folds = retailer_folds(fit["retailer_id"].iloc[tune_rows], CALIBRATION_FOLDS, config.seed)
+    dates_tune = fit_dates.iloc[tune_rows].reset_index(drop=True)
+    params, rounds, tuning = _tune(x_tune, y_tune, w_tune, dates_tune, folds, plan, config)
     clock.lap("tuning")
     lightgbm = LightGBMChurn(params, rounds, config.seed).fit(x_fit, y_fit, weights)
     clock.lap("lightgbm")
 
-    calibration_frame = calibration_snapshot.frame
-    x_cal = model_frame(calibration_frame, features)
-    y_cal = churn_labels(history, calibration_frame, config.label_spec).to_numpy()
-    holdout = holdout_snapshot.frame
-    x_hold = model_frame(holdout, features)
-    y_hold = churn_labels(history, holdout, config.label_spec).to_numpy()
+    # Calibration out of fold: each retailer's newest training snapshots scored by a model
+    # that never saw that retailer, so no label window is set aside for it.
+    newest = dates_tune.isin(plan.fit_dates[-CALIBRATION_SNAPSHOTS:]).to_numpy()
+    raw_oof = _out_of_fold(x_tune, y_tune, w_tune, folds, params, rounds, config.seed)
+    scored = newest & np.isfinite(raw_oof)
+    calibration = PlattCalibration().fit(raw_oof[scored], y_tune[scored], w_tune[scored])
+    clock.lap("out_of_fold_calibration")
 
-    calibration = PlattCalibration().fit(lightgbm.predict_raw(x_cal), y_cal)
-    clock.lap("holdout_features_and_calibration")
+    everyone = everyone_snapshot.frame
+    x_all = model_frame(everyone, features)
+    y_all = churn_labels(history, everyone, config.label_spec).to_numpy()
+    lapsed = (
+        everyone["lapsed"].to_numpy(bool) if "lapsed" in everyone else np.zeros(len(y_all), bool)
+    )
     # The baseline learns from the tuning sample: at province scale lbfgs on every row
     # would cost more than the candidate it is compared with.
     logistic = logistic_pipeline(features).fit(
-        x_fit.iloc[tune_rows],
-        y_fit[tune_rows],
-        logisticregression__sample_weight=weights[tune_rows] * tune_weights,
+        x_tune, y_tune, logisticregression__sample_weight=w_tune
     )
     clock.lap("logistic")
-    logistic_cal = PlattCalibration().fit(logistic.predict_proba(x_cal)[:, 1], y_cal)
+    logistic_cal = PlattCalibration().fit(
+        logistic.predict_proba(x_tune[newest])[:, 1], y_tune[newest], w_tune[newest]
+    )
     recency_feature = RECENCY_FEATURE
     recency = IsotonicRegression(increasing=True, out_of_bounds="clip", y_min=1e-4, y_max=1 - 1e-4)
     recency.fit(x_fit[recency_feature].fillna(0), y_fit, sample_weight=weights)
-
     clock.lap("recency")
-    predictions = {
-        "lightgbm": calibration.transform(lightgbm.predict_raw(x_hold)),
-        "logistic": logistic_cal.transform(logistic.predict_proba(x_hold)[:, 1]),
-        "recency": recency.predict(x_hold[recency_feature].fillna(0)),
+    # The classic model on the same history: every retailer's orders before the cutoff.
+    bgnbd = BGNBD().fit(*(everyone[c].to_numpy(float) for c in BTYD_FEATURES))
+    clock.lap("bgnbd")
+    scores_all = {
+        "lightgbm": calibration.transform(lightgbm.predict_raw(x_all)),
+        "logistic": logistic_cal.transform(logistic.predict_proba(x_all)[:, 1]),
+        "recency": recency.predict(x_all[recency_feature].fillna(0)),
+        "bgnbd": bgnbd.no_order_probability(
+            *(everyone[c].to_numpy(float) for c in BTYD_FEATURES), config.horizon_weeks
+        ),
     }
+    # The population at risk as before (ordered within the window): the headline figures
+    # stay comparable across versions; "every_retailer" adds the lapsed.
+    active = ~lapsed
+    holdout = everyone.loc[active].reset_index(drop=True)
+    holdout = holdout.drop(columns=["lapsed", "weeks_since_last_order"], errors="ignore")
+    y_hold = y_all[active]
+    predictions = {name: p[active] for name, p in scores_all.items()}
     top_k, top_k_rule = _top_k(holdout, config)
+    excluded = dict(everyone_snapshot.excluded)
+    excluded[f"no order in the {weeks} weeks before (lapsed; in every_retailer)"] = int(
+        lapsed.sum()
+    )
     report: dict[str, Any] = {
         "cutoff": str(plan.cutoff.date()),
         "horizon_weeks": config.horizon_weeks,
@@ -402,25 +498,46 @@ def train_churn(
         },
         "data_span": [str(d.date()) for d in plan.data_span],
         "calibration_snapshot": str(plan.calibration.date()),
+        "calibration": {
+            "method": (
+                f"Platt on out-of-fold scores ({CALIBRATION_FOLDS} folds of retailers) of the "
+                f"newest {CALIBRATION_SNAPSHOTS} training snapshots"
+            ),
+            "snapshots": [str(d.date()) for d in plan.fit_dates[-CALIBRATION_SNAPSHOTS:]],
+            "rows": int(scored.sum()),
+        },
         "training_snapshots": [str(d.date()) for d in plan.fit_dates],
+        "snapshot_plan": {
+            "history_weeks_before_first": plan.min_history_weeks,
+            "every_weeks": plan.step_weeks,
+        },
         "rows": {
             "train": train_rows,
             "train_used": len(fit),
-            "calibration": len(calibration_frame),
+            "calibration": int(scored.sum()),
             "holdout": len(holdout),
+            "every_retailer": len(everyone),
         },
         "churn_rate": {
             "train": train_churned / max(train_rows, 1),
             "holdout": float(y_hold.mean()),
+            "every_retailer": float(y_all.mean()),
         },
         "population": {
             "definition": (
                 f"retailers with at least one order in the {config.population_weeks} weeks "
                 "before the snapshot, licensed before it and licence not expired"
             ),
+            "every_retailer_definition": (
+                "every retailer with an order before the snapshot, licensed before it and "
+                "licence not expired; lapsed ones score their chance of not coming back"
+            ),
             "holdout_rows": len(holdout),
-            "left_out_at_cutoff": holdout_snapshot.excluded,
+            "lapsed_rows": int(lapsed.sum()),
+            "left_out_at_cutoff": excluded,
         },
+        "orders_only": set(tables) == {"orders"},
+        "bgnbd_params": {**bgnbd.describe(), "customers": bgnbd.customers_},
         "top_k": top_k,
         "top_k_rule": top_k_rule,
         "features": features,
@@ -434,6 +551,14 @@ def train_churn(
             **score_metrics(y_hold, p, top_k),
             "segments": segment_metrics(holdout, y_hold, p, SEGMENTS),
         }
+    # PR-AUC of staying active too: on every retailer the lapsed make churn the easy class.
+    every = {
+        name: {
+            **score_metrics(y_all, p, top_k),
+            "pr_auc_active": float(average_precision_score(1 - y_all, 1 - p)),
+        }
+        for name, p in scores_all.items()
+    }
     if oracle is not None:
         truth = oracle.reindex(holdout["retailer_id"]).to_numpy()
         known = ~np.isnan(truth)
@@ -445,6 +570,13 @@ def train_churn(
         report["lightgbm_vs_oracle_roc_auc"] = (
             report["lightgbm"]["roc_auc"] / report["oracle"]["roc_auc"]
         )
+        truth_all = oracle.reindex(everyone["retailer_id"]).to_numpy()
+        known_all = ~np.isnan(truth_all)
+        every["oracle"] = {
+            **score_metrics(y_all[known_all], truth_all[known_all], top_k),
+            "rows": int(known_all.sum()),
+        }
+    report["every_retailer"] = every
     importance = pd.Series(
         lightgbm.booster_.feature_importance("gain"), index=features
     ).sort_values(ascending=False)
@@ -461,6 +593,7 @@ def train_churn(
         importance,
         history,
         recency,
+        bgnbd,
     )
 
 

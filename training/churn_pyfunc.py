@@ -4,10 +4,11 @@ Input: the retailer feature columns (``features.retailer``), numbers as floats a
 categorical columns as text. Output: ``churn_probability`` (calibrated) and ``reasons``
 (JSON list of the top contributions, with sentences in Chinese and English).
 
-Two kinds share this class, named by ``spec["kind"]``: ``lightgbm`` (booster + Platt
-calibration + reason codes from its contributions) and ``recency`` (the isotonic rule on
-days since the last order, served when LightGBM did not beat it on the holdout, so that a
-small company still has a calibrated champion and says which one it is).
+Three kinds share this class, named by ``spec["kind"]``: ``lightgbm`` (booster + Platt
+calibration + reason codes from its contributions), ``recency`` (the isotonic rule on
+days since the last order) and ``bgnbd`` (the BG/NBD buy-till-you-die model's chance of no
+order in the horizon). A baseline is served when LightGBM did not beat it on the holdout,
+so that a small company still has a calibrated champion and says which one it is.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
+from features.btyd import bgnbd_no_order_probability
 from features.reasons import describe, reasons_json, top_reasons
 from features.retailer import booster_input
 
@@ -38,6 +40,11 @@ class ChurnModel(PythonModel):
             self.levels = np.asarray(spec["recency"]["y"], dtype=float)
             # Below the typical risk, an order gap is no reason to worry about.
             self.reason_above = float(spec["recency"]["reason_above"])
+            return
+        if self.kind == "bgnbd":
+            self.params = np.asarray(spec["bgnbd"]["params"], dtype=float)
+            self.horizon_weeks = float(spec["horizon_weeks"])
+            self.reason_above = float(spec["bgnbd"]["reason_above"])
             return
         self.booster = lgb.Booster(model_file=context.artifacts["booster"])
         self.slope, self.intercept = spec["calibration"]
@@ -60,10 +67,27 @@ class ChurnModel(PythonModel):
         ]
         return pd.DataFrame({"churn_probability": probability, "reasons": reasons_json(reasons)})
 
+    def _predict_bgnbd(self, x: pd.DataFrame) -> pd.DataFrame:
+        frequency, recency, age = (x[c].to_numpy(float) for c in self.features)
+        probability = bgnbd_no_order_probability(
+            self.params, frequency, recency, age, self.horizon_weeks
+        )
+        probability = np.clip(np.nan_to_num(probability, nan=1.0), 1e-6, 1 - 1e-6)
+        quiet_days = np.round((age - recency) * 7)
+        reasons = [
+            [{"feature": "days_since_last_order", **describe("days_since_last_order", d)}]
+            if p > self.reason_above
+            else []
+            for d, p in zip(quiet_days, probability, strict=True)
+        ]
+        return pd.DataFrame({"churn_probability": probability, "reasons": reasons_json(reasons)})
+
     def predict(self, context, model_input, params=None) -> pd.DataFrame:
         x = self.model_input(pd.DataFrame(model_input))
         if self.kind == "recency":
             return self._predict_recency(x)
+        if self.kind == "bgnbd":
+            return self._predict_bgnbd(x)
         probability = self.calibrate(self.booster.predict(x))
         contributions = self.booster.predict(x, pred_contrib=True)
         reasons = top_reasons(x, contributions, self.features)

@@ -38,7 +38,9 @@ def load_champion(settings: Settings, model_uri: str | None = None):
 def score_churn(
     data_dir: Path, as_of: str, settings: Settings, model_uri: str | None = None
 ) -> pd.DataFrame:
-    """Score every retailer at risk on ``as_of``.
+    """Score every retailer at risk on ``as_of``; with a model that learnt from lapsed
+    retailers, every retailer that ever ordered and whose licence has not expired, the
+    lapsed flagged with ``lapsed`` and ``weeks_since_last_order``.
 
     ``value_at_risk`` is the retailer's usual order value over the model's horizon (its mean
     weekly value over the last 26 weeks, times H): what is lost if it churns.
@@ -51,9 +53,14 @@ def score_churn(
     check_as_of(history, date)
     metadata = model.metadata.metadata or {}
     horizon = int(metadata.get("horizon_weeks", 8))
+    population_weeks = int(metadata.get("population_weeks", horizon))
+    lapsed = str(metadata.get("scores_lapsed", False)).lower() == "true"
     features = model.metadata.get_input_schema().input_names()
-    # The population rule of training: retailers not already churned by the label's rule.
-    frame, _, _ = build_retailer_features(dataset.tables, [date], horizon, history)
+    # The population rule of training: retailers not already churned by the label's rule,
+    # and the lapsed too when the model learnt from them.
+    frame, _, _ = build_retailer_features(
+        dataset.tables, [date], population_weeks, history, lapsed=lapsed
+    )
     if frame.empty:
         raise UserInputError(f"no retailer at risk on {date.date()}")
     missing = sorted(set(features) - set(frame.columns))
@@ -90,6 +97,8 @@ def score_rows(
         }
     )
     out["expected_value_lost"] = (out["churn_probability"] * out["value_at_risk"]).round(2)
+    out["lapsed"] = frame["lapsed"].to_numpy(bool) if "lapsed" in frame else False
+    out["weeks_since_last_order"] = (frame["days_since_last_order"].astype(float) / 7).round(1)
     if "manager_id" in frame:
         out.insert(1, "manager_id", frame["manager_id"])
     out["reasons"] = predicted["reasons"]

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 SCORE_COLUMNS = (
     "retailer_id string, manager_id string, as_of timestamp_ntz, churn_probability double, "
-    "value_at_risk double, expected_value_lost double, reasons string, reasons_zh string, "
+    "value_at_risk double, expected_value_lost double, lapsed boolean, "
+    "weeks_since_last_order double, reasons string, reasons_zh string, "
     "reasons_en string, model_uri string, model_kind string"
 )
 
@@ -79,8 +80,11 @@ def score_churn_spark(
     horizon = int(metadata.get("horizon_weeks", 8))
     kind = metadata.get("kind", "lightgbm")
     features = model.metadata.get_input_schema().input_names()
-    # The population rule of training: retailers not already churned by the label's rule.
-    result = build_retailer_features_spark(tables, [date], horizon, buckets)
+    population_weeks = int(metadata.get("population_weeks", horizon))
+    lapsed = str(metadata.get("scores_lapsed", False)).lower() == "true"
+    # The population rule of training: retailers not already churned by the label's rule,
+    # and the lapsed too when the model learnt from them (as ``training.score``).
+    result = build_retailer_features_spark(tables, [date], population_weeks, buckets, lapsed)
     at_risk = sum(result.at_risk().values())
     if not at_risk:
         result.release()

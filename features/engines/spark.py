@@ -303,6 +303,7 @@ def build_retailer_features_spark(
     as_of_dates: Iterable[pd.Timestamp | str],
     active_weeks: int = DEFAULT_ACTIVE_WEEKS,
     buckets: int | None = None,
+    lapsed: bool = False,
 ) -> SparkFeatures:
     """``features.retailer.build_retailer_features`` on Spark: same rows, same values.
 
@@ -310,6 +311,7 @@ def build_retailer_features_spark(
         tables: contract tables as Spark frames (``read_spark_tables``); ``orders`` needed.
         buckets: groups of managers sent to one Python worker each (default: about
             ``RETAILERS_PER_BUCKET`` retailers per bucket).
+        lapsed: keep retailers with no order in ``active_weeks`` too (``retailer_snapshot``).
 
     Raises:
         UserInputError: an as-of date outside the data (``check_as_of``).
@@ -319,7 +321,9 @@ def build_retailer_features_spark(
     history = spark_history(tables, packing)
     for date in dates:
         check_as_of(history, date)
-    template, _, _ = build_retailer_features(packing.template_tables(dates), dates, active_weeks)
+    template, _, _ = build_retailer_features(
+        packing.template_tables(dates), dates, active_weeks, lapsed=lapsed
+    )
     dtypes = dict(template.dtypes.items())
     columns = [(c, spark_type(t)) for c, t in dtypes.items()]
     ddl = ", ".join(f"`{c}` {t}" for c, t in [*columns, (LEFT_OUT, "string")])
@@ -328,7 +332,7 @@ def build_retailer_features_spark(
     def features_of_bucket(bucket: dict[str, pd.DataFrame]) -> pd.DataFrame:
         if bucket["orders"].empty and bucket.get("retailers", bucket["orders"]).empty:
             return pd.DataFrame({c: [] for c in [*names, LEFT_OUT]})
-        frame, _, snapshots = build_retailer_features(bucket, dates, active_weeks)
+        frame, _, snapshots = build_retailer_features(bucket, dates, active_weeks, lapsed=lapsed)
         left_out = {
             str(s.as_of.date()): {"at_risk": len(s.frame), "excluded": s.excluded}
             for s in snapshots

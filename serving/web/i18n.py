@@ -21,6 +21,7 @@ PURPOSES: dict[str, tuple[str, str]] = {
     "relationship_maintenance": ("重点客户维护", "Relationship maintenance"),
     "onboarding": ("新户建档", "Onboarding"),
     "routine": ("例行拜访", "Routine visit"),
+    "win_back": ("停订客户挽回", "Win-back of a lapsed retailer"),
 }
 
 SKILL_NAMES_EN: dict[str, str] = {
@@ -117,6 +118,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "expected_lost": ("预计损失（元）", "Expected loss (yuan)"),
     "churned": ("已流失", "churned"),
     "active": ("在营", "active"),
+    "lapsed": ("已停订", "lapsed"),
     "recent_orders": ("近 13 周订货额", "Orders, last 13 weeks"),
     "orders_chart_label": ("近 13 周每周订货额柱状图", "Weekly order value, last 13 weeks"),
     "visit_history": ("拜访记录", "Visit history"),

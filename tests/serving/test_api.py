@@ -292,3 +292,27 @@ def test_team_scope_covers_risk_and_feedback(client, keys) -> None:
     assert client.post("/v1/feedback/outcomes", json=outcome, headers=scoped).status_code == 403
     allowed = client.post("/v1/feedback/outcomes", json=outcome, headers=_h(keys, "planner"))
     assert allowed.status_code == 201
+
+
+def test_lapsed_retailer_is_scored_and_a_closed_one_is_not(client, keys, settings) -> None:
+    tables = {n: read_raw_table(p) for n, p in find_table_files(settings.data_dir).items()}
+    orders, retailers = tables["orders"], tables["retailers"].set_index("retailer_id")
+    dates = pd.to_datetime(orders["order_date"])
+    last_order = dates.groupby(orders["retailer_id"]).max()
+    end = dates.max()
+    expires = pd.to_datetime(retailers["licence_expires_on"]).reindex(last_order.index)
+    licensed = expires.isna() | (expires > end + pd.Timedelta(days=7))
+    lapsed = last_order[(last_order < end - pd.Timedelta(weeks=9)) & licensed.to_numpy()]
+    assert len(lapsed) > 0
+    body = client.get(f"/v1/retailers/{lapsed.index[0]}/risk", headers=_h(keys, "planner"))
+    assert body.status_code == 200, body.text
+    body = body.json()
+    assert body["status"] == "lapsed" and body["lapsed"] is True
+    assert 0 <= body["churn_probability"] <= 1 and body["weeks_since_last_order"] > 8
+    assert body["purpose"] in ("win_back", None)
+    if body["purpose"]:
+        assert body["talking_point"]
+    closed = last_order[(expires < end - pd.Timedelta(weeks=1)).to_numpy()]
+    if len(closed):
+        gone = client.get(f"/v1/retailers/{closed.index[0]}/risk", headers=_h(keys, "planner"))
+        assert gone.json()["status"] == "churned" and gone.json()["churn_probability"] is None

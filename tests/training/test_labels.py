@@ -8,7 +8,12 @@ import pytest
 from features.calendar import to_days
 from features.errors import UserInputError
 from features.retailer import prepare_history, retailer_snapshot
-from training.churn import ChurnConfig, plan_snapshots
+from training.churn import (
+    MIN_HISTORY_FLOOR_WEEKS,
+    MIN_TRAINING_SNAPSHOTS,
+    ChurnConfig,
+    plan_snapshots,
+)
 from training.labels import LabelSpec, churn_labels
 
 T = pd.Timestamp("2024-03-06")  # a Wednesday
@@ -133,14 +138,17 @@ def _check_plan(history, config, plan) -> None:
     first = pd.Timestamp(history.first_day, unit="D")
     last = pd.Timestamp(history.last_day, unit="D")
     assert config.label_spec.window_complete(plan.cutoff, history.last_day)
-    assert plan.calibration + horizon == plan.cutoff
-    # Room is kept for two training label windows; with snapshots further apart than the
-    # horizon the second may fall before the minimum history (one snapshot then).
-    assert len(plan.fit_dates) >= (2 if config.snapshot_every_weeks <= config.horizon_weeks else 1)
+    # Calibration is out of fold: the newest training snapshot's labels end at the cutoff.
+    assert plan.calibration + horizon == plan.cutoff == plan.fit_dates[-1] + horizon
+    assert MIN_HISTORY_FLOOR_WEEKS <= plan.min_history_weeks <= config.min_history_weeks
+    assert 1 <= plan.step_weeks <= config.snapshot_every_weeks
     assert plan.fit_dates == sorted(plan.fit_dates)
     for date in plan.fit_dates:
-        assert date + horizon <= plan.calibration
-        assert date >= first + pd.Timedelta(weeks=config.min_history_weeks)
+        assert date + horizon <= plan.cutoff
+        assert date >= first + pd.Timedelta(weeks=plan.min_history_weeks)
+    # Snapshots come closer together rather than fall under four, while the span allows.
+    room = (plan.fit_dates[-1] - first).days // 7 - MIN_HISTORY_FLOOR_WEEKS
+    assert len(plan.fit_dates) >= min(MIN_TRAINING_SNAPSHOTS, room + 1)
     assert plan.data_span == (first, last)
 
 
@@ -163,7 +171,7 @@ def test_default_cutoff_meets_the_rules_of_a_given_one(horizon, extra_days):
     # must still leave room for two training snapshots, as a given cutoff must.
     config = ChurnConfig(horizon_weeks=horizon)
     first = pd.Timestamp("2024-01-03")
-    needed_weeks = config.min_history_weeks + 4 * horizon
+    needed_weeks = MIN_HISTORY_FLOOR_WEEKS + 2 * horizon
     last = first + pd.Timedelta(weeks=needed_weeks, days=extra_days - 1)
     history = _span_history(str(first.date()), str(last.date()))
     try:
@@ -202,10 +210,12 @@ def test_given_cutoff_any_weekday(year, cutoff):
                           r"the latest possible cutoff is 2024-12-28$"),
         (8, "2024-12-29", r"label window ends after the data"),
         (8, "2024-03-01", r"^--cutoff 2024-03-01 leaves too little history before it; "
-                          r"the earliest possible cutoff is 2024-12-16$"),
-        (8, "2024-12-15", r"too little history"),
+                          r"the earliest possible cutoff is 2024-05-27$"),
+        (8, "2024-05-26", r"too little history"),
         (200, None, r"^--horizon-weeks 200 is longer than the data allows: 59 weeks of orders"),
-        (9, None, r"^--horizon-weeks 9 is longer than the data allows"),
+        (24, None, r"^--horizon-weeks 24 is longer than the data allows: .*; the longest "
+                   r"horizon it holds is 23 weeks \(--horizon-weeks 23 with --cutoff "
+                   r"2024-09-09 \.\. 2024-09-14\)$"),
     ],
 )  # fmt: skip
 def test_plan_errors_say_what_to_change(year, horizon, cutoff, message):
@@ -217,5 +227,5 @@ def test_plan_errors_say_what_to_change(year, horizon, cutoff, message):
 
 def test_plan_edges_are_accepted(year):
     config = ChurnConfig(horizon_weeks=8)
-    for cutoff in ("2024-12-16", "2024-12-28"):
+    for cutoff in ("2024-05-27", "2024-12-28"):
         assert plan_snapshots(year, config, pd.Timestamp(cutoff)).cutoff == pd.Timestamp(cutoff)
