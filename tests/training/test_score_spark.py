@@ -15,7 +15,7 @@ from fieldcoach.settings import Settings, get_settings
 from simulator import SimulationConfig, Territory, export_dataset
 from training.churn import ChurnConfig
 from training.churn_run import run_churn_training
-from training.registry import CHAMPION
+from training.registry import CHAMPION, PromotionRule
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 AS_OF = "2025-12-29"  # the Monday after the data
@@ -28,8 +28,16 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     data = home / "data"
     territory = Territory.create(SimulationConfig(n_retailers=2000, n_managers=10, seed=7))
     export_dataset(territory.run(104), data)
-    settings = Settings(home=home)
-    run_churn_training(data, ChurnConfig(tune=False), settings, None, log=lambda *_: None)
+    # The store is named outright on both sides (here and for the CLI below), so no
+    # tracking URI another test left in the process can send them to different stores.
+    store = f"sqlite:///{(home / 'mlflow.db').resolve()}"
+    settings = Settings(home=home, mlflow_tracking_uri=store)
+    # A LightGBM champion, whose reasons come from contributions: on this territory the
+    # recency rule can win on Brier and be registered instead, with fewer reasons to compare.
+    lightgbm_rule = PromotionRule(metric="brier", lower_is_better=True, must_beat="none")
+    run_churn_training(
+        data, ChurnConfig(tune=False), settings, None, lightgbm_rule, log=lambda *_: None
+    )
     uri = settings.resolved_tracking_uri
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     if CHAMPION not in client.get_registered_model("retailer-churn").aliases:
@@ -40,7 +48,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_spark_scores_equal_pandas_scores(spark, trained, monkeypatch, tmp_path):
     home, data = trained
     monkeypatch.setenv("FIELDCOACH_HOME", str(home))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{(home / 'mlflow.db').resolve()}")
     get_settings.cache_clear()
     runner = CliRunner()
     csv, parquet = tmp_path / "scores.csv", tmp_path / "scores.parquet"
