@@ -38,8 +38,11 @@ def main() -> None:
         from training.visits_run import run_visit_effect_training
 
         data = Path(scratch) / "data"
-        config = SimulationConfig(n_retailers=args.managers * args.retailers_per_manager,
-                                  n_managers=args.managers, managers_per_team=args.managers)
+        config = SimulationConfig(
+            n_retailers=args.managers * args.retailers_per_manager,
+            n_managers=args.managers,
+            managers_per_team=args.managers,
+        )
         export_dataset(Territory.create(config).run(args.weeks), data)
         settings = get_settings()
         quiet = lambda *_: None  # noqa: E731
@@ -75,19 +78,29 @@ def main() -> None:
             kept = fast.visits["expected_benefit"].sum(), slow.visits["expected_benefit"].sum()
             benefit_lost.append(1 - kept[0] / max(kept[1], 1e-9))
 
-    print(f"planning benchmark: {args.managers} managers x {args.retailers_per_manager} "
-          f"retailers, {args.weeks} weeks of history")
+    print(
+        f"planning benchmark: {args.managers} managers x {args.retailers_per_manager} "
+        f"retailers, {args.weeks} weeks of history"
+    )
     print(f"  load champions            {t1 - t0:6.2f} s")
     print(f"  week features + scoring   {t2 - t1:6.2f} s  (all managers, once a week)")
-    print(f"  one manager's week        {np.median(single):6.2f} s median, {max(single):.2f} s max"
-          f"  (target <= 1 s: {'ok' if max(single) <= 1 else 'MISSED'}); last plan "
-          f"{len(plan['visits'])} visits")
-    print(f"  team of {len(team['managers'])} managers      {t4 - t3:6.2f} s  (target <= 30 s: "
-          f"{'ok' if t4 - t3 <= 30 else 'MISSED'}), {team['visits']} visits")
-    print(f"  objective lost vs 8 s     {100 * np.mean(lost):6.2f} % mean, "
-          f"{100 * max(lost):.2f} % worst (0.8 s solver limit)")
-    print(f"  benefit lost vs 8 s       {100 * np.mean(benefit_lost):6.2f} % mean, "
-          f"{100 * max(benefit_lost):.2f} % worst (expected benefit of the planned visits)")
+    print(
+        f"  one manager's week        {np.median(single):6.2f} s median, {max(single):.2f} s max"
+        f"  (target <= 1 s: {'ok' if max(single) <= 1 else 'MISSED'}); last plan "
+        f"{len(plan['visits'])} visits"
+    )
+    print(
+        f"  team of {len(team['managers'])} managers      {t4 - t3:6.2f} s  (target <= 30 s: "
+        f"{'ok' if t4 - t3 <= 30 else 'MISSED'}), {team['visits']} visits"
+    )
+    print(
+        f"  objective lost vs 8 s     {100 * np.mean(lost):6.2f} % mean, "
+        f"{100 * max(lost):.2f} % worst (0.8 s solver limit)"
+    )
+    print(
+        f"  benefit lost vs 8 s       {100 * np.mean(benefit_lost):6.2f} % mean, "
+        f"{100 * max(benefit_lost):.2f} % worst (expected benefit of the planned visits)"
+    )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,10 @@ def main() -> None:
         size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
 
     total = t2 - t1 + (t1 - t0)
-    print(f"simulator benchmark: {args.retailers:,} retailers x {args.weeks} weeks, "
-          f"{args.managers:,} managers")
+    print(
+        f"simulator benchmark: {args.retailers:,} retailers x {args.weeks} weeks, "
+        f"{args.managers:,} managers"
+    )
     print(f"  simulate   {t1 - t0:8.1f} s")
     print(f"  export     {t2 - t1:8.1f} s")
     print(f"  total      {total:8.1f} s   (target <= 300 s: {'ok' if total <= 300 else 'MISSED'})")

@@ -46,26 +46,33 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as scratch:
             data = Path(scratch)
             start = time.perf_counter()
-            territory = Territory.create(SimulationConfig(
-                n_retailers=args.retailers, n_managers=args.managers, seed=seed))
+            territory = Territory.create(
+                SimulationConfig(n_retailers=args.retailers, n_managers=args.managers, seed=seed)
+            )
             export_dataset(territory.run(args.weeks), data)
             report = evaluate(data, config)
             seconds = time.perf_counter() - start
         rows.append((seed, report, seconds))
-        print(f"seed {seed}: cutoff {report['cutoff']}, holdout {report['rows']['holdout']:,} "
-              f"retailers, {report['churn_rate']['holdout']:.2%} churn, {seconds:.0f} s")
+        print(
+            f"seed {seed}: cutoff {report['cutoff']}, holdout {report['rows']['holdout']:,} "
+            f"retailers, {report['churn_rate']['holdout']:.2%} churn, {seconds:.0f} s"
+        )
         print(f"  {'model':<9}{'ROC-AUC':>9}{'PR-AUC':>9}{'Brier':>10}{'ECE':>8}{'R@10%':>8}")
         for name in MODELS:
             m = report[name]
-            print(f"  {name:<9}{m['roc_auc']:>9.4f}{m['pr_auc']:>9.4f}{m['brier']:>10.5f}"
-                  f"{m['ece']:>8.4f}{m['recall_top10']:>8.3f}")
+            print(
+                f"  {name:<9}{m['roc_auc']:>9.4f}{m['pr_auc']:>9.4f}{m['brier']:>10.5f}"
+                f"{m['ece']:>8.4f}{m['recall_top10']:>8.3f}"
+            )
         every = report["every_retailer"]
         print(f"  every retailer ({report['rows']['every_retailer']:,}, lapsed included):")
         for name in MODELS:
             if name in every:
                 m = every[name]
-                print(f"  {name:<9}{m['roc_auc']:>9.4f}{m['pr_auc']:>9.4f}{m['brier']:>10.5f}"
-                      f"{m['ece']:>8.4f}{m['recall_top10']:>8.3f}")
+                print(
+                    f"  {name:<9}{m['roc_auc']:>9.4f}{m['pr_auc']:>9.4f}{m['brier']:>10.5f}"
+                    f"{m['ece']:>8.4f}{m['recall_top10']:>8.3f}"
+                )
     print("\nbar: lightgbm ROC-AUC >= 0.95 x oracle, > logistic and recency, ECE <= 0.03")
     passed_all = True
     for seed, r, _ in rows:

@@ -55,9 +55,7 @@ def truth_trained_effect(data: Path, tables, features: list[str], scale: float):
     truth = load_truth(data, "retailer_weeks")
     truth["week_start"] = pd.to_datetime(truth["week_start"])
     key = pd.MultiIndex.from_arrays([rows["retailer_id"], pd.to_datetime(rows["as_of"])])
-    effect = (
-        truth.set_index(["retailer_id", "week_start"])["visit_effect"].reindex(key).fillna(0)
-    )
+    effect = truth.set_index(["retailer_id", "week_start"])["visit_effect"].reindex(key).fillna(0)
     params = {
         "objective": "regression",
         "num_leaves": 15,
@@ -101,8 +99,10 @@ def main() -> None:
     true_mean = float(np.mean(ceiling_model.predict(frame)))
     ceiling_model.scale = learnt_mean / true_mean if true_mean > 0 else 1.0
     ceiling = replace(estimators, effect=ceiling_model, ranking=None)
-    print(f"fitted the planner's models and the truth-trained effect in "
-          f"{time.perf_counter() - t0:.0f} s")
+    print(
+        f"fitted the planner's models and the truth-trained effect in "
+        f"{time.perf_counter() - t0:.0f} s"
+    )
 
     observed = Observed(tables)
     runs = {"rotation": [], "risk": [], "planner": [], "feature_ceiling": [], "oracle": []}
@@ -110,8 +110,8 @@ def main() -> None:
     for seed in range(args.seeds):
         for name in runs:
             policy = "planner" if name == "feature_ceiling" else name
-            plan_module.EFFECT_SHRINK = args.shrink if name == "feature_ceiling" else (
-                default_shrink
+            plan_module.EFFECT_SHRINK = (
+                args.shrink if name == "feature_ceiling" else (default_shrink)
             )
             use = ceiling if name == "feature_ceiling" else estimators
             value = run_policy(policy, start, observed, use, config, seed)["retained_value"]
@@ -130,8 +130,10 @@ def main() -> None:
     report.update({"weeks": args.weeks, "seeds": args.seeds, "ceiling_shrink": args.shrink})
     print(f"saved value vs rotation, mean of {args.seeds} seeds, {args.weeks} weeks:")
     for name in ("risk", "planner", "feature_ceiling", "oracle"):
-        print(f"  {name:<16} {report[name]['saved_value']:>12,.0f}  "
-              f"{100 * report[name]['share_of_oracle']:5.1f}% of the oracle's")
+        print(
+            f"  {name:<16} {report[name]['saved_value']:>12,.0f}  "
+            f"{100 * report[name]['share_of_oracle']:5.1f}% of the oracle's"
+        )
     report["planner_vs_risk"] = report["planner"]["saved_value"] / report["risk"]["saved_value"]
     report["planner_vs_feature_ceiling"] = (
         report["planner"]["saved_value"] / report["feature_ceiling"]["saved_value"]

@@ -33,8 +33,9 @@ def _dates(days: np.ndarray) -> pa.Array:
 
 
 def _labels(codes: np.ndarray, names: tuple[str, ...]) -> pa.Array:
-    return pa.array(np.asarray(names, dtype=object)[np.asarray(codes, dtype=np.int64)],
-                    type=pa.string())
+    return pa.array(
+        np.asarray(names, dtype=object)[np.asarray(codes, dtype=np.int64)], type=pa.string()
+    )
 
 
 def _concat(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -50,52 +51,64 @@ def build_event_tables(territory: Territory) -> dict[str, pa.Table]:
     rec = {name: _concat(chunks) for name, chunks in territory.records.items() if chunks}
     if "orders" in rec:
         o = rec["orders"]
-        tables["orders"] = pa.table({
-            "retailer_id": retailer_ids.take(pa.array(o["retailer"])),
-            "order_date": _dates(o["order_date"]),
-            "quantity": o["quantity"],
-            "amount": o["amount"],
-            "brand_count": o["brand_count"],
-            "premium_share": o["premium_share"],
-        })
+        tables["orders"] = pa.table(
+            {
+                "retailer_id": retailer_ids.take(pa.array(o["retailer"])),
+                "order_date": _dates(o["order_date"]),
+                "quantity": o["quantity"],
+                "amount": o["amount"],
+                "brand_count": o["brand_count"],
+                "premium_share": o["premium_share"],
+            }
+        )
     if "visits" in rec:
         v = rec["visits"]
-        tables["visits"] = pa.table({
-            "retailer_id": retailer_ids.take(pa.array(v["retailer"])),
-            "manager_id": manager_ids.take(pa.array(v["manager"])),
-            "visit_date": _dates(v["visit_date"]),
-            "duration_min": v["duration_min"],
-            "purpose": _labels(v["purpose"], VISIT_PURPOSES),
-        })
+        tables["visits"] = pa.table(
+            {
+                "retailer_id": retailer_ids.take(pa.array(v["retailer"])),
+                "manager_id": manager_ids.take(pa.array(v["manager"])),
+                "visit_date": _dates(v["visit_date"]),
+                "duration_min": v["duration_min"],
+                "purpose": _labels(v["purpose"], VISIT_PURPOSES),
+            }
+        )
     if "assessments" in rec:
         a = rec["assessments"]
-        tables["assessments"] = pa.table({
-            "manager_id": manager_ids.take(pa.array(a["manager"])),
-            "assessed_on": _dates(a["assessed_on"]),
-            "skill": _labels(a["skill"], SKILLS),
-            "score": a["score"],
-        })
+        tables["assessments"] = pa.table(
+            {
+                "manager_id": manager_ids.take(pa.array(a["manager"])),
+                "assessed_on": _dates(a["assessed_on"]),
+                "skill": _labels(a["skill"], SKILLS),
+                "score": a["score"],
+            }
+        )
     if "trainings" in rec:
         t = rec["trainings"]
-        tables["trainings"] = pa.table({
-            "manager_id": manager_ids.take(pa.array(t["manager"])),
-            "course_id": course_ids.take(pa.array(t["course"])),
-            "completed_on": _dates(t["completed_on"]),
-        })
+        tables["trainings"] = pa.table(
+            {
+                "manager_id": manager_ids.take(pa.array(t["manager"])),
+                "course_id": course_ids.take(pa.array(t["course"])),
+                "completed_on": _dates(t["completed_on"]),
+            }
+        )
     if "surveys" in rec:
         s = rec["surveys"]
-        tables["surveys"] = pa.table({
-            "retailer_id": retailer_ids.take(pa.array(s["retailer"])),
-            "surveyed_on": _dates(s["surveyed_on"]),
-            "satisfaction": s["satisfaction"].astype(np.int64),
-        })
+        tables["surveys"] = pa.table(
+            {
+                "retailer_id": retailer_ids.take(pa.array(s["retailer"])),
+                "surveyed_on": _dates(s["surveyed_on"]),
+                "satisfaction": s["satisfaction"].astype(np.int64),
+            }
+        )
     if "complaints" in rec:
         c = rec["complaints"]
-        tables["complaints"] = pa.table({
-            "retailer_id": retailer_ids.take(pa.array(c["retailer"])),
-            "complained_on": _dates(c["complained_on"]),
-            "category": _labels(c["category"], COMPLAINT_CATEGORIES),
-        })
+        tables["complaints"] = pa.table(
+            {
+                "retailer_id": retailer_ids.take(pa.array(c["retailer"])),
+                "complained_on": _dates(c["complained_on"]),
+                "category": _labels(c["category"], COMPLAINT_CATEGORIES),
+            }
+        )
     return tables
 
 
@@ -105,41 +118,47 @@ def build_static_tables(territory: Territory) -> dict[str, pa.Table]:
     tenure_years = (territory.current_day - m.hired_on) / 365.25
     role = np.where(tenure_years < 2, "junior", np.where(tenure_years < 6, "regular", "senior"))
     return {
-        "retailers": pa.table({
-            "retailer_id": territory.retailer_ids(),
-            "manager_id": territory.manager_ids(r.manager),
-            "format": _labels(r.format, FORMATS),
-            "area_type": np.where(r.urban, "urban", "rural"),
-            "grade": r.grade.astype(np.int64),
-            "lat": np.round(r.lat, 5),
-            "lon": np.round(r.lon, 5),
-            "licensed_on": _dates(r.licensed_on),
-            "licence_expires_on": pa.array(
-                np.where(r.expires_on >= 0, r.expires_on, 0).astype(np.int32),
-                type=pa.date32(),
-                mask=r.expires_on < 0,
-            ),
-        }),
-        "managers": pa.table({
-            "manager_id": territory.manager_ids(),
-            "team_id": np.char.add("T", np.char.zfill(m.team.astype(str), 2)),
-            "hired_on": _dates(m.hired_on),
-            "role": role,
-            "weekly_capacity": m.capacity.astype(np.int64),
-            "home_lat": np.round(m.home_lat, 5),
-            "home_lon": np.round(m.home_lon, 5),
-        }),
-        "courses": pa.table({
-            "course_id": [c.course_id for c in CATALOGUE],
-            "title": [c.title_zh for c in CATALOGUE],
-            "title_en": [c.title_en for c in CATALOGUE],
-            "skills": [";".join(c.effects) for c in CATALOGUE],
-            "level": [c.level for c in CATALOGUE],
-            "hours": [float(c.hours) for c in CATALOGUE],
-            "format": [c.format for c in CATALOGUE],
-            "prerequisites": [";".join(c.prerequisites) or None for c in CATALOGUE],
-            "refresh_after_weeks": [c.refresh_after_weeks for c in CATALOGUE],
-        }),
+        "retailers": pa.table(
+            {
+                "retailer_id": territory.retailer_ids(),
+                "manager_id": territory.manager_ids(r.manager),
+                "format": _labels(r.format, FORMATS),
+                "area_type": np.where(r.urban, "urban", "rural"),
+                "grade": r.grade.astype(np.int64),
+                "lat": np.round(r.lat, 5),
+                "lon": np.round(r.lon, 5),
+                "licensed_on": _dates(r.licensed_on),
+                "licence_expires_on": pa.array(
+                    np.where(r.expires_on >= 0, r.expires_on, 0).astype(np.int32),
+                    type=pa.date32(),
+                    mask=r.expires_on < 0,
+                ),
+            }
+        ),
+        "managers": pa.table(
+            {
+                "manager_id": territory.manager_ids(),
+                "team_id": np.char.add("T", np.char.zfill(m.team.astype(str), 2)),
+                "hired_on": _dates(m.hired_on),
+                "role": role,
+                "weekly_capacity": m.capacity.astype(np.int64),
+                "home_lat": np.round(m.home_lat, 5),
+                "home_lon": np.round(m.home_lon, 5),
+            }
+        ),
+        "courses": pa.table(
+            {
+                "course_id": [c.course_id for c in CATALOGUE],
+                "title": [c.title_zh for c in CATALOGUE],
+                "title_en": [c.title_en for c in CATALOGUE],
+                "skills": [";".join(c.effects) for c in CATALOGUE],
+                "level": [c.level for c in CATALOGUE],
+                "hours": [float(c.hours) for c in CATALOGUE],
+                "format": [c.format for c in CATALOGUE],
+                "prerequisites": [";".join(c.prerequisites) or None for c in CATALOGUE],
+                "refresh_after_weeks": [c.refresh_after_weeks for c in CATALOGUE],
+            }
+        ),
     }
 
 
@@ -151,19 +170,23 @@ def build_truth_tables(territory: Territory) -> dict[str, pa.Table]:
     truth = {name: _concat(chunks) for name, chunks in territory.truth.items() if chunks}
     if "retailer_weeks" in truth:
         w = truth.pop("retailer_weeks")
-        tables["retailer_weeks"] = pa.table({
-            "retailer_id": retailer_ids.take(pa.array(w.pop("retailer"))),
-            "week_start": _dates(w.pop("week_start")),
-            **{k: v for k, v in w.items() if k != "best_purpose"},
-            "best_purpose": _labels(w["best_purpose"], VISIT_PURPOSES),
-        })
+        tables["retailer_weeks"] = pa.table(
+            {
+                "retailer_id": retailer_ids.take(pa.array(w.pop("retailer"))),
+                "week_start": _dates(w.pop("week_start")),
+                **{k: v for k, v in w.items() if k != "best_purpose"},
+                "best_purpose": _labels(w["best_purpose"], VISIT_PURPOSES),
+            }
+        )
     if "manager_skills" in truth:
         s = truth.pop("manager_skills")
-        tables["manager_skills"] = pa.table({
-            "manager_id": manager_ids.take(pa.array(s.pop("manager"))),
-            "week_start": _dates(s.pop("week_start")),
-            **s,
-        })
+        tables["manager_skills"] = pa.table(
+            {
+                "manager_id": manager_ids.take(pa.array(s.pop("manager"))),
+                "week_start": _dates(s.pop("week_start")),
+                **s,
+            }
+        )
     # Written even when empty: "no shortage" is part of the truth, and readers expect the file.
     none = np.zeros(0, dtype=np.int32)
     sh = truth.pop("shortages", {"week_start": none, "weeks": none})
@@ -175,26 +198,31 @@ def build_truth_static(territory: Territory) -> dict[str, pa.Table]:
     r = territory.retailers
     exited_day = territory.start_day + 7 * r.exited_week
     return {
-        "retailers": pa.table({
-            "retailer_id": territory.retailer_ids(),
-            "health0": r.health0,
-            "base_value": r.base_value,
-            "exited_week_start": pa.array(
-                np.where(r.exited_week >= 0, exited_day, 0).astype(np.int32),
-                type=pa.date32(), mask=r.exited_week < 0,
-            ),
-            "exit_reason": pa.array(
-                np.asarray(EXIT_REASONS, dtype=object)[r.exit_reason],
-                type=pa.string(),
-                mask=r.exited_week < 0,
-            ),
-            "visit_cycle_weeks": r.cycle.astype(np.int64),
-        }),
-        "course_effects": pa.table({
-            "course_id": [c.course_id for c in CATALOGUE for _ in c.effects],
-            "skill": [s for c in CATALOGUE for s in c.effects],
-            "true_effect": [e for c in CATALOGUE for e in c.effects.values()],
-        }),
+        "retailers": pa.table(
+            {
+                "retailer_id": territory.retailer_ids(),
+                "health0": r.health0,
+                "base_value": r.base_value,
+                "exited_week_start": pa.array(
+                    np.where(r.exited_week >= 0, exited_day, 0).astype(np.int32),
+                    type=pa.date32(),
+                    mask=r.exited_week < 0,
+                ),
+                "exit_reason": pa.array(
+                    np.asarray(EXIT_REASONS, dtype=object)[r.exit_reason],
+                    type=pa.string(),
+                    mask=r.exited_week < 0,
+                ),
+                "visit_cycle_weeks": r.cycle.astype(np.int64),
+            }
+        ),
+        "course_effects": pa.table(
+            {
+                "course_id": [c.course_id for c in CATALOGUE for _ in c.effects],
+                "skill": [s for c in CATALOGUE for s in c.effects],
+                "true_effect": [e for c in CATALOGUE for e in c.effects.values()],
+            }
+        ),
     }
 
 
@@ -208,8 +236,12 @@ def _write(table: pa.Table, path: Path) -> None:
 
 def _append(table: pa.Table, path: Path, appending: bool) -> int:
     if appending and path.exists():
-        old = pq.read_table(path) if path.suffix == ".parquet" else pacsv.read_csv(
-            path, convert_options=pacsv.ConvertOptions(column_types=table.schema)
+        old = (
+            pq.read_table(path)
+            if path.suffix == ".parquet"
+            else pacsv.read_csv(
+                path, convert_options=pacsv.ConvertOptions(column_types=table.schema)
+            )
         )
         table = pa.concat_tables([old.cast(table.schema), table])
     _write(table, path)

@@ -37,8 +37,19 @@ def test_simulated_folder_meets_the_contract(tmp_path: Path, file_format: str) -
 
 def _simulate(out: Path, weeks: int, file_format: str = "parquet"):
     return _invoke(
-        "simulate", "--out", out, "--retailers", 300, "--managers", 3, "--weeks", weeks,
-        "--seed", 4, "--format", file_format,
+        "simulate",
+        "--out",
+        out,
+        "--retailers",
+        300,
+        "--managers",
+        3,
+        "--weeks",
+        weeks,
+        "--seed",
+        4,
+        "--format",
+        file_format,
     )
 
 
@@ -59,16 +70,16 @@ def test_cli_continue_under_a_visit_plan(tmp_path: Path, file_format: str) -> No
     picked = _read(data, "retailers").iloc[::5][["retailer_id", "manager_id"]]
     first_monday = pd.Timestamp("2024-01-01") + pd.Timedelta(weeks=20)
     plan = pd.concat(
-        [picked.assign(visit_date=(first_monday + pd.Timedelta(days=7 * week + 1)).date())
-         for week in range(4)],
+        [
+            picked.assign(visit_date=(first_monday + pd.Timedelta(days=7 * week + 1)).date())
+            for week in range(4)
+        ],
         ignore_index=True,
     ).assign(purpose="business_guidance")
     plan_file = tmp_path / "plan.csv"
     plan.to_csv(plan_file, index=False)
 
-    result = _invoke(
-        "simulate-continue", "--data", data, "--weeks", 4, "--visit-plan", plan_file
-    )
+    result = _invoke("simulate-continue", "--data", data, "--weeks", 4, "--visit-plan", plan_file)
     assert result.exit_code == 0, result.output
     assert "data now ends 2024-06-17" in result.output
 
@@ -77,7 +88,7 @@ def test_cli_continue_under_a_visit_plan(tmp_path: Path, file_format: str) -> No
     assert pd.Timedelta(days=24) <= new_last - last_order <= pd.Timedelta(days=32)
     assert len(after["orders"]) > len(before["orders"])
     # The plan's visits, exactly, were added after the old ones.
-    new_visits = after["visits"].iloc[len(before["visits"]):]
+    new_visits = after["visits"].iloc[len(before["visits"]) :]
     assert len(new_visits) == len(plan)
     assert set(new_visits["purpose"]) == {"business_guidance"}
     assert set(new_visits["retailer_id"]) == set(picked["retailer_id"])
@@ -96,9 +107,7 @@ def test_cli_continue_rejects_an_unknown_retailer(tmp_path: Path) -> None:
     pd.DataFrame({"retailer_id": ["R9999999"], "visit_date": ["2024-05-21"]}).to_csv(
         plan_file, index=False
     )
-    result = _invoke(
-        "simulate-continue", "--data", data, "--weeks", 2, "--visit-plan", plan_file
-    )
+    result = _invoke("simulate-continue", "--data", data, "--weeks", 2, "--visit-plan", plan_file)
     assert result.exit_code == 1
     assert "R9999999" in result.output
     assert "Traceback" not in result.output
@@ -109,8 +118,17 @@ def test_cli_continue_rejects_an_unknown_retailer(tmp_path: Path) -> None:
 
 def test_cli_start_must_be_a_monday(tmp_path: Path) -> None:
     result = _invoke(
-        "simulate", "--out", tmp_path, "--retailers", 50, "--managers", 2, "--weeks", 2,
-        "--start", "2024-01-03",
+        "simulate",
+        "--out",
+        tmp_path,
+        "--retailers",
+        50,
+        "--managers",
+        2,
+        "--weeks",
+        2,
+        "--start",
+        "2024-01-03",
     )
     assert result.exit_code == 1
     assert "Traceback" not in result.output

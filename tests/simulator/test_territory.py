@@ -20,8 +20,15 @@ from simulator import SimulationConfig, Territory, export_dataset, load_truth
 from simulator.territory import COURSE, PURPOSE, SKILL
 
 CONTRACT_TABLES = (
-    "orders", "visits", "retailers", "managers", "assessments", "courses", "trainings",
-    "surveys", "complaints",
+    "orders",
+    "visits",
+    "retailers",
+    "managers",
+    "assessments",
+    "courses",
+    "trainings",
+    "surveys",
+    "complaints",
 )
 TRUTH_TABLES = ("retailer_weeks", "manager_skills", "retailers", "course_effects", "shortages")
 SMALL = {"n_retailers": 500, "n_managers": 4}
@@ -44,10 +51,12 @@ def _order_value(territory: Territory) -> float:
     return float(sum(chunk["amount"].sum() for chunk in territory.records.get("orders", [])))
 
 
-NO_VISITS = pd.DataFrame({
-    "retailer_id": pd.Series([], dtype=str),
-    "visit_date": pd.Series([], dtype="datetime64[ns]"),
-})
+NO_VISITS = pd.DataFrame(
+    {
+        "retailer_id": pd.Series([], dtype=str),
+        "visit_date": pd.Series([], dtype="datetime64[ns]"),
+    }
+)
 
 
 # ---------------------------------------------------------------------- determinism
@@ -114,11 +123,13 @@ def _week_plan(territory: Territory, order: str, rng: np.random.Generator) -> pd
             mine = rng.permutation(mine)
         chosen.append(mine[: territory.managers.capacity[manager]])
     idx = np.concatenate(chosen)
-    return pd.DataFrame({
-        "retailer_id": territory.retailer_ids(idx),
-        "visit_date": territory.current_date,
-        "purpose": np.asarray(VISIT_PURPOSES)[best[idx]],
-    })
+    return pd.DataFrame(
+        {
+            "retailer_id": territory.retailer_ids(idx),
+            "visit_date": territory.current_date,
+            "purpose": np.asarray(VISIT_PURPOSES)[best[idx]],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -163,11 +174,13 @@ def test_targeting_by_true_effect_beats_random_visits(plan_outcomes: dict) -> No
 
 def _visit_one(territory: Territory, index: int, purpose: str) -> Territory:
     clone = territory.clone()
-    plan = pd.DataFrame({
-        "retailer_id": clone.retailer_ids(np.array([index])),
-        "visit_date": [clone.current_date],
-        "purpose": [purpose],
-    })
+    plan = pd.DataFrame(
+        {
+            "retailer_id": clone.retailer_ids(np.array([index])),
+            "visit_date": [clone.current_date],
+            "purpose": [purpose],
+        }
+    )
     clone.step(visit_plan=plan, plan_given=(True, False))
     return clone
 
@@ -180,8 +193,10 @@ def test_matched_visit_to_a_decliner_beats_a_routine_one(base: Territory) -> Non
     routine = _visit_one(base, index, "routine")
     unvisited = base.clone()
     unvisited.step(visit_plan=NO_VISITS, plan_given=(True, False))
-    h = {k: t.retailers.health[index] for k, t in
-         {"matched": matched, "routine": routine, "none": unvisited}.items()}
+    h = {
+        k: t.retailers.health[index]
+        for k, t in {"matched": matched, "routine": routine, "none": unvisited}.items()
+    }
     assert h["matched"] > h["routine"] > h["none"]
     assert h["matched"] - h["none"] > 2 * (h["routine"] - h["none"])
     assert matched.retailers.decline[index] < routine.retailers.decline[index]
@@ -206,11 +221,17 @@ def test_visit_to_a_retailer_without_needs_changes_little(base: Territory) -> No
 
 def _train(territory: Territory, manager: int, course: str | None) -> Territory:
     clone = territory.clone()
-    rows = [] if course is None else [{
-        "manager_id": clone.manager_ids(np.array([manager]))[0],
-        "course_id": course,
-        "completed_on": clone.current_date,
-    }]
+    rows = (
+        []
+        if course is None
+        else [
+            {
+                "manager_id": clone.manager_ids(np.array([manager]))[0],
+                "course_id": course,
+                "completed_on": clone.current_date,
+            }
+        ]
+    )
     plan = pd.DataFrame(rows, columns=["manager_id", "course_id", "completed_on"])
     clone.step(visit_plan=NO_VISITS, training_plan=plan, plan_given=(True, True))
     return clone
@@ -245,9 +266,7 @@ def test_no_effect_course_leaves_skills_at_experience_drift(base: Territory) -> 
 
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _simulate(
-        tmp_path_factory.mktemp("default"), 40, n_retailers=600, n_managers=5, seed=0
-    )
+    return _simulate(tmp_path_factory.mktemp("default"), 40, n_retailers=600, n_managers=5, seed=0)
 
 
 def test_current_practice_visits_decliners(default_run: Path) -> None:

@@ -48,7 +48,10 @@ def test_lightgbm_beats_the_recency_baseline(territory) -> None:
     report = territory[2].report
     for metric in ("roc_auc", "pr_auc"):
         assert report["lightgbm"][metric] > report["recency"][metric], (
-            metric, report["lightgbm"][metric], report["recency"][metric])
+            metric,
+            report["lightgbm"][metric],
+            report["recency"][metric],
+        )
 
 
 def test_lightgbm_is_calibrated(territory) -> None:
@@ -80,7 +83,9 @@ def test_retailers_that_really_exit_score_higher(territory) -> None:
     p = trained.predictions["lightgbm"]
     assert exits_soon.sum() >= 10
     assert p[exits_soon].mean() > 2 * p[~exits_soon].mean(), (
-        p[exits_soon].mean(), p[~exits_soon].mean())
+        p[exits_soon].mean(),
+        p[~exits_soon].mean(),
+    )
     assert roc_auc_score(exits_soon, p) > 0.7
 
 
@@ -98,7 +103,8 @@ def test_a_retailer_made_to_look_lapsed_scores_higher(territory) -> None:
         "retailer_id",
     ]
     candidates = holdout[
-        holdout["retailer_id"].isin(recent) & holdout["retailer_id"].isin(earlier)
+        holdout["retailer_id"].isin(recent)
+        & holdout["retailer_id"].isin(earlier)
         & (holdout["p"] < holdout["p"].median())
     ]
     picked = candidates.sample(30, random_state=0)["retailer_id"]

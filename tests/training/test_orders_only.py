@@ -52,8 +52,9 @@ def test_orders_only_folder_gets_features_model_and_scores(orders_only) -> None:
 
     # Features: built, with the switched-off families named.
     as_of = (last - pd.Timedelta(weeks=10)).date()
-    output = _invoke("features", "build", "--data", data, "--as-of", as_of,
-                     "--out", root / "features.parquet")
+    output = _invoke(
+        "features", "build", "--data", data, "--as-of", as_of, "--out", root / "features.parquet"
+    )
     assert "switched off" in output and "no visits table" in output
     features = pd.read_parquet(root / "features.parquet")
     assert len(features) > 500
@@ -81,8 +82,9 @@ def test_orders_only_folder_gets_features_model_and_scores(orders_only) -> None:
 
     # Scoring at the end of the data, with the champion just registered.
     score_date = (last + pd.Timedelta(days=1)).date()
-    output = _invoke("score", "churn", "--data", data, "--as-of", score_date,
-                     "--out", root / "s.csv")
+    output = _invoke(
+        "score", "churn", "--data", data, "--as-of", score_date, "--out", root / "s.csv"
+    )
     assert "scored" in output
     raw = (root / "s.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM: Excel opens the Chinese text
