@@ -82,6 +82,7 @@ browser-deps:
 
 test: $(STAMP) browser-deps
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
