@@ -168,15 +168,9 @@ MinSize = Annotated[int, Query(ge=1, le=100)]
 MaxSize = Annotated[int, Query(ge=1, le=200)]
 
 
-@router.get("/cohorts")
-def cohorts(
-    request: Request,
-    user: CoordinatorUser,
-    store: StoreDep,
-    min_size: MinSize = 4,
-    max_size: MaxSize = 12,
-):
-    sessions = call(
+def _cohorts(request: Request, user, store, min_size: int, max_size: int, fmt: str):
+    """The API's cohorts for this coordinator, as JSON rows or its CSV download."""
+    return call(
         get_cohorts,
         request=request,
         principal=user.principal,
@@ -185,8 +179,19 @@ def cohorts(
         language=language_of(request),
         min_size=min_size,
         max_size=max_size,
-        format="json",
+        format=fmt,
     )
+
+
+@router.get("/cohorts")
+def cohorts(
+    request: Request,
+    user: CoordinatorUser,
+    store: StoreDep,
+    min_size: MinSize = 4,
+    max_size: MaxSize = 12,
+):
+    sessions = _cohorts(request, user, store, min_size, max_size, "json")
     return page(
         request,
         "skills_cohorts.html",
@@ -205,14 +210,4 @@ def cohorts_csv(
     min_size: MinSize = 4,
     max_size: MaxSize = 12,
 ):
-    return call(
-        get_cohorts,
-        request=request,
-        principal=user.principal,
-        store=store,
-        territory=request.app.state.territory,
-        language=language_of(request),
-        min_size=min_size,
-        max_size=max_size,
-        format="csv",
-    )
+    return _cohorts(request, user, store, min_size, max_size, "csv")
