@@ -1,0 +1,32 @@
+"""`feedback export`: what the API collected, into the data folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fieldcoach.cli.common import user_errors
+
+app = typer.Typer(help="Feedback collected by the API.", no_args_is_help=True)
+
+
+@app.command("export")
+def feedback_export(
+    data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
+) -> None:
+    """Append done visits and training completions to the data folder's tables (once each)."""
+    from fieldcoach.settings import get_settings
+    from serving.batch import export_feedback
+    from serving.db import make_engine, session_factory
+
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url)
+    with user_errors(), session_factory(engine)() as session:
+        counts = export_feedback(session, data or settings.resolved_data_dir)
+    engine.dispose()
+    typer.echo(
+        f"exported {counts['records']} records: {counts['visits']} visits and "
+        f"{counts['trainings']} trainings added"
+    )

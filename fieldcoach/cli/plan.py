@@ -1,0 +1,234 @@
+"""`plan visits|team|batch`: next-best visits for a manager, a team, or everyone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fieldcoach.cli.common import progress, user_errors
+
+app = typer.Typer(help="Plan next-best visits.", no_args_is_help=True)
+
+
+def _plan_context(data: Path | None, week: str | None):
+    from features.validate import load_dataset
+    from fieldcoach.settings import get_settings
+    from planning.plan import Models, prepare_week
+
+    settings = get_settings()
+    dataset = load_dataset(data or settings.resolved_data_dir)
+    models = Models.load(settings.resolved_tracking_uri)
+    return prepare_week(dataset.tables, week, models)
+
+
+def _stored_feedback():
+    """Planners' decisions and done visits from the service database, for the CLI's plans."""
+    from fieldcoach.settings import get_settings
+    from serving.db import make_engine, plan_feedback, session_factory
+
+    url = get_settings().resolved_database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return None  # no service database yet: nobody has told us anything
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            return plan_feedback(session)
+    finally:
+        engine.dispose()
+
+
+def _echo_plan(plan: dict) -> None:
+    from features.i18n import COLUMNS, pick
+
+    language = plan.get("language", "en")
+
+    def header(column: str) -> str:
+        return pick(COLUMNS[column], language)
+
+    typer.echo(
+        f"{plan['manager_id']} {plan['week']} ({plan['week_start']}): "
+        f"{len(plan['visits'])} of {plan['capacity']} visits, "
+        f"expected benefit {plan['expected_benefit']:,.0f}, {plan['total_km']} km"
+    )
+    typer.echo(
+        f"{'#':>3} {header('retailer_id'):<10} {header('churn_probability'):>7} "
+        f"{header('expected_benefit'):>9}  {header('purpose_name'):<14}"
+        f"{header('days_since_last_visit'):>10}  {header('date')}"
+    )
+    for v in plan["visits"]:
+        last = "-" if v["days_since_last_visit"] is None else f"{v['days_since_last_visit']}"
+        typer.echo(
+            f"{v['rank']:>3} {v['retailer_id']:<10} {v['churn_probability']:>7.3f} "
+            f"{v['expected_benefit']:>9,.0f}  {v.get('purpose_name') or v['purpose']:<14}"
+            f"{last:>10}  {v['date']}"
+        )
+        for reason in v["reasons"][:2]:
+            typer.echo(f"      {reason}")
+    for day in plan["schedule"]:
+        route = " -> ".join(day["route"])
+        typer.echo(f"  {day['date']}: {day['visits']} visits, {day['km']} km: {route}")
+    for note in plan["notes"]:
+        typer.echo(f"  note: {note}")
+
+
+def _write_plan(out: Path, plan: dict, team: bool = False) -> None:
+    """The plan as JSON, or its route rows as CSV or Excel, by the file's extension."""
+    import json
+
+    from features.i18n import localise_rows
+    from features.io import atomic_path, check_report_path, write_report_rows
+    from planning.export import route_rows, team_route_rows
+
+    out = check_report_path(out)
+    if out.suffix.lower() == ".json":
+        with atomic_path(out) as tmp:
+            tmp.write_text(json.dumps(plan, ensure_ascii=False, indent=2), encoding="utf-8")
+        return
+    rows = team_route_rows(plan) if team else route_rows(plan)
+    language = plan["managers"][0]["language"] if team and plan["managers"] else None
+    language = language or plan.get("language", "en")
+    write_report_rows(localise_rows(rows, language), out)
+
+
+LanguageOption = Annotated[
+    str, typer.Option(help="zh or en: reasons, purposes, talking points, headers, notes.")
+]
+CapacityOption = Annotated[
+    int | None, typer.Option(help="Visits this week (default: the manager's capacity).")
+]
+DaysOption = Annotated[int, typer.Option(help="Working days.")]
+MinGapOption = Annotated[int, typer.Option(help="No retailer twice within this.")]
+FrequencyOption = Annotated[
+    int | None,
+    typer.Option(help="Visit-frequency rule: every retailer at least this often."),
+]
+HolidaysOption = Annotated[
+    bool,
+    typer.Option(
+        "--work-on-holidays",
+        help="Plan on public holidays and company days off too (default: working days only).",
+    ),
+]
+PlanOutOption = Annotated[
+    Path | None,
+    typer.Option(help="Also write the plan: .json (whole plan), .csv or .xlsx (route order)."),
+]
+
+
+@app.command("visits")
+def plan_visits(
+    manager: Annotated[str, typer.Option(help="Customer manager id.")],
+    week: Annotated[
+        str | None, typer.Option(help="ISO week YYYY-Www (default: the week after the data).")
+    ] = None,
+    capacity: CapacityOption = None,
+    days: DaysOption = 5,
+    min_gap_days: MinGapOption = 7,
+    max_days_between_visits: FrequencyOption = None,
+    data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
+    language: LanguageOption = "en",
+    out: PlanOutOption = None,
+    work_on_holidays: HolidaysOption = False,
+) -> None:
+    """A manager's next-best visits for a week: ranked list and day-by-day routes."""
+    from features.i18n import check_language
+    from features.io import check_report_path
+    from planning.plan import plan_manager
+
+    with user_errors():
+        check_language(language)
+        if out:
+            check_report_path(out)
+        context = _plan_context(data, week)
+        plan = plan_manager(
+            context,
+            manager,
+            capacity=capacity,
+            days=days,
+            min_gap_days=min_gap_days,
+            language=language,
+            max_days_between_visits=max_days_between_visits,
+            include_non_working_days=work_on_holidays,
+            feedback=_stored_feedback(),
+        )
+        if out:
+            _write_plan(out, plan)
+    _echo_plan(plan)
+
+
+@app.command("team")
+def plan_team_command(
+    team: Annotated[str, typer.Option(help="Team id (managers.team_id).")],
+    week: Annotated[str | None, typer.Option(help="ISO week YYYY-Www.")] = None,
+    capacity: CapacityOption = None,
+    days: DaysOption = 5,
+    min_gap_days: MinGapOption = 7,
+    max_days_between_visits: FrequencyOption = None,
+    data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
+    language: LanguageOption = "en",
+    out: PlanOutOption = None,
+    work_on_holidays: HolidaysOption = False,
+) -> None:
+    """Plans for every manager of a team for the week (same options as `plan visits`)."""
+    from features.i18n import check_language
+    from features.io import check_report_path
+    from planning.plan import plan_team
+
+    with user_errors():
+        check_language(language)
+        if out:
+            check_report_path(out)
+        context = _plan_context(data, week)
+        plans = plan_team(
+            context,
+            team,
+            capacity=capacity,
+            days=days,
+            min_gap_days=min_gap_days,
+            language=language,
+            max_days_between_visits=max_days_between_visits,
+            include_non_working_days=work_on_holidays,
+            feedback=_stored_feedback(),
+        )
+        if out:
+            _write_plan(out, plans, team=True)
+    typer.echo(
+        f"team {plans['team_id']} {plans['week']}: {len(plans['managers'])} managers, "
+        f"{plans['visits']} visits, expected benefit {plans['expected_benefit']:,.0f}, "
+        f"{plans['total_km']} km"
+    )
+    for plan in plans["managers"]:
+        typer.echo(
+            f"  {plan['manager_id']}: {len(plan['visits'])} visits, "
+            f"benefit {plan['expected_benefit']:,.0f}, {plan['total_km']} km"
+        )
+
+
+@app.command("batch")
+def plan_batch(
+    week: Annotated[
+        str | None, typer.Option(help="ISO week YYYY-Www (default: the week after the data).")
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            help="Safety cap in solver seconds per manager (plans stop after a fixed number "
+            "of solutions, so re-runs agree; a plan that hits the cap says so)."
+        ),
+    ] = 5.0,
+) -> None:
+    """Precompute every manager's default plan for the week; the API serves them as stored."""
+    from fieldcoach.settings import get_settings
+    from serving.batch import precompute_plans
+
+    with user_errors(), progress("planning every manager's week") as (log, total, advance):
+        result = precompute_plans(
+            get_settings(), week, data, time_limit, log=log, progress=(total, advance)
+        )
+    typer.echo(
+        f"stored plans for {result['managers']} managers, week {result['week']} "
+        f"(models {result['models']})"
+    )

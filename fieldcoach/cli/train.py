@@ -1,0 +1,156 @@
+"""`train skills|churn|visits`: fit, evaluate on the holdout, register in MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fieldcoach.cli.common import DataOption, progress, skills_config, user_errors
+
+app = typer.Typer(help="Train, evaluate and register models.", no_args_is_help=True)
+
+
+@app.command("skills")
+def train_skills_command(
+    data: Annotated[Path, typer.Option(help="Folder holding the company's tables.")],
+    as_of: Annotated[
+        str | None, typer.Option(help="Snapshot date (default: the day after the last order).")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the run report JSON here.")] = None,
+    budget_hours: Annotated[
+        float | None, typer.Option(help="Training hours per manager per quarter (default 24).")
+    ] = None,
+    targets: Annotated[
+        Path | None,
+        typer.Option(help='JSON {"role" or "*": {"skill": level}} overriding skill targets.'),
+    ] = None,
+) -> None:
+    """Fit skill estimates, importances, targets and course effects; register manager-skills."""
+    from fieldcoach.settings import get_settings
+    from training.churn import parse_date
+    from training.skills_run import run_skills_training, write_report
+
+    with user_errors():
+        config = skills_config(budget_hours, targets)
+        when = parse_date(as_of, "--as-of") if as_of else None
+        result = run_skills_training(data, get_settings(), when, config, log=typer.echo)
+        if report:
+            write_report(result, report)
+    holdout = result["holdout"]
+    typer.echo(
+        f"skills as of {result['as_of']}: {result['managers']} managers "
+        f"({len(result['kpi_only_managers'])} without assessments: KPI-based estimates)"
+    )
+    if holdout.get("rows"):
+        typer.echo(
+            f"holdout from {holdout['cutoff']}: next-assessment RMSE "
+            f"{holdout['model_where_assessed']['next_assessment_rmse']:.2f} vs latest "
+            f"assessment {holdout['latest_assessment']['next_assessment_rmse']:.2f}"
+        )
+    ranked = sorted(result["importance"].items(), key=lambda kv: -kv[1])
+    typer.echo("importance: " + ", ".join(f"{k} {v:.2f}" for k, v in ranked))
+    if report:
+        typer.echo(f"report: {report}")
+
+
+@app.command("churn")
+def train_churn_command(
+    data: DataOption,
+    horizon_weeks: Annotated[int, typer.Option(help="Label horizon H in weeks.")] = 8,
+    cutoff: Annotated[
+        str | None, typer.Option(help="Holdout snapshot date (default: newest complete).")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the evaluation JSON here.")] = None,
+    label: Annotated[str, typer.Option(help="hard (no order) or soft (value drop).")] = "hard",
+    soft_threshold: Annotated[
+        float, typer.Option(help="Soft churn: value below this share of baseline.")
+    ] = 0.5,
+    snapshot_every_weeks: Annotated[int, typer.Option(min=1)] = 4,
+    top_k: Annotated[int | None, typer.Option(help="K for precision/recall at top K.")] = None,
+    tune: Annotated[bool, typer.Option(help="Rolling-origin search of LightGBM settings.")] = True,
+) -> None:
+    """Train the churn model and baselines, report on the holdout, register in MLflow."""
+    from fieldcoach.settings import get_settings
+    from training.churn import ChurnConfig, parse_date
+    from training.churn_run import run_churn_training, write_report
+
+    with user_errors():
+        config = ChurnConfig(
+            horizon_weeks=horizon_weeks,
+            label=label,
+            soft_threshold=soft_threshold,
+            snapshot_every_weeks=snapshot_every_weeks,
+            top_k=top_k,
+            tune=tune,
+        )
+        when = parse_date(cutoff, "--cutoff") if cutoff else None
+        result = run_churn_training(data, config, get_settings(), when, log=typer.echo)
+        if report:
+            write_report(result, report)
+    typer.echo(
+        f"holdout {result['cutoff']} (+{horizon_weeks} weeks): "
+        f"{result['rows']['holdout']:,} retailers, churn rate "
+        f"{result['churn_rate']['holdout']:.2%}"
+    )
+    typer.echo(
+        f"{'model':<10}{'ROC-AUC':>9}{'PR-AUC':>9}{'Brier':>9}{'ECE':>8}{'P@10%':>8}{'R@10%':>8}"
+    )
+    for name in ("lightgbm", "logistic", "recency", "bgnbd", "oracle"):
+        if name in result:
+            m = result[name]
+            typer.echo(
+                f"{name:<10}{m['roc_auc']:>9.4f}{m['pr_auc']:>9.4f}{m['brier']:>9.5f}"
+                f"{m['ece']:>8.4f}{m['precision_top10']:>8.3f}{m['recall_top10']:>8.3f}"
+            )
+    if report:
+        typer.echo(f"report: {report}")
+
+
+@app.command("visits")
+def train_visits_command(
+    data: Annotated[Path, typer.Option(help="Folder holding the company's tables.")],
+    horizon_weeks: Annotated[
+        int, typer.Option(min=1, help="Weeks of orders after the visit week that count.")
+    ] = 8,
+    report: Annotated[Path | None, typer.Option(help="Write the evaluation JSON here.")] = None,
+) -> None:
+    """Estimate each retailer's gain from a visit this week (DR-learner); register visit-effect."""
+    from fieldcoach.settings import get_settings
+    from training.churn_run import write_report
+    from training.visits import VisitEffectConfig
+    from training.visits_run import run_visit_effect_training
+
+    with user_errors():
+        config = VisitEffectConfig(horizon_weeks=horizon_weeks)
+        with progress("training the visit-effect model") as (log, _, _):
+            result = run_visit_effect_training(data, config, get_settings(), log=log)
+        if report:
+            write_report(result, report)
+    effect = result["average_effect"]
+    typer.echo(
+        f"holdout weeks {result['holdout_weeks'][0]} .. {result['holdout_weeks'][-1]} "
+        f"(+{horizon_weeks} weeks): {result['rows']['holdout']:,} retailer-weeks; average "
+        f"effect of a visit {effect['dr_train']:+.3f} of baseline value (naive comparison "
+        f"{effect['naive_difference_train']:+.3f}); propensities clipped "
+        f"{result['overlap']['share_clipped']:.0%}"
+    )
+    typer.echo("uplift of the top 20% (mean pseudo-outcome above average):")
+    for name, value in result["uplift_top20"].items():
+        truth = result.get("truth", {}).get(name)
+        extra = f"   spearman with true effect {truth:+.3f}" if truth is not None else ""
+        typer.echo(f"  {name:<14}{value:+.4f}{extra}")
+    check = result["ranking_check"]
+    typer.echo(f"policy value of each ranking ({check['unit']}; 95% interval):")
+    for name, entry in result["policy_values"].items():
+        mark = "  <- chosen" if entry["chosen"] else ""
+        typer.echo(
+            f"  {name:<14}{entry['estimate']:>10,.0f} [{entry['ci_low']:>9,.0f}, "
+            f"{entry['ci_high']:>9,.0f}]  overlap only {entry['overlap_only']['estimate']:>9,.0f}"
+            f"{mark}"
+        )
+    typer.echo(f"ranking: {check['chosen']}: {check['reason']}")
+    typer.echo(f"overlap: {result['overlap_advice']}")
+    if report:
+        typer.echo(f"report: {report}")
