@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ from features.retailer import (
 from planning.feedback import PlanFeedback
 from planning.optimise import PlanRules, WeekPlan, haversine_km, plan_week
 from planning.purpose import (
+    PeerFigures,
     benefit_reason,
     choose_purposes,
     peer_brands,
@@ -166,12 +168,29 @@ def prepare_week(
     horizon_weeks: int = 8,
     history: RetailerHistory | None = None,
 ) -> PlanContext:
-    """Features of every retailer at risk as of the week's Monday, with benefits and purposes."""
+    """Features of every retailer at risk as of the week's Monday, with benefits and purposes.
+
+    The steps are public so that an engine preparing the week in parts (a group of managers
+    each, ``serving.batch_spark``) runs this same code: ``week_dates`` and ``score_week``
+    per part, ``WeekFigures`` once on the whole, then ``finish_week`` per part.
+    """
     history = history or prepare_history(tables)
+    monday, as_of = week_dates(history, week)
+    notes = list(models.notes)
+    scored = score_week(history, as_of, models, horizon_weeks, notes)
+    if scored.frame.empty:
+        raise UserInputError(f"no retailer at risk on {as_of.date()}")
+    finish_week(scored, history, models, WeekFigures.of(scored), horizon_weeks, notes)
+    calendar = WorkingCalendar(tables.get("working_days"))
+    return PlanContext(tables, history, monday, scored.frame, notes, horizon_weeks, calendar)
+
+
+def week_dates(history: RetailerHistory, week: str | None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The week's Monday and the features' as-of date; raises for a week outside the data."""
+    last = history.last_day
     week = week or default_week(history)
     monday = parse_week(week)
     t = to_days(monday)
-    last = history.last_day
     first_open = last + 7 - pd.Timestamp(last, unit="D").weekday()
     earliest, latest = plannable_days(history)
     if t < earliest:
@@ -184,25 +203,77 @@ def prepare_week(
             f"--week {week} is more than {MAX_WEEKS_AHEAD} weeks after the data "
             f"(last day {pd.Timestamp(last, unit='D').date()}); plans need recent data"
         )
-    as_of = pd.Timestamp(min(t, last + 1), unit="D")
-    notes = list(models.notes)
-    snapshot = retailer_snapshot(history, as_of, horizon_weeks)
-    frame = snapshot.frame
+    return monday, pd.Timestamp(min(t, last + 1), unit="D")
+
+
+@dataclass
+class ScoredWeek:
+    """Each retailer at risk with its churn risk and, where the benefit reads it, its
+    estimated visit effect: what depends on the retailer's own records only."""
+
+    frame: pd.DataFrame
+    as_of: pd.Timestamp
+    thin: bool  # too little history for the models: the rules decide
+    effect: np.ndarray | None
+
+
+def score_week(
+    history: RetailerHistory,
+    as_of: pd.Timestamp,
+    models: Models,
+    horizon_weeks: int,
+    notes: list[Note | str],
+) -> ScoredWeek:
+    """Features at ``as_of`` (records strictly before it), churn risk and visit effect."""
+    frame = retailer_snapshot(history, as_of, horizon_weeks).frame
+    thin = (history.last_day - history.first_day) < 7 * THIN_HISTORY_WEEKS
     if frame.empty:
-        raise UserInputError(f"no retailer at risk on {as_of.date()}")
+        return ScoredWeek(frame, as_of, thin, None)
     frame = frame.assign(
         value_at_risk=frame["baseline_weekly_value"].astype(float) * horizon_weeks
     )
-    thin = (last - history.first_day) < 7 * THIN_HISTORY_WEEKS
     churn_p, reasons = _churn(frame, models, thin, notes)
     frame["churn_probability"] = churn_p
     frame["reasons"] = reasons
-    frame["expected_benefit"] = _benefit(frame, models, thin, horizon_weeks, notes)
-    frame["purpose"] = choose_purposes(frame)
-    frame["peer_brands_per_order"] = peer_brands(frame).to_numpy()
-    _add_last_complaint(frame, history, to_days(as_of))
-    calendar = WorkingCalendar(tables.get("working_days"))
-    return PlanContext(tables, history, monday, frame, notes, horizon_weeks, calendar)
+    return ScoredWeek(frame, as_of, thin, _effect(frame, models, thin))
+
+
+@dataclass(frozen=True)
+class WeekFigures:
+    """Figures of all the week's retailers that each one's benefit and purpose read."""
+
+    peers: PeerFigures
+    mean_effect: float  # the average estimated visit effect; NaN without estimates
+
+    @classmethod
+    def of(cls, scored: ScoredWeek) -> WeekFigures:
+        return cls(PeerFigures.of(scored.frame), exact_nanmean(scored.effect))
+
+
+def exact_nanmean(values: np.ndarray | None) -> float:
+    """The mean of the finite values, exactly rounded: the same whatever their order, so a
+    week scored in parts gives the mean of the week scored whole."""
+    if values is None:
+        return math.nan
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    return math.fsum(values) / len(values) if len(values) else math.nan
+
+
+def finish_week(
+    scored: ScoredWeek,
+    history: RetailerHistory,
+    models: Models,
+    figures: WeekFigures,
+    horizon_weeks: int,
+    notes: list[Note | str],
+) -> None:
+    """Benefits, purposes and last complaints added to ``scored.frame`` (in place)."""
+    frame = scored.frame
+    frame["expected_benefit"] = _benefit(scored, models, horizon_weeks, notes, figures.mean_effect)
+    frame["purpose"] = choose_purposes(frame, figures=figures.peers)
+    frame["peer_brands_per_order"] = peer_brands(frame, figures.peers).to_numpy()
+    _add_last_complaint(frame, history, to_days(scored.as_of))
 
 
 def _add_last_complaint(frame: pd.DataFrame, history: RetailerHistory, t: int) -> None:
@@ -236,7 +307,9 @@ def _churn(frame, models: Models, thin: bool, notes: list[str]):
     return 1 - np.exp(-np.maximum(weeks - 1, 0) / 3), [[] for _ in range(len(frame))]
 
 
-def saved_value(effect: np.ndarray, usual_value: np.ndarray) -> np.ndarray:
+def saved_value(
+    effect: np.ndarray, usual_value: np.ndarray, mean_effect: float | None = None
+) -> np.ndarray:
     """Yuan a visit is expected to save: the estimated relative lift times the usual value.
 
     Per-retailer effect estimates are noisy (they rank the true effects with a Spearman of
@@ -245,7 +318,8 @@ def saved_value(effect: np.ndarray, usual_value: np.ndarray) -> np.ndarray:
     raw estimates.
     """
     effect = np.asarray(effect, dtype=float)
-    shrunk = EFFECT_SHRINK * effect + (1 - EFFECT_SHRINK) * np.nanmean(effect)
+    mean = np.nanmean(effect) if mean_effect is None else mean_effect
+    shrunk = EFFECT_SHRINK * effect + (1 - EFFECT_SHRINK) * mean
     return np.maximum(shrunk, 0) * np.nan_to_num(np.asarray(usual_value, dtype=float))
 
 
@@ -275,22 +349,38 @@ def ranked_benefit(
     return scores[ranking.name] * ranking.yuan_per_score
 
 
-def _benefit(frame, models: Models, thin: bool, horizon: int, notes: list[str]) -> np.ndarray:
+def _ranked(models: Models, thin: bool) -> bool:
+    """Whether the week's benefit is a simple ranking the self-check chose."""
     ranking = models.ranking
-    if ranking is not None and ranking.name != EFFECT_RANKING and not thin:
+    return ranking is not None and ranking.name != EFFECT_RANKING and not thin
+
+
+def _effect(frame: pd.DataFrame, models: Models, thin: bool) -> np.ndarray | None:
+    """The effect model's estimates, when the week's benefit is read from them."""
+    if _ranked(models, thin) or models.effect is None or thin:
+        return None
+    features = models.effect.metadata.get_input_schema().input_names()
+    if not set(features) <= set(frame.columns):
+        return None
+    return models.effect.predict(model_input(frame, features))["visit_effect"].to_numpy(float)
+
+
+def _benefit(
+    scored: ScoredWeek, models: Models, horizon: int, notes: list[str], mean_effect: float
+) -> np.ndarray:
+    frame, thin, ranking = scored.frame, scored.thin, models.ranking
+    if _ranked(models, thin):
         notes.append(Note.of("ranking_checked", ranking=ranking.name, reason=ranking.reason))
         return ranked_benefit(frame, ranking, frame["churn_probability"].to_numpy(), horizon)
+    if scored.effect is not None:
+        usual = frame["baseline_weekly_value"].to_numpy(float) * horizon
+        notes.append(
+            Note.of("ranking_checked", ranking=EFFECT_RANKING, reason=ranking.reason)
+            if ranking is not None
+            else Note.of("ranking_unchecked", ranking=EFFECT_RANKING)
+        )
+        return saved_value(scored.effect, usual, mean_effect)
     if models.effect is not None and not thin:
-        features = models.effect.metadata.get_input_schema().input_names()
-        if set(features) <= set(frame.columns):
-            effect = models.effect.predict(model_input(frame, features))["visit_effect"]
-            usual = frame["baseline_weekly_value"].to_numpy(float) * horizon
-            notes.append(
-                Note.of("ranking_checked", ranking=EFFECT_RANKING, reason=ranking.reason)
-                if ranking is not None
-                else Note.of("ranking_unchecked", ranking=EFFECT_RANKING)
-            )
-            return saved_value(effect.to_numpy(float), usual)
         notes.append(Note.of("effect_needs_features"))
     notes.append(Note.of("benefit_fallback", share=FALLBACK_EFFECT_SHARE))
     return frame["churn_probability"] * frame["value_at_risk"] * FALLBACK_EFFECT_SHARE

@@ -25,6 +25,8 @@ matter; this one delivers over 95% (tests/planning/test_purpose.py checks it on 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -58,8 +60,48 @@ def worth_winning_back(features: pd.DataFrame) -> np.ndarray:
 HIGH_VALUE_QUANTILE = 0.8
 
 
-def _signals(features: pd.DataFrame, high_value_quantile: float = HIGH_VALUE_QUANTILE):
-    """The masks the purpose rules read, and the numbers behind them."""
+@dataclass(frozen=True)
+class PeerFigures:
+    """What a retailer's purpose is measured against: figures of all the retailers planned
+    together (the high-value line, median brands per order by format). One week's plans
+    share them, so an engine that prepares the week in parts computes them once on the
+    whole and hands them to each part."""
+
+    value_threshold: float
+    brands_by_format: dict[str, float] | None  # None: no format column, one median for all
+    brands_median: float
+
+    @classmethod
+    def of(
+        cls, features: pd.DataFrame, high_value_quantile: float = HIGH_VALUE_QUANTILE
+    ) -> PeerFigures:
+        value = _col(features, "baseline_weekly_value")
+        threshold = (
+            float(np.nanquantile(value, high_value_quantile))
+            if np.isfinite(value).any()
+            else np.inf
+        )
+        brands = pd.Series(_col(features, "brands_per_order_26w"), index=features.index)
+        by_format = None
+        if "format" in features:
+            by_format = brands.groupby(features["format"].astype(str)).median().to_dict()
+        return cls(threshold, by_format, float(brands.median()))
+
+    def peer_brands(self, features: pd.DataFrame) -> np.ndarray:
+        """Median brands per order among retailers of the same format (all, without one)."""
+        if self.brands_by_format is None or "format" not in features:
+            return np.full(len(features), self.brands_median)
+        groups = features["format"].astype(str)
+        return groups.map(self.brands_by_format).to_numpy(dtype=float)
+
+
+def _signals(
+    features: pd.DataFrame,
+    high_value_quantile: float = HIGH_VALUE_QUANTILE,
+    figures: PeerFigures | None = None,
+):
+    """The masks the purpose rules read, and the numbers behind them (``figures`` of the
+    whole week when ``features`` is a part of it)."""
     days_since_complaint = np.nan_to_num(_col(features, "days_since_last_complaint"), nan=np.inf)
     satisfaction = _col(features, "latest_satisfaction")
     days_since_survey = np.nan_to_num(_col(features, "days_since_survey"), nan=np.inf)
@@ -70,8 +112,9 @@ def _signals(features: pd.DataFrame, high_value_quantile: float = HIGH_VALUE_QUA
     brands = _col(features, "brands_per_order_26w")
     age = _col(features, "customer_age_days")
     value = _col(features, "baseline_weekly_value")
-    threshold = np.nanquantile(value, high_value_quantile) if np.isfinite(value).any() else np.inf
-    peer_brands = _peer_median(features, brands)
+    figures = figures or PeerFigures.of(features, high_value_quantile)
+    threshold = figures.value_threshold
+    peer_brands = figures.peer_brands(features)
     m = {
         "recent_complaint": days_since_complaint <= RECENT_DAYS,
         "poor_survey": (satisfaction <= 2) & (days_since_survey <= RECENT_DAYS),
@@ -94,10 +137,12 @@ def _signals(features: pd.DataFrame, high_value_quantile: float = HIGH_VALUE_QUA
 
 
 def choose_purposes(
-    features: pd.DataFrame, high_value_quantile: float = HIGH_VALUE_QUANTILE
+    features: pd.DataFrame,
+    high_value_quantile: float = HIGH_VALUE_QUANTILE,
+    figures: PeerFigures | None = None,
 ) -> pd.Series:
     """The purpose of visiting each retailer now, from its point-in-time features."""
-    m, _ = _signals(features, high_value_quantile)
+    m, _ = _signals(features, high_value_quantile, figures)
     purpose = np.select(
         [m["complaint"], m["decline"], m["new"], m["thin_mix"], m["key"]],
         [
@@ -118,19 +163,10 @@ def choose_purposes(
     return pd.Series(purpose, index=features.index, name="purpose")
 
 
-def peer_brands(features: pd.DataFrame) -> pd.Series:
+def peer_brands(features: pd.DataFrame, figures: PeerFigures | None = None) -> pd.Series:
     """Median brands per order of shops of the same format (the brand-cultivation yardstick)."""
-    _, numbers = _signals(features)
+    _, numbers = _signals(features, figures=figures)
     return pd.Series(numbers["peer_brands"], index=features.index, name="peer_brands_per_order")
-
-
-def _peer_median(features: pd.DataFrame, values: np.ndarray) -> np.ndarray:
-    """Median of ``values`` among retailers of the same format (all retailers without one)."""
-    series = pd.Series(values, index=features.index)
-    if "format" not in features:
-        return np.full(len(values), series.median())
-    groups = features["format"].astype(str)
-    return series.groupby(groups).transform("median").to_numpy(dtype=float)
 
 
 def talking_point(purpose: str, language: str = "en") -> str:
