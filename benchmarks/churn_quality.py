@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from evaluation.churn_oracle import oracle_churn_probability
 from features.retailer import prepare_history
 from features.validate import load_dataset
 from simulator import SimulationConfig, Territory, export_dataset
 from training.churn import ChurnConfig, plan_snapshots, train_churn
-from training.oracle import oracle_churn_probability
 
 MODELS = ("lightgbm", "logistic", "recency", "bgnbd", "oracle")
 

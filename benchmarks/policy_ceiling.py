@@ -27,11 +27,11 @@ import numpy as np
 import pandas as pd
 
 import planning.plan as plan_module
+from evaluation.policy import Observed, PolicyConfig, fit_estimators, run_policy
 from features.retailer import model_frame, prepare_history
 from features.validate import load_dataset
 from simulator.export import STATE_FILE, load_truth
 from simulator.territory import Territory
-from training.policy import Observed, PolicyConfig, fit_estimators, run_policy
 from training.visits import VisitEffectConfig, plan_weeks, visit_rows
 
 

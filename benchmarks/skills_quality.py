@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from evaluation.skills import evaluate_skills
 from simulator import SimulationConfig, Territory, export_dataset
-from training.skills_evaluate import evaluate_skills
 
 
 def run(data: Path) -> dict:

@@ -18,6 +18,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 
 import features
+from evaluation.churn_oracle import OracleUnavailable, has_truth, oracle_churn_probability
 from features.io import atomic_path
 from features.retailer import model_input
 from features.validate import load_dataset
@@ -34,7 +35,6 @@ from training.churn import (
     train_churn,
 )
 from training.metrics import score_metrics
-from training.oracle import OracleUnavailable, has_truth, oracle_churn_probability
 from training.registry import (
     PromotionRule,
     announce_decision,

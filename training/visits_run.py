@@ -22,12 +22,12 @@ from matplotlib.figure import Figure
 from mlflow.models import infer_signature
 
 import features
+from evaluation.churn_oracle import has_truth
 from features.retailer import model_input
 from features.validate import load_dataset
 from fieldcoach.settings import Settings
 from training.churn import data_fingerprint
 from training.churn_run import _requirements
-from training.oracle import has_truth
 from training.registry import (
     PromotionRule,
     announce_decision,

@@ -22,8 +22,8 @@ def evaluate_skills_command(
     budget_hours: Annotated[float | None, typer.Option(help="Hours per quarter.")] = None,
 ) -> None:
     """Fit before the snapshot; Spearman per skill, course effects and recommendation gain."""
+    from evaluation.skills import evaluate_skills
     from training.churn import parse_date
-    from training.skills_evaluate import evaluate_skills
     from training.skills_run import write_report
 
     with user_errors():
@@ -67,15 +67,15 @@ def evaluate_policy(
     """Run every visit policy on the simulator from the data's end and compare what each keeps."""
     import json
 
-    from features.io import atomic_path
-    from fieldcoach.settings import get_settings
-    from training.policy import (
+    from evaluation.policy import (
         POLICIES,
         PolicyConfig,
         evaluate_policies,
         log_policy_run,
         policy_chart,
     )
+    from features.io import atomic_path
+    from fieldcoach.settings import get_settings
 
     with user_errors():
         config = PolicyConfig(

@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from evaluation.churn_oracle import has_truth, oracle_churn_probability
 from features.reasons import top_reasons
 from features.retailer import build_retailer_features, prepare_history
 from features.validate import load_dataset
 from simulator import SimulationConfig, Territory, export_dataset
 from simulator.export import load_truth
 from training.churn import ChurnConfig, model_frame, plan_snapshots, train_churn
-from training.oracle import has_truth, oracle_churn_probability
 
 CONFIG = ChurnConfig(tune=False)
 METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "precision_top10", "recall_top10")

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evaluation.skills import evaluate_fitted
 from features.contract import SKILLS
 from features.errors import UserInputError
 from features.manager import parse_courses
@@ -22,7 +23,6 @@ from training.courses import (
     shrink_effects,
 )
 from training.skills import SkillsConfig, filter_skills
-from training.skills_evaluate import evaluate_fitted
 from training.skills_run import fit_skills
 
 DAY0 = pd.Timestamp("2024-01-01")

@@ -7,9 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from evaluation.policy import POLICIES, PolicyConfig, evaluate_policies, run_policy
 from fieldcoach.cli import app
 from simulator import SimulationConfig, Territory, export_dataset
-from training.policy import POLICIES, PolicyConfig, evaluate_policies, run_policy
 
 runner = CliRunner()
 
@@ -42,9 +42,9 @@ def test_the_oracle_keeps_more_than_current_practice(report):
 
 
 def test_same_seed_same_policy_same_result(data):
+    from evaluation.policy import Observed
     from features.validate import load_dataset
     from simulator.export import STATE_FILE
-    from training.policy import Observed
 
     start = Territory.load(data / STATE_FILE)
     start.records.clear()
