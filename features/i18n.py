@@ -480,6 +480,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{count} visits have no expected benefit by the ranking and fill the week by "
         "rotation (most overdue first)",
     ),
+    "win_back_candidates": (
+        "{count}户近{weeks}周没有订货、但仍可能回来的客户列为挽回拜访候选。",
+        "{count} retailers with no order in the last {weeks} weeks that may still come back are "
+        "win-back candidates",
+    ),
     "solver_time_cap": (
         "求解在{seconds}秒安全时限前未达{solutions}个解而停止：重新计划可能得到不同结果。",
         "the solver stopped at its {seconds} s safety cap before {solutions} solutions: a "

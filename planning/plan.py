@@ -41,6 +41,7 @@ from planning.purpose import (
     purpose_reasons,
     talking_point,
 )
+from planning.win_back import add_win_back, win_back_note
 
 EFFECT_RANKING = "effect_model"
 # What each ranking the self-check of `train visits` may choose means, in the plan's notes.
@@ -273,6 +274,11 @@ def finish_week(
     frame["expected_benefit"] = _benefit(scored, models, horizon_weeks, notes, figures.mean_effect)
     frame["purpose"] = choose_purposes(frame, figures=figures.peers)
     frame["peer_brands_per_order"] = peer_brands(frame, figures.peers).to_numpy()
+    if not scored.thin:
+        lift = figures.mean_effect
+        scored.frame = frame = add_win_back(
+            frame, history, scored.as_of, models.churn, horizon_weeks, lift
+        )
     _add_last_complaint(frame, history, to_days(scored.as_of))
 
 
@@ -495,6 +501,7 @@ def plan_manager_languages(
     shown = [c for c in ("name", "address") if c in retailers.columns]
     mine = mine.join(retailers[["lat", "lon", *shown]], on="retailer_id")
     mine = mine[mine["lat"].notna() & mine["lon"].notna()].reset_index(drop=True)
+    notes += win_back_note(mine, context.horizon_weeks)
     since = (
         mine["days_since_last_visit"].to_numpy(float)
         if "days_since_last_visit" in mine
@@ -522,6 +529,8 @@ def plan_manager_languages(
         week_end = offsets[-1] + 1 if offsets else days
         due = np.isnan(since) | (since + lead + week_end > max_days_between_visits)
         due &= earliest < rules.days  # a retailer left out is not due this week
+        if "lapsed" in mine:  # the rule is for retailers still ordering, not win-backs
+            due &= ~mine["lapsed"].fillna(False).to_numpy(bool)
         # A due stop still needs a value for the ranking; zero would hide it.
         benefit = np.where(due, np.maximum(benefit, 0.01), benefit)
         if due.sum() > rules.capacity:

@@ -290,6 +290,8 @@ def purpose_reasons(row: pd.Series) -> list[dict[str, str]]:
                 "territory, ordering steadily.",
             )
         )
+    elif purpose == "win_back":
+        out.append(_win_back_reason(row))
     else:
         level = _get(row, "recent_level_vs_baseline")
         if np.isfinite(level):
@@ -303,6 +305,23 @@ def purpose_reasons(row: pd.Series) -> list[dict[str, str]]:
                 )
             )
     return out
+
+
+def _win_back_reason(row: pd.Series) -> dict[str, str]:
+    """Weeks since the last order, what it used to order and its chance of coming back."""
+    days = _get(row, "days_since_last_order")
+    usual = _get(row, "usual_weekly_value")
+    usual = _get(row, "baseline_weekly_value") if not np.isfinite(usual) else usual
+    chance = round((1 - _get(row, "churn_probability")) * 100)
+    last = (pd.Timestamp(row["as_of"]) - pd.Timedelta(days=days)).date()
+    weeks = round(days / 7)
+    return _reason(
+        "win_back",
+        f"已经{weeks}周没有订货（最后一次在{last}），此前常态每周约{yuan(usual)}元；"
+        f"回来订货的可能约{chance}%。",
+        f"It has not ordered for {weeks} weeks (last on {last}); it used to order about "
+        f"{yuan(usual)} yuan a week, and the chance it comes back is about {chance}%.",
+    )
 
 
 def benefit_reason(benefit: float, value_at_risk: float, horizon_weeks: int) -> dict[str, str]:
