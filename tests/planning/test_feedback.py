@@ -52,7 +52,7 @@ def manager(new_year_tables):
 def test_a_shop_closed_for_works_leaves_this_and_next_weeks_plans(
     context, manager, new_year_tables
 ):
-    plan = plan_manager(context, manager, language="zh", time_limit_s=0.3)
+    plan = plan_manager(context, manager, language="zh", solution_limit=10)
     top = plan["visits"][0]["retailer_id"]
     feedback = build_feedback(
         [
@@ -65,11 +65,11 @@ def test_a_shop_closed_for_works_leaves_this_and_next_weeks_plans(
         ],
         [],
     )
-    again = plan_manager(context, manager, language="zh", time_limit_s=0.3, feedback=feedback)
+    again = plan_manager(context, manager, language="zh", solution_limit=10, feedback=feedback)
     assert top not in {v["retailer_id"] for v in again["visits"]}
     assert any(top in n and "暂停营业" in n and "2026-01-26" in n for n in again["notes"])
     later = prepare_week(new_year_tables, "2026-W02", Models())
-    next_week = plan_manager(later, manager, time_limit_s=0.3, feedback=feedback)
+    next_week = plan_manager(later, manager, solution_limit=10, feedback=feedback)
     assert top not in {v["retailer_id"] for v in next_week["visits"]}
     assert any(top in n and "closed for now" in n for n in next_week["notes"])
 
@@ -77,7 +77,7 @@ def test_a_shop_closed_for_works_leaves_this_and_next_weeks_plans(
 def test_a_done_visit_counts_for_the_gap_and_the_frequency_rule(context, manager):
     rule = 28
     plan = plan_manager(
-        context, manager, time_limit_s=0.3, max_days_between_visits=rule, capacity=80
+        context, manager, solution_limit=10, max_days_between_visits=rule, capacity=80
     )
     due = [v["retailer_id"] for v in plan["visits"] if v["due"]]
     assert due, "the territory needs retailers falling due for this test"
@@ -88,7 +88,7 @@ def test_a_done_visit_counts_for_the_gap_and_the_frequency_rule(context, manager
     again = plan_manager(
         context,
         manager,
-        time_limit_s=0.3,
+        solution_limit=10,
         max_days_between_visits=rule,
         capacity=80,
         feedback=feedback,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from serving.db import make_engine, session_factory
 from serving.security import find_key
 
@@ -116,3 +118,14 @@ def test_a_bad_setting_is_one_line_not_a_traceback(tmp_path, monkeypatch) -> Non
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: bad setting: FIELDCOACH_API_PORT")
         assert "Traceback" not in result.output and result.exception.__class__ is SystemExit
+
+
+def test_models_list_shows_the_metric_the_promotion_rule_used(home, monkeypatch) -> None:
+    """`models list` names the rule's metric (Brier for churn) next to ROC-AUC and ECE."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{(home / 'mlflow.db').resolve()}")
+    result = _cli(home, monkeypatch, "models", "list")
+    assert result.exit_code == 0, result.output
+    churn = [line for line in result.output.splitlines() if line.startswith("retailer-churn")]
+    assert churn, result.output
+    assert any(re.search(r"brier 0\.\d+ \(promotion rule\)", line) for line in churn), churn
+    assert any("roc_auc 0." in line for line in churn), churn
