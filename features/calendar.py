@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.errors import UserInputError
+
 # First day of the lunar year (春节).
 CHINESE_NEW_YEAR: dict[int, str] = {
     2016: "2016-02-08",
@@ -67,6 +69,14 @@ def new_year_factor(days_since_epoch: np.ndarray) -> np.ndarray:
     for week, factor in factors.items():
         out[offset == week] = factor
     return out
+
+
+def parse_date(value: str | pd.Timestamp, option: str) -> pd.Timestamp:
+    """A date the user gave (``option`` names where), as midnight; a clear error if not one."""
+    try:
+        return pd.Timestamp(value).normalize()
+    except (ValueError, TypeError):
+        raise UserInputError(f"{option} {value!r} is not a date (use YYYY-MM-DD)") from None
 
 
 def to_days(timestamp: str | pd.Timestamp) -> int:

@@ -103,13 +103,6 @@ class SnapshotPlan:
     step_weeks: int = 4
 
 
-def parse_date(value: str | pd.Timestamp, option: str) -> pd.Timestamp:
-    try:
-        return pd.Timestamp(value).normalize()
-    except (ValueError, TypeError):
-        raise UserInputError(f"{option} {value!r} is not a date (use YYYY-MM-DD)") from None
-
-
 def _latest_cutoff(last: int, horizon_weeks: int) -> tuple[int, int]:
     """The last day whose label window fits in the data, and the Monday on or before it."""
     latest = last + 1 - 7 * horizon_weeks

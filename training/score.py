@@ -8,6 +8,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
+from features.calendar import parse_date
 from features.errors import UserInputError
 from features.retailer import (
     build_retailer_features,
@@ -17,7 +18,6 @@ from features.retailer import (
 )
 from features.validate import load_dataset
 from fieldcoach.settings import Settings
-from training.churn import parse_date
 from training.registry import CHAMPION, configure_mlflow
 
 CHURN_MODEL = "retailer-churn"

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 import mlflow
 import pandas as pd
 
+from features.calendar import parse_date
 from features.errors import UserInputError
 from features.retailer import CATEGORICAL, model_input
 from fieldcoach.settings import Settings
-from training.churn import parse_date
 from training.registry import CHAMPION, configure_mlflow
 from training.score import CHURN_MODEL, score_rows
 

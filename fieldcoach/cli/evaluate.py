@@ -23,7 +23,7 @@ def evaluate_skills_command(
 ) -> None:
     """Fit before the snapshot; Spearman per skill, course effects and recommendation gain."""
     from evaluation.skills import evaluate_skills
-    from training.churn import parse_date
+    from features.calendar import parse_date
     from training.skills_run import write_report
 
     with user_errors():

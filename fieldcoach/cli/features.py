@@ -33,10 +33,10 @@ def features_build(
     engine: EngineOption = None,
 ) -> None:
     """Write retailer features as of each date, from records strictly before it."""
+    from features.calendar import parse_date
     from features.io import write_table
     from features.retailer import build_retailer_features, check_as_of, prepare_history
     from features.validate import load_dataset
-    from training.churn import parse_date
 
     if resolve_engine(engine) == "spark":
         return _features_build_spark(data, as_of, spark_output(out), active_weeks)
@@ -61,9 +61,9 @@ def features_build(
 
 
 def _features_build_spark(data: str, as_of: list[str], out: str, active_weeks: int) -> None:
+    from features.calendar import parse_date
     from features.engines.spark import build_retailer_features_spark
     from features.engines.spark_session import read_spark_tables, write_parquet
-    from training.churn import parse_date
 
     with user_errors():
         dates = [parse_date(d, "--as-of") for d in as_of]

@@ -28,8 +28,8 @@ def train_skills_command(
     ] = None,
 ) -> None:
     """Fit skill estimates, importances, targets and course effects; register manager-skills."""
+    from features.calendar import parse_date
     from fieldcoach.settings import get_settings
-    from training.churn import parse_date
     from training.skills_run import run_skills_training, write_report
 
     with user_errors():
@@ -72,8 +72,9 @@ def train_churn_command(
     tune: Annotated[bool, typer.Option(help="Rolling-origin search of LightGBM settings.")] = True,
 ) -> None:
     """Train the churn model and baselines, report on the holdout, register in MLflow."""
+    from features.calendar import parse_date
     from fieldcoach.settings import get_settings
-    from training.churn import ChurnConfig, parse_date
+    from training.churn import ChurnConfig
     from training.churn_run import run_churn_training, write_report
 
     with user_errors():
