@@ -26,7 +26,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-import planning.plan as plan_module
+import features.rankings as rankings_module
 from evaluation.policy import Observed, PolicyConfig, fit_estimators, run_policy
 from features.retailer import model_frame, prepare_history
 from features.validate import load_dataset
@@ -106,18 +106,18 @@ def main() -> None:
 
     observed = Observed(tables)
     runs = {"rotation": [], "risk": [], "planner": [], "feature_ceiling": [], "oracle": []}
-    default_shrink = plan_module.EFFECT_SHRINK
+    default_shrink = rankings_module.EFFECT_SHRINK
     for seed in range(args.seeds):
         for name in runs:
             policy = "planner" if name == "feature_ceiling" else name
-            plan_module.EFFECT_SHRINK = (
+            rankings_module.EFFECT_SHRINK = (
                 args.shrink if name == "feature_ceiling" else (default_shrink)
             )
             use = ceiling if name == "feature_ceiling" else estimators
             value = run_policy(policy, start, observed, use, config, seed)["retained_value"]
             runs[name].append(value)
             print(f"seed {seed} {name:<16} retained value {value:>14,.0f}", flush=True)
-    plan_module.EFFECT_SHRINK = default_shrink
+    rankings_module.EFFECT_SHRINK = default_shrink
 
     rotation = np.array(runs["rotation"])
     saved = {name: np.array(values) - rotation for name, values in runs.items()}

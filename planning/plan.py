@@ -24,6 +24,13 @@ import pandas as pd
 from features.calendar import WorkingCalendar, to_days, week_working_offsets
 from features.errors import UserInputError
 from features.i18n import LANGUAGES, PURPOSE_NAMES, Note, check_language, pick, render_notes
+from features.rankings import (
+    EFFECT_RANKING,
+    NEVER_VISITED_DAYS,
+    RANKING_LABELS,
+    saved_value,
+    simple_ranking_scores,
+)
 from features.reasons import restate
 from features.retailer import (
     RetailerHistory,
@@ -43,17 +50,6 @@ from planning.purpose import (
 )
 from planning.win_back import add_win_back, win_back_note
 
-EFFECT_RANKING = "effect_model"
-# What each ranking the self-check of `train visits` may choose means, in the plan's notes.
-RANKING_LABELS = {
-    EFFECT_RANKING: "the visit-effect model's expected saved value",
-    "churn_x_value": "churn probability x value at risk",
-    "churn": "churn probability",
-    "value": "usual order value",
-    "rotation": "days since the last visit (the current rotation)",
-}
-NEVER_VISITED_DAYS = 365.0  # a never-visited retailer counts as a year overdue for rotation
-EFFECT_SHRINK = 0.5  # weight of a retailer's own estimated effect against the average
 FALLBACK_EFFECT_SHARE = 0.25  # share of value at risk a visit saves when no effect model exists
 THIN_HISTORY_WEEKS = 26
 # Plans stop at the local search's optimum or after this many improving solutions, so the
@@ -311,35 +307,6 @@ def _churn(frame, models: Models, thin: bool, notes: list[str]):
     notes.append(Note.of("churn_recency_rule"))
     weeks = frame["days_since_last_order"].to_numpy(float) / 7
     return 1 - np.exp(-np.maximum(weeks - 1, 0) / 3), [[] for _ in range(len(frame))]
-
-
-def saved_value(
-    effect: np.ndarray, usual_value: np.ndarray, mean_effect: float | None = None
-) -> np.ndarray:
-    """Yuan a visit is expected to save: the estimated relative lift times the usual value.
-
-    Per-retailer effect estimates are noisy (they rank the true effects with a Spearman of
-    0.2-0.35 on simulated territories), so each is shrunk halfway towards this week's
-    average effect; in the policy evaluation this kept about a quarter more value than the
-    raw estimates.
-    """
-    effect = np.asarray(effect, dtype=float)
-    mean = np.nanmean(effect) if mean_effect is None else mean_effect
-    shrunk = EFFECT_SHRINK * effect + (1 - EFFECT_SHRINK) * mean
-    return np.maximum(shrunk, 0) * np.nan_to_num(np.asarray(usual_value, dtype=float))
-
-
-def simple_ranking_scores(
-    frame: pd.DataFrame, churn_p: np.ndarray, horizon: int
-) -> dict[str, np.ndarray]:
-    """The simple rankings' scores (higher = visit first); see ``RANKING_LABELS``."""
-    usual = np.nan_to_num(frame["baseline_weekly_value"].to_numpy(float) * horizon)
-    churn_p = np.asarray(churn_p, dtype=float)
-    scores = {"churn_x_value": churn_p * usual, "churn": churn_p, "value": usual}
-    if "days_since_last_visit" in frame:
-        since = frame["days_since_last_visit"].astype(float).to_numpy()
-        scores["rotation"] = np.where(np.isnan(since), NEVER_VISITED_DAYS, since)
-    return scores
 
 
 def ranked_benefit(

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planning.plan import (
+from features.rankings import (
     EFFECT_RANKING,
     RANKING_LABELS,
     saved_value,
