@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from features.calendar import to_days
-from simulator.export import TRUTH_DIR
+from simulator.export import TRUTH_DIR, has_truth
 from simulator.territory import SimulationConfig, Territory
 
 
@@ -25,8 +26,25 @@ class OracleUnavailable(RuntimeError):
     """No simulator truth to compute the oracle from."""
 
 
-def has_truth(data_dir: Path) -> bool:
-    return (Path(data_dir) / TRUTH_DIR / "params.json").exists()
+ChurnOracle = Callable[[pd.Timestamp, int], tuple[pd.Series | None, str | None]]
+
+
+def oracle_for(data_dir: Path) -> ChurnOracle | None:
+    """The oracle as ``training.churn_run.run_churn_training`` takes it; None without truth.
+
+    Called with the holdout cutoff and the horizon, it gives the true churn probabilities,
+    or None and why the territory has none (a custom plan steered it, say).
+    """
+    if not has_truth(data_dir):
+        return None
+
+    def at(cutoff: pd.Timestamp, horizon_weeks: int) -> tuple[pd.Series | None, str | None]:
+        try:
+            return oracle_churn_probability(data_dir, cutoff, horizon_weeks), None
+        except OracleUnavailable as exc:
+            return None, str(exc)
+
+    return at
 
 
 def _replay(data_dir: Path, as_of: pd.Timestamp) -> tuple[Territory, int]:

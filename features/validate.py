@@ -241,7 +241,7 @@ class _Table:
         )
 
 
-def _kind(dtype: Any) -> str:
+def column_kind(dtype: Any) -> str:
     name = str(dtype).lower()
     if name.startswith("datetime"):
         return "date"
@@ -313,7 +313,7 @@ def describe_check(check: pa.Check) -> str:
 def type_name(dtype: Any) -> str:
     """The contract type of a schema column in words: text, number, whole number, date."""
     return {"text": "text", "number": "number", "integer": "whole number", "date": "date"}[
-        _kind(dtype)
+        column_kind(dtype)
     ]
 
 
@@ -678,7 +678,7 @@ def validate_tables(
                 if spec.required:
                     report.problems.append(table.problem(column, "required column missing"))
                 continue
-            problem = _coerce_column(table, column, _kind(spec.dtype))
+            problem = _coerce_column(table, column, column_kind(spec.dtype))
             if problem:
                 report.problems.append(problem)
         extra = [c for c in table.typed.columns if c not in schema.columns]

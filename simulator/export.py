@@ -285,6 +285,11 @@ def export_dataset(
     return rows
 
 
+def has_truth(data_dir: Path) -> bool:
+    """Whether ``data_dir`` was written by the simulator with its truth (evaluation only)."""
+    return (Path(data_dir) / TRUTH_DIR / "params.json").exists()
+
+
 def load_truth(data_dir: Path, table: str) -> pd.DataFrame:
     """A ground-truth table; for evaluation code only, never for a pipeline."""
     path = Path(data_dir) / TRUTH_DIR / f"{table}.parquet"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,6 @@ import pandas as pd
 from mlflow.models import infer_signature
 
 import features
-from evaluation.churn_oracle import OracleUnavailable, has_truth, oracle_churn_probability
-from features.io import atomic_path
 from features.retailer import model_input
 from features.validate import load_dataset
 from fieldcoach.settings import Settings
@@ -41,10 +40,24 @@ from training.registry import (
     configure_mlflow,
     decide_promotion,
     experiment_id,
+    pip_requirements,
     register_and_gate,
 )
 
+# Given the holdout cutoff and horizon: reference churn probabilities to report next to the
+# models (the simulator's truth, from evaluation.churn_oracle.oracle_for), or None and why.
+ReferenceScores = Callable[[pd.Timestamp, int], tuple[pd.Series | None, str | None]]
 CHURN_MODEL = "retailer-churn"
+# What the logged churn and visit-effect models import at inference.
+BOOSTER_REQUIREMENTS = (
+    "mlflow",
+    "lightgbm",
+    "pandas",
+    "numpy",
+    "pandera",
+    "pyarrow",
+    "scikit-learn",
+)
 # Brier, a proper score over every retailer: with a few dozen churners in a small
 # company's holdout, ROC-AUC differences between good rankings are noise.
 CHURN_RULE = PromotionRule(metric="brier", lower_is_better=True)
@@ -69,20 +82,22 @@ def run_churn_training(
     cutoff: pd.Timestamp | None = None,
     rule: PromotionRule | None = None,
     log=print,
+    oracle: ReferenceScores | None = None,
 ) -> dict[str, Any]:
-    """Train, evaluate, log to MLflow, register as challenger and apply the promotion rule."""
+    """Train, evaluate, log to MLflow, register as challenger and apply the promotion rule.
+
+    ``oracle``, when given, scores the holdout as a ceiling (reported as ``oracle``); it
+    only applies to the hard label, whose probability it is.
+    """
     rule = rule or CHURN_RULE
     dataset = load_dataset(data_dir)
-    oracle, oracle_note = None, None
-    if has_truth(data_dir) and config.label == "hard":
+    reference, oracle_note = None, None
+    if oracle is not None and config.label == "hard":
         from features.retailer import prepare_history
 
         plan = plan_snapshots(prepare_history(dataset.tables), config, cutoff)
-        try:
-            oracle = oracle_churn_probability(data_dir, plan.cutoff, config.horizon_weeks)
-        except OracleUnavailable as exc:
-            oracle_note = str(exc)
-    trained = train_churn(dataset.tables, config, cutoff, oracle)
+        reference, oracle_note = oracle(plan.cutoff, config.horizon_weeks)
+    trained = train_churn(dataset.tables, config, cutoff, reference)
     report = trained.report
     if oracle_note:
         report["oracle_unavailable"] = oracle_note
@@ -256,7 +271,7 @@ def _log_model(trained: TrainedChurn, kind: str = "lightgbm"):
             code_paths=[str(Path(features.__file__).parent)],
             signature=infer_signature(example, output),
             input_example=example,
-            pip_requirements=_requirements(),
+            pip_requirements=pip_requirements(*BOOSTER_REQUIREMENTS),
             metadata={
                 "horizon_weeks": trained.config.horizon_weeks,
                 "label": trained.config.label,
@@ -265,17 +280,3 @@ def _log_model(trained: TrainedChurn, kind: str = "lightgbm"):
                 "population_weeks": trained.config.population_weeks,
             },
         )
-
-
-def _requirements() -> list[str]:
-    from importlib.metadata import version
-
-    return [
-        f"{pkg}=={version(pkg)}"
-        for pkg in ("mlflow", "lightgbm", "pandas", "numpy", "pandera", "pyarrow", "scikit-learn")
-    ]
-
-
-def write_report(report: dict[str, Any], path: Path) -> None:
-    with atomic_path(Path(path)) as tmp:
-        tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))

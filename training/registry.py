@@ -30,6 +30,13 @@ from fieldcoach.registry import (  # noqa: F401  (training.registry's public API
 from fieldcoach.settings import Settings
 
 
+def pip_requirements(*packages: str) -> list[str]:
+    """The exact installed versions of ``packages``, for a logged model's environment."""
+    from importlib.metadata import version
+
+    return [f"{pkg}=={version(pkg)}" for pkg in packages]
+
+
 def configure_mlflow(settings: Settings) -> MlflowClient:
     """Point MLflow at the configured store (a SQLite file under the home by default)."""
     uri = settings.resolved_tracking_uri

@@ -23,7 +23,6 @@ from mlflow.models import infer_signature
 
 import features
 from features.errors import UserInputError
-from features.io import atomic_path
 from features.manager import build_manager_features, parse_courses
 from features.skill_plans import SkillsState
 from features.validate import load_dataset
@@ -40,6 +39,7 @@ from training.registry import (
     announce_decision,
     configure_mlflow,
     experiment_id,
+    pip_requirements,
     register_and_gate,
 )
 from training.skills import (
@@ -413,7 +413,7 @@ def _log_model(fitted: FittedSkills, held: FittedSkills | None, holdout: dict[st
             python_model=str(PYFUNC_CODE),
             artifacts={"state": str(state_path), "holdout": str(holdout_path)},
             code_paths=[str(Path(features.__file__).parent)],
-            pip_requirements=_requirements(),
+            pip_requirements=pip_requirements("mlflow", "pandas", "numpy", "pandera"),
             # Params must be in the signature, or MLflow drops them at predict time.
             signature=infer_signature(
                 pd.DataFrame({"manager_id": ["M"]}),
@@ -422,17 +422,6 @@ def _log_model(fitted: FittedSkills, held: FittedSkills | None, holdout: dict[st
             ),
             metadata={"as_of": fitted.state.as_of},
         )
-
-
-def _requirements() -> list[str]:
-    from importlib.metadata import version
-
-    return [f"{pkg}=={version(pkg)}" for pkg in ("mlflow", "pandas", "numpy", "pandera")]
-
-
-def write_report(report: dict[str, Any], path: Path) -> None:
-    with atomic_path(Path(path)) as tmp:
-        tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))
 
 
 def load_state(settings: Settings, model_uri: str | None = None) -> SkillsState:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,26 +23,21 @@ from matplotlib.figure import Figure
 from mlflow.models import infer_signature
 
 import features
-from evaluation.churn_oracle import has_truth
 from features.retailer import model_input
 from features.validate import load_dataset
 from fieldcoach.settings import Settings
 from training.churn import data_fingerprint
-from training.churn_run import _requirements
+from training.churn_run import BOOSTER_REQUIREMENTS
 from training.registry import (
     PromotionRule,
     announce_decision,
     configure_mlflow,
     experiment_id,
+    pip_requirements,
     register_and_gate,
 )
 from training.visit_policy import EFFECT_MODEL, check_rankings
-from training.visits import (
-    VisitEffect,
-    VisitEffectConfig,
-    effect_truth_correlation,
-    fit_visit_effect,
-)
+from training.visits import VisitEffect, VisitEffectConfig, fit_visit_effect
 
 VISIT_EFFECT_MODEL = "visit-effect"
 PYFUNC_CODE = Path(__file__).with_name("visits_pyfunc.py")
@@ -61,14 +57,19 @@ def run_visit_effect_training(
     settings: Settings,
     rule: PromotionRule = RULE,
     log=print,
+    truth_check: Callable[[VisitEffect], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Fit, evaluate, log to MLflow, register as challenger and apply the promotion rule."""
+    """Fit, evaluate, log to MLflow, register as challenger and apply the promotion rule.
+
+    ``truth_check``, when given, compares the fitted model with known true effects
+    (``evaluation.visits.truth_check_for``); its figures are reported as ``truth`` and never
+    reach the model.
+    """
     dataset = load_dataset(data_dir)
     model = fit_visit_effect(dataset.tables, config)
     report = model.report_
-    if has_truth(data_dir):
-        # Evaluation only: the simulator's true effects never reach the model.
-        report["truth"] = effect_truth_correlation(data_dir, model)
+    if truth_check is not None:
+        report["truth"] = truth_check(model)
     report["capabilities_off"] = dataset.report.capabilities_off
     return log_and_register(model, data_dir, settings, rule, log)
 
@@ -237,6 +238,6 @@ def _log_model(model: VisitEffect):
             code_paths=[str(Path(features.__file__).parent)],
             signature=infer_signature(example, output),
             input_example=example,
-            pip_requirements=_requirements(),
+            pip_requirements=pip_requirements(*BOOSTER_REQUIREMENTS),
             metadata={"horizon_weeks": model.config.horizon_weeks},
         )

@@ -33,7 +33,7 @@ from features.retailer import (
     check_as_of,
     prepare_history,
 )
-from features.validate import DATE_UNIT, _kind
+from features.validate import DATE_UNIT, column_kind
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -74,7 +74,7 @@ class Packing:
             for column in tables[name].columns:
                 if column not in schema.columns:
                     continue
-                kind = _kind(schema.columns[column].dtype)
+                kind = column_kind(schema.columns[column].dtype)
                 prefix = _SLOT_PREFIX[kind]
                 columns.append((column, kind, f"{prefix}{used[prefix]}"))
                 used[prefix] += 1
@@ -119,7 +119,7 @@ class Packing:
                 days = [d - pd.Timedelta(days=1) for d in dates]
             row: dict[str, list] = {}
             for column in frame.columns:
-                kind = _kind(schema_for(name).columns[column].dtype)
+                kind = column_kind(schema_for(name).columns[column].dtype)
                 if column in ("retailer_id", "manager_id"):
                     row[column] = ["~template"] * len(days)
                 elif kind == "date":
@@ -130,7 +130,10 @@ class Packing:
                     row[column] = [None] * len(days)
             filled = pd.DataFrame(row)
             out[name] = pd.DataFrame(
-                {c: _typed(filled[c], _kind(schema_for(name).columns[c].dtype)) for c in filled}
+                {
+                    c: _typed(filled[c], column_kind(schema_for(name).columns[c].dtype))
+                    for c in filled
+                }
             )
         return out
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from features.contract import TABLES, schema_for
 from features.errors import UserInputError
-from features.validate import _kind
+from features.validate import column_kind
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -159,7 +159,7 @@ def type_table(frame: DataFrame, name: str, file: str) -> DataFrame:
             if spec.required:
                 raise UserInputError(f"{file}: column {column}: required column missing")
             continue
-        kind, raw = _kind(spec.dtype), F.col(column)
+        kind, raw = column_kind(spec.dtype), F.col(column)
         if kind == "text":
             columns.append(_as_text(raw, source[column]).alias(column))
             continue

@@ -112,6 +112,16 @@ def output_path(out: Path) -> Path:
     return out
 
 
+def write_run_report(report: dict, path: Path) -> None:
+    """A run's report as JSON (Chinese kept readable), written atomically."""
+    import json
+
+    from features.io import atomic_path
+
+    with atomic_path(Path(path)) as tmp:
+        tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+
+
 SkillsModelOption = Annotated[
     str | None, typer.Option(help="Model to use (default: models:/manager-skills@champion).")
 ]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from fieldcoach.cli.common import skills_config, user_errors
+from fieldcoach.cli.common import skills_config, user_errors, write_run_report
 
 app = typer.Typer(help="Check models against a simulator's truth.", no_args_is_help=True)
 
@@ -24,12 +24,11 @@ def evaluate_skills_command(
     """Fit before the snapshot; Spearman per skill, course effects and recommendation gain."""
     from evaluation.skills import evaluate_skills
     from features.calendar import parse_date
-    from training.skills_run import write_report
 
     with user_errors():
         when = parse_date(as_of, "--as-of") if as_of else None
         result = evaluate_skills(data, when, skills_config(budget_hours))
-        write_report(result, report)
+        write_run_report(result, report)
     for skill, figures in result["skills"].items():
         typer.echo(
             f"{skill:<22} spearman {figures['spearman']:.3f} "

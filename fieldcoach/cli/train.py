@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from fieldcoach.cli.common import DataOption, progress, skills_config, user_errors
+from fieldcoach.cli.common import (
+    DataOption,
+    progress,
+    skills_config,
+    user_errors,
+    write_run_report,
+)
 
 app = typer.Typer(help="Train, evaluate and register models.", no_args_is_help=True)
 
@@ -30,14 +36,14 @@ def train_skills_command(
     """Fit skill estimates, importances, targets and course effects; register manager-skills."""
     from features.calendar import parse_date
     from fieldcoach.settings import get_settings
-    from training.skills_run import run_skills_training, write_report
+    from training.skills_run import run_skills_training
 
     with user_errors():
         config = skills_config(budget_hours, targets)
         when = parse_date(as_of, "--as-of") if as_of else None
         result = run_skills_training(data, get_settings(), when, config, log=typer.echo)
         if report:
-            write_report(result, report)
+            write_run_report(result, report)
     holdout = result["holdout"]
     typer.echo(
         f"skills as of {result['as_of']}: {result['managers']} managers "
@@ -72,10 +78,11 @@ def train_churn_command(
     tune: Annotated[bool, typer.Option(help="Rolling-origin search of LightGBM settings.")] = True,
 ) -> None:
     """Train the churn model and baselines, report on the holdout, register in MLflow."""
+    from evaluation.churn_oracle import oracle_for
     from features.calendar import parse_date
     from fieldcoach.settings import get_settings
     from training.churn import ChurnConfig
-    from training.churn_run import run_churn_training, write_report
+    from training.churn_run import run_churn_training
 
     with user_errors():
         config = ChurnConfig(
@@ -87,9 +94,12 @@ def train_churn_command(
             tune=tune,
         )
         when = parse_date(cutoff, "--cutoff") if cutoff else None
-        result = run_churn_training(data, config, get_settings(), when, log=typer.echo)
+        oracle = oracle_for(data)
+        result = run_churn_training(
+            data, config, get_settings(), when, log=typer.echo, oracle=oracle
+        )
         if report:
-            write_report(result, report)
+            write_run_report(result, report)
     typer.echo(
         f"holdout {result['cutoff']} (+{horizon_weeks} weeks): "
         f"{result['rows']['holdout']:,} retailers, churn rate "
@@ -118,17 +128,19 @@ def train_visits_command(
     report: Annotated[Path | None, typer.Option(help="Write the evaluation JSON here.")] = None,
 ) -> None:
     """Estimate each retailer's gain from a visit this week (DR-learner); register visit-effect."""
+    from evaluation.visits import truth_check_for
     from fieldcoach.settings import get_settings
-    from training.churn_run import write_report
     from training.visits import VisitEffectConfig
     from training.visits_run import run_visit_effect_training
 
     with user_errors():
         config = VisitEffectConfig(horizon_weeks=horizon_weeks)
         with progress("training the visit-effect model") as (log, _, _):
-            result = run_visit_effect_training(data, config, get_settings(), log=log)
+            result = run_visit_effect_training(
+                data, config, get_settings(), log=log, truth_check=truth_check_for(data)
+            )
         if report:
-            write_report(result, report)
+            write_run_report(result, report)
     effect = result["average_effect"]
     typer.echo(
         f"holdout weeks {result['holdout_weeks'][0]} .. {result['holdout_weeks'][-1]} "

@@ -10,6 +10,7 @@ import pytest
 from ipykernel.kernelspec import install as install_kernelspec
 from nbclient import NotebookClient
 
+from evaluation.churn_oracle import oracle_for
 from fieldcoach.settings import Settings
 from simulator import SimulationConfig, Territory, export_dataset
 from training.churn import ChurnConfig
@@ -31,7 +32,7 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory):
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         mp.delenv("FIELDCOACH_MLFLOW_TRACKING_URI", raising=False)
         report = run_churn_training(
-            data, ChurnConfig(tune=False), Settings(), log=lambda *_: None
+            data, ChurnConfig(tune=False), Settings(), log=lambda *_: None, oracle=oracle_for(data)
         )
         assert report["registry"]["promoted"], report["registry"]
         yield root, data, home

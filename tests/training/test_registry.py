@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evaluation.churn_oracle import oracle_for
 from features.errors import UserInputError
 from features.retailer import build_retailer_features, model_input, prepare_history
 from features.validate import load_dataset
@@ -140,8 +141,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory):
         settings = Settings()
         logs: list[list[str]] = [[], []]
         config = ChurnConfig(tune=False)
-        first = run_churn_training(data, config, settings, log=logs[0].append)
-        second = run_churn_training(data, config, settings, log=logs[1].append)
+        oracle = oracle_for(data)
+        first = run_churn_training(data, config, settings, log=logs[0].append, oracle=oracle)
+        second = run_churn_training(data, config, settings, log=logs[1].append, oracle=oracle)
         client = configure_mlflow(settings)
         yield {
             "data": data,

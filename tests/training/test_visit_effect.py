@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evaluation.visits import effect_truth_correlation
 from features.errors import UserInputError
 from features.retailer import model_input
 from features.validate import load_dataset
@@ -21,7 +22,6 @@ from simulator import SimulationConfig, Territory, export_dataset
 from training.visit_policy import EFFECT_MODEL, check_rankings
 from training.visits import (
     VisitEffectConfig,
-    effect_truth_correlation,
     expected_saved_value,
     fit_visit_effect,
     uplift_top,
