@@ -9,8 +9,13 @@ against a 10x longer solver time limit.
 
 from __future__ import annotations
 
-import argparse
 import os
+
+# Before LightGBM loads (below): its idle OpenMP threads must not spin on a shared
+# machine (see fieldcoach/cli/main.py, which does the same for every command).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse
 import tempfile
 import time
 from pathlib import Path

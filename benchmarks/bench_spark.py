@@ -13,6 +13,12 @@ hour, with the assumptions printed.
 
 from __future__ import annotations
 
+import os
+
+# Before LightGBM loads (below): its idle OpenMP threads must not spin on a shared
+# machine (see fieldcoach/cli/main.py, which does the same for every command).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import contextlib
 import math

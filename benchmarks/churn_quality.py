@@ -12,6 +12,12 @@ with BG/NBD as the classic baseline.
 
 from __future__ import annotations
 
+import os
+
+# Before LightGBM loads (below): its idle OpenMP threads must not spin on a shared
+# machine (see fieldcoach/cli/main.py, which does the same for every command).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import tempfile
 import time

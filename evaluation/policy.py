@@ -345,12 +345,10 @@ def _report(results, config: PolicyConfig, start: Territory) -> dict[str, Any]:
 
 def policy_chart(report: dict[str, Any], path: Path) -> Path:
     """Bar chart of saved value (vs rotation) per policy with 95% intervals."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from features.io import atomic_path
+    from training.plots import pyplot
+
+    plt = pyplot()
 
     names = [p for p in POLICIES if p != "rotation"]
     saved = [report[p]["saved_value"] for p in names]

@@ -5,9 +5,16 @@ Spark tests are marked ``spark`` (and ``slow``); ``pytest -m "not spark"`` leave
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
+
+# The suite trains LightGBM in-process, as the CLI does: without this OpenMP's idle threads
+# spin and starve the working ones on a small shared machine (see fieldcoach/cli/main.py).
+# It must precede the first import of LightGBM, which no conftest or test module does
+# before this file is loaded; xdist's workers inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @pytest.fixture(scope="session")

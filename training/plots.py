@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 
+def pyplot():
+    """matplotlib's pyplot, drawing off-screen (Agg) unless the process chose a backend.
+
+    Charts go to files and MLflow, so a training run must open no window and need no
+    display; a notebook that said ``%matplotlib inline`` keeps its backend and shows them.
+    Chosen here, when a chart is drawn, rather than when the module is imported.
+    """
+    if matplotlib.rcParams._get_backend_or_none() is None:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def calibration_figure(
     y: np.ndarray, predictions: dict[str, np.ndarray], bins: int = 10
 ) -> Figure:
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig, ax = pyplot().subplots(figsize=(5.5, 5))
     top = 0.0
     for name, p in predictions.items():
         order = np.argsort(p)
@@ -34,7 +44,7 @@ def calibration_figure(
 
 
 def gains_figure(y: np.ndarray, predictions: dict[str, np.ndarray], top_k: int | None) -> Figure:
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig, ax = pyplot().subplots(figsize=(6, 5))
     n, positives = len(y), max(int(y.sum()), 1)
     share = np.arange(1, n + 1) / n
     for name, p in predictions.items():
@@ -54,7 +64,7 @@ def gains_figure(y: np.ndarray, predictions: dict[str, np.ndarray], top_k: int |
 
 def importance_figure(importance: pd.Series, top: int = 20) -> Figure:
     head = importance.head(top)[::-1]
-    fig, ax = plt.subplots(figsize=(6.5, 0.3 * len(head) + 1.2))
+    fig, ax = pyplot().subplots(figsize=(6.5, 0.3 * len(head) + 1.2))
     ax.barh(head.index, head.to_numpy())
     ax.set_xlabel("total gain")
     ax.set_title("LightGBM feature importance")

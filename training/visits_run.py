@@ -11,10 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
@@ -26,6 +22,7 @@ import features
 from features.retailer import model_input
 from features.validate import load_dataset
 from fieldcoach.settings import Settings
+from training import plots
 from training.churn import data_fingerprint
 from training.churn_run import BOOSTER_REQUIREMENTS
 from training.registry import (
@@ -201,7 +198,7 @@ def _log_run(model: VisitEffect, report: dict[str, Any], data_dir: Path) -> None
 
 def overlap_figure(e: np.ndarray, t: np.ndarray, clip: float) -> Figure:
     """Histogram of cross-fitted propensities for visited and unvisited retailer-weeks."""
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = plots.pyplot().subplots(figsize=(6, 4.5))
     bins = np.linspace(0, 1, 41)
     ax.hist(e[t == 0], bins=bins, alpha=0.6, density=True, label="not visited")
     ax.hist(e[t == 1], bins=bins, alpha=0.6, density=True, label="visited")
