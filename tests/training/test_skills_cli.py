@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -79,6 +80,20 @@ def test_train_registers_then_recommends_and_gates_a_second_run(data, home, tmp_
     result = _invoke("recommend", "cohorts", "--min-size", "2", "--max-size", "4")
     assert result.exit_code == 0, result.output
     assert "session 1:" in result.output
+    # Who should attend one course, in one team, in Chinese, with who was left out and why.
+    course = pd.read_parquet(data / "courses.parquet")["course_id"].iloc[0]
+    managers = pd.read_parquet(data / "managers.parquet")
+    team = managers["team_id"].iloc[0]
+    members = set(managers.loc[managers["team_id"] == team, "manager_id"])
+    args = ("--course", course, "--team", team, "--data", data, "--language", "zh")
+    result = _invoke("recommend", "cohorts", "--min-size", "1", *args)
+    assert result.exit_code == 0, result.output
+    sessions = [line for line in result.output.splitlines() if line.startswith("session ")]
+    assert sessions and all(course in line for line in sessions), result.output
+    listed = {m for line in sessions for m in line.rsplit(": ", 1)[1].split(", ")}
+    left = [line.strip() for line in result.output.splitlines() if line.startswith("  ")]
+    assert listed <= members and listed | {x.split(":")[0] for x in left} == members
+    assert all(re.search("[\u4e00-\u9fff]", x) for x in left)
 
     # The same data again: the champion is scored on the challenger's holdout.
     result = _invoke("train", "skills", "--data", data)
