@@ -65,6 +65,7 @@ def fieldcoach(home: Path, *args: str) -> str:
 def build_home(home: Path, retailers: int, managers: int, weeks: int) -> None:
     """Simulate, train and register every model (churn untuned: speed is measured here)."""
     os.environ.update(env_for(home))
+    from fieldcoach.registry import MODEL_NAMES
     from fieldcoach.settings import get_settings
     from simulator import SimulationConfig, Territory, export_dataset
     from training.churn import ChurnConfig
@@ -85,7 +86,7 @@ def build_home(home: Path, retailers: int, managers: int, weeks: int) -> None:
     run_visit_effect_training(home / "data", VisitEffectConfig(), settings, log=quiet)
     run_skills_training(home / "data", settings, None, None, log=quiet)
     client = configure_mlflow(settings)
-    for name in ("retailer-churn", "visit-effect", "manager-skills"):
+    for name in MODEL_NAMES:
         if CHAMPION not in client.get_registered_model(name).aliases:
             client.set_registered_model_alias(name, CHAMPION, "1")
 

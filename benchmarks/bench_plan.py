@@ -56,7 +56,7 @@ def main() -> None:
 
         tables = load_dataset(data).tables
         t0 = time.perf_counter()
-        models = Models.load(settings.resolved_tracking_uri)
+        models = Models.load(settings.resolved_tracking_uri, settings.models_dir)
         t1 = time.perf_counter()
         context = prepare_week(tables, None, models)
         t2 = time.perf_counter()

@@ -67,7 +67,6 @@ def truth_trained_effect(data: Path, tables, features: list[str], scale: float):
         "num_leaves": 15,
         "min_child_samples": 100,
         "verbose": -1,
-        "num_threads": 2,
         "seed": 0,
     }
     booster = lgb.train(

@@ -16,6 +16,7 @@ from typing import Any
 
 from features.contract import SKILL_NAMES_ZH, SKILLS
 from features.errors import UserInputError
+from fieldcoach.registry import CHURN_MODEL, SKILLS_MODEL, VISIT_EFFECT_MODEL
 
 LANGUAGES = ("zh", "en")
 
@@ -356,9 +357,9 @@ def render_notes(notes: Iterable[Note | str], language: str) -> list[str]:
 
 
 MODEL_NAMES: dict[str, tuple[str, str]] = {
-    "retailer-churn": ("客户流失", "retailer-churn"),
-    "visit-effect": ("拜访效果", "visit-effect"),
-    "manager-skills": ("客户经理能力", "manager-skills"),
+    CHURN_MODEL: ("客户流失", CHURN_MODEL),
+    VISIT_EFFECT_MODEL: ("拜访效果", VISIT_EFFECT_MODEL),
+    SKILLS_MODEL: ("客户经理能力", SKILLS_MODEL),
 }
 # Values of a note that are codes, put in words when the note is shown.
 # The planner's rankings (chosen by `train visits`' held-out self-check).

@@ -79,6 +79,17 @@ def manager_ids(tables: dict[str, pd.DataFrame]) -> pd.Index:
     return pd.Index(sorted(pd.concat(ids).unique()), name="manager_id")
 
 
+def latest_completions(trainings: pd.DataFrame | None) -> dict[str, dict[str, str]]:
+    """Every manager's latest completion date (ISO text) of each course."""
+    out: dict[str, dict[str, str]] = {}
+    if trainings is None:
+        return out
+    last = trainings.groupby(["manager_id", "course_id"])["completed_on"].max()
+    for (manager, course), day in last.items():
+        out.setdefault(manager, {})[course] = str(day.date())
+    return out
+
+
 def assessment_features(assessments: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:
     """Per manager: latest score, trend (latest - previous), age in days, count, per skill."""
     before = assessments[assessments["assessed_on"] < t].sort_values("assessed_on")

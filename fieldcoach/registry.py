@@ -16,6 +16,11 @@ from mlflow.exceptions import MlflowException
 from features.errors import UserInputError
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous-champion"
+# Every registered model, named once: training registers them, the rest load them.
+CHURN_MODEL = "retailer-churn"
+VISIT_EFFECT_MODEL = "visit-effect"
+SKILLS_MODEL = "manager-skills"
+MODEL_NAMES = (CHURN_MODEL, VISIT_EFFECT_MODEL, SKILLS_MODEL)
 
 
 def list_models(client: MlflowClient) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -38,6 +39,8 @@ from features.retailer import (
     prepare_history,
     retailer_snapshot,
 )
+from fieldcoach.champions import ModelStore, registry_missing
+from fieldcoach.registry import CHURN_MODEL, VISIT_EFFECT_MODEL
 from planning.feedback import PlanFeedback
 from planning.optimise import PlanRules, WeekPlan, haversine_km, plan_week
 from planning.purpose import (
@@ -114,9 +117,11 @@ class Ranking:
 
 def load_ranking(tracking_uri: str | None = None) -> Ranking | None:
     """The ranking the latest self-check chose, or None (never checked, registry down)."""
+    if tracking_uri and registry_missing(tracking_uri):
+        return None  # asking would create an empty store in place of the one meant
     try:
         client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-        return Ranking.from_tags(client.get_registered_model("visit-effect").tags)
+        return Ranking.from_tags(client.get_registered_model(VISIT_EFFECT_MODEL).tags)
     except Exception:  # no registry or no such model: the planner's documented fallback
         return None
 
@@ -131,18 +136,31 @@ class Models:
     ranking: Ranking | None = None
 
     @classmethod
-    def load(cls, tracking_uri: str | None) -> Models:
-        models = cls()
-        if tracking_uri:
-            mlflow.set_tracking_uri(tracking_uri)
-            mlflow.set_registry_uri(tracking_uri)
-        for attr, name in (("churn", "retailer-churn"), ("effect", "visit-effect")):
-            try:
-                setattr(models, attr, mlflow.pyfunc.load_model(f"models:/{name}@champion"))
-            except Exception:  # a missing model is a documented fallback, not an error
-                models.notes.append(Note.of("no_champion", model=name))
-        models.ranking = load_ranking(tracking_uri)
-        return models
+    def load(cls, tracking_uri: str, models_dir: Path) -> Models:
+        """The champions as the API loads them: the registry's, else the last known good
+        copies in ``models_dir`` (read, never written here)."""
+        store = ModelStore(
+            tracking_uri, models_dir, (CHURN_MODEL, VISIT_EFFECT_MODEL), export=False
+        )
+        store.start()
+        return cls.from_store(store, missing="no_champion")
+
+    @classmethod
+    def from_store(cls, store: ModelStore, missing: str = "no_loaded_champion") -> Models:
+        """The planner's models from loaded champions; a missing one is a documented
+        fallback (noted with ``missing``), not an error."""
+        churn, effect = store.get(CHURN_MODEL), store.get(VISIT_EFFECT_MODEL)
+        return cls(
+            churn=churn.model if churn else None,
+            effect=effect.model if effect else None,
+            notes=[
+                Note.of(missing, model=name)
+                for name, loaded in ((CHURN_MODEL, churn), (VISIT_EFFECT_MODEL, effect))
+                if loaded is None
+            ],
+            # The ranking `train visits` chose; None if the registry is unreachable.
+            ranking=load_ranking(store.tracking_uri),
+        )
 
 
 @dataclass

@@ -23,9 +23,9 @@ from prometheus_client import (
 )
 
 from features.errors import UserInputError
+from fieldcoach.champions import MODEL_NAMES, ModelStore
 from fieldcoach.settings import Settings
 from serving.batch import fill_week_plans
-from serving.champions import MODEL_NAMES, ModelStore
 from serving.db import make_engine, session_factory
 from serving.flights import SharedResults
 from serving.limits import BodyLimitMiddleware, error_item, install_error_handlers, json_error

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from features.errors import UserInputError
 from features.io import find_table_files, read_raw_table, write_table
 from features.validate import validate_tables
+from fieldcoach.champions import MODEL_NAMES, ModelStore
 from fieldcoach.settings import Settings
-from serving.champions import MODEL_NAMES, ModelStore
 from serving.db import (
     Feedback,
     PrecomputedPlan,

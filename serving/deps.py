@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from features.i18n import localise_rows
-from serving.champions import ModelStore
+from fieldcoach.champions import ModelStore
 from serving.security import KeyLookup, Principal
 from serving.territory import Territory
 

@@ -17,16 +17,16 @@ from typing import Any
 import pandas as pd
 
 from features.errors import UserInputError
-from features.i18n import PURPOSE_NAMES, Note, pick, render_notes
+from features.i18n import PURPOSE_NAMES, pick, render_notes
 from features.reasons import restate
 from features.retailer import RetailerHistory, model_input, prepare_history, retailer_snapshot
 from features.validate import ValidationReport, load_dataset
+from fieldcoach.champions import CHURN, ModelStore
 from planning.feedback import PlanFeedback
 from planning.plan import (
     Models,
     PlanContext,
     default_week,
-    load_ranking,
     plan_manager,
     plan_manager_languages,
     plannable_days,
@@ -34,7 +34,6 @@ from planning.plan import (
     week_of,
 )
 from planning.purpose import choose_purposes, talking_point
-from serving.champions import CHURN, EFFECT, ModelStore
 
 LANGUAGES = ("en", "zh")
 HISTORY_WEEKS = 13
@@ -141,18 +140,7 @@ class Territory:
         with self._lock:
             found = self._contexts.get(key)
             if found is None:
-                churn, effect = self.store.get(CHURN), self.store.get(EFFECT)
-                models = Models(
-                    churn=churn.model if churn else None,
-                    effect=effect.model if effect else None,
-                    notes=[
-                        Note.of("no_loaded_champion", model=n)
-                        for n, m in ((CHURN, churn), (EFFECT, effect))
-                        if m is None
-                    ],
-                    # The ranking `train visits` chose; None if the registry is unreachable.
-                    ranking=load_ranking(self.store.tracking_uri),
-                )
+                models = Models.from_store(self.store)
                 found = prepare_week(self.tables, week, models, history=self.history)
                 stale = [k for k in self._contexts if k[1] != self.store.generation]
                 for k in stale:

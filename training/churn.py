@@ -36,6 +36,7 @@ from features.retailer import (
     retailer_snapshot,
 )
 from training.bgnbd import BGNBD
+from training.boosters import lightgbm_params
 from training.labels import LabelSpec, churn_labels
 from training.metrics import score_metrics, segment_metrics
 
@@ -226,18 +227,7 @@ class LightGBMChurn:
         self.seed = seed
 
     def _lgb_params(self) -> dict[str, Any]:
-        return {
-            "objective": "binary",
-            "learning_rate": 0.05,
-            "feature_fraction": 0.8,
-            "bagging_fraction": 0.8,
-            "bagging_freq": 1,
-            "lambda_l2": 1.0,
-            "verbose": -1,
-            "seed": self.seed,
-            "num_threads": 2,
-            **self.params,
-        }
+        return lightgbm_params("binary", self.seed, **self.params)
 
     def fit(self, x: pd.DataFrame, y: np.ndarray, w: np.ndarray | None = None) -> LightGBMChurn:
         data = lgb.Dataset(x, y, weight=w, free_raw_data=False)

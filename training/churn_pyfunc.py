@@ -13,28 +13,22 @@ so that a small company still has a calibrated champion and says which one it is
 
 from __future__ import annotations
 
-import json
-
-import lightgbm as lgb
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.pyfunc import PythonModel
 
+from features.booster_model import BoosterModel
 from features.btyd import bgnbd_no_order_probability
 from features.reasons import describe, reasons_json, top_reasons
-from features.retailer import booster_input
 
 
-class ChurnModel(PythonModel):
+class ChurnModel(BoosterModel):
     """A registered churn model of either kind, loaded from run artifacts."""
 
-    def load_context(self, context) -> None:
-        with open(context.artifacts["spec"], encoding="utf-8") as fh:
-            spec = json.load(fh)
+    label = "churn model"
+
+    def read_spec(self, spec) -> None:
         self.kind: str = spec.get("kind", "lightgbm")
-        self.features: list[str] = spec["features"]
-        self.categories: dict[str, list[str]] = spec.get("categories", {})
         if self.kind == "recency":
             self.thresholds = np.asarray(spec["recency"]["x"], dtype=float)
             self.levels = np.asarray(spec["recency"]["y"], dtype=float)
@@ -46,11 +40,7 @@ class ChurnModel(PythonModel):
             self.horizon_weeks = float(spec["horizon_weeks"])
             self.reason_above = float(spec["bgnbd"]["reason_above"])
             return
-        self.booster = lgb.Booster(model_file=context.artifacts["booster"])
         self.slope, self.intercept = spec["calibration"]
-
-    def model_input(self, frame: pd.DataFrame) -> pd.DataFrame:
-        return booster_input(frame, self.features, self.categories, "churn model")
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         raw = np.clip(raw, 1e-7, 1 - 1e-7)

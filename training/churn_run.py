@@ -21,6 +21,7 @@ from mlflow.models import infer_signature
 import features
 from features.retailer import model_input
 from features.validate import load_dataset
+from fieldcoach.registry import CHURN_MODEL
 from fieldcoach.settings import Settings
 from training import plots
 from training.churn import (
@@ -47,7 +48,6 @@ from training.registry import (
 # Given the holdout cutoff and horizon: reference churn probabilities to report next to the
 # models (the simulator's truth, from evaluation.churn_oracle.oracle_for), or None and why.
 ReferenceScores = Callable[[pd.Timestamp, int], tuple[pd.Series | None, str | None]]
-CHURN_MODEL = "retailer-churn"
 # What the logged churn and visit-effect models import at inference.
 BOOSTER_REQUIREMENTS = (
     "mlflow",

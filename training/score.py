@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 
 from features.calendar import parse_date
@@ -17,22 +16,26 @@ from features.retailer import (
     prepare_history,
 )
 from features.validate import load_dataset
+from fieldcoach.champions import load_champion
+from fieldcoach.registry import CHAMPION, CHURN_MODEL
 from fieldcoach.settings import Settings
-from training.registry import CHAMPION, configure_mlflow
-
-CHURN_MODEL = "retailer-churn"
+from training.registry import configure_mlflow
 
 
-def load_champion(settings: Settings, model_uri: str | None = None):
-    configure_mlflow(settings)
+def load_churn_model(settings: Settings, model_uri: str | None = None):
+    """``model_uri``, else the churn champion as the API loads it; and the URI it names."""
+    configure_mlflow(settings)  # the home exists and MLflow looks there, not in the cwd
     uri = model_uri or f"models:/{CHURN_MODEL}@{CHAMPION}"
     try:
-        return mlflow.pyfunc.load_model(uri), uri
-    except Exception as exc:
+        loaded = load_champion(
+            CHURN_MODEL, settings.resolved_tracking_uri, settings.models_dir, model_uri
+        )
+    except LookupError as exc:
         raise UserInputError(
-            f"cannot load {uri} ({exc.__class__.__name__}); train one with "
+            f"cannot load {uri} ({str(exc).split(':')[0]}); train one with "
             "`fieldcoach train churn --data DIR` first"
         ) from None
+    return loaded.model, uri
 
 
 def score_churn(
@@ -47,7 +50,7 @@ def score_churn(
     ``expected_value_lost`` weighs it by the churn probability.
     """
     date = parse_date(as_of, "--as-of")
-    model, uri = load_champion(settings, model_uri)
+    model, uri = load_churn_model(settings, model_uri)
     dataset = load_dataset(data_dir)
     history = prepare_history(dataset.tables)
     check_as_of(history, date)

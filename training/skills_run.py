@@ -23,9 +23,10 @@ from mlflow.models import infer_signature
 
 import features
 from features.errors import UserInputError
-from features.manager import build_manager_features, parse_courses
+from features.manager import build_manager_features, latest_completions, parse_courses
 from features.skill_plans import SkillsState
 from features.validate import load_dataset
+from fieldcoach.registry import SKILLS_MODEL
 from fieldcoach.settings import Settings
 from training.courses import (
     CourseEffects,
@@ -54,7 +55,6 @@ from training.skills import (
     wide,
 )
 
-SKILLS_MODEL = "manager-skills"
 PYFUNC_CODE = Path(__file__).with_name("skills_pyfunc.py")
 TABLES = (
     "orders",
@@ -142,11 +142,7 @@ def fit_skills(
 
 
 def _state(as_of, gaps, targets, importance, effects, catalogue, trainings, config):
-    completed: dict[str, dict[str, str]] = {}
-    if trainings is not None:
-        last = trainings.groupby(["manager_id", "course_id"])["completed_on"].max()
-        for (manager, course), day in last.items():
-            completed.setdefault(manager, {})[course] = str(day.date())
+    completed = latest_completions(trainings)
     estimate_columns = [
         "manager_id",
         "skill",
@@ -422,32 +418,3 @@ def _log_model(fitted: FittedSkills, held: FittedSkills | None, holdout: dict[st
             ),
             metadata={"as_of": fitted.state.as_of},
         )
-
-
-def load_state(settings: Settings, model_uri: str | None = None) -> SkillsState:
-    """The registered champion's artefacts (or those of ``model_uri``)."""
-    from mlflow.exceptions import MlflowException
-
-    configure_mlflow(settings)
-    uri = model_uri or f"models:/{SKILLS_MODEL}@champion"
-    try:
-        model = mlflow.pyfunc.load_model(uri)
-    except MlflowException as exc:
-        raise UserInputError(
-            f"cannot load {uri} (run `fieldcoach train skills --data DIR` first): "
-            f"{str(exc).splitlines()[0]}"
-        ) from None
-    return model.unwrap_python_model().state
-
-
-def completions_from_data(data_dir: Path) -> dict[str, dict[str, str]]:
-    """Every manager's latest completion of each course, from a data folder's trainings."""
-    tables = load_dataset(data_dir, ["trainings", "courses", "managers"]).tables
-    trainings = tables.get("trainings")
-    if trainings is None:
-        return {}
-    last = trainings.groupby(["manager_id", "course_id"])["completed_on"].max()
-    out: dict[str, dict[str, str]] = {}
-    for (manager, course), day in last.items():
-        out.setdefault(manager, {})[course] = str(day.date())
-    return out

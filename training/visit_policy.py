@@ -34,6 +34,7 @@ from features.rankings import (
     saved_value,
     simple_ranking_scores,
 )
+from training.boosters import NO_SUBSAMPLING, lightgbm_params
 
 EFFECT_MODEL = EFFECT_RANKING
 SIMPLE_RANKINGS = ("churn_x_value", "churn", "value", "rotation")
@@ -291,15 +292,9 @@ def fit_churn_proxy(x: pd.DataFrame, y: np.ndarray, seed: int, rounds: int = 150
     """
     import lightgbm as lgb
 
-    params = {
-        "objective": "binary",
-        "learning_rate": 0.05,
-        "num_leaves": 31,
-        "min_child_samples": 100,
-        "verbose": -1,
-        "seed": seed,
-        "num_threads": 2,
-    }
+    params = lightgbm_params(
+        "binary", seed, num_leaves=31, min_child_samples=100, **NO_SUBSAMPLING
+    )
     return lgb.train(params, lgb.Dataset(x, (np.asarray(y) <= 0).astype(int)), rounds)
 
 

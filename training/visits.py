@@ -33,6 +33,7 @@ import pandas as pd
 
 from features.calendar import to_days
 from features.errors import UserInputError
+from features.rankings import saved_yuan
 from features.retailer import (
     RetailerHistory,
     feature_columns,
@@ -40,6 +41,7 @@ from features.retailer import (
     prepare_history,
     retailer_snapshot,
 )
+from training.boosters import lightgbm_params
 from training.visit_policy import (
     SELFCHECK_COLUMNS,
     check_rankings,
@@ -145,20 +147,9 @@ def visit_rows(
 
 # ---------------------------------------------------------------------- models
 def _lgb_params(objective: str, seed: int, **overrides: Any) -> dict[str, Any]:
-    return {
-        "objective": objective,
-        "learning_rate": 0.05,
-        "num_leaves": 31,
-        "min_child_samples": 100,
-        "feature_fraction": 0.8,
-        "bagging_fraction": 0.8,
-        "bagging_freq": 1,
-        "lambda_l2": 1.0,
-        "verbose": -1,
-        "seed": seed,
-        "num_threads": 2,
-        **overrides,
-    }
+    return lightgbm_params(
+        objective, seed, **{"num_leaves": 31, "min_child_samples": 100, **overrides}
+    )
 
 
 def _fit(x: pd.DataFrame, y: np.ndarray, params: dict[str, Any], rounds: int) -> lgb.Booster:
@@ -292,12 +283,7 @@ def expected_saved_value(
     frame: pd.DataFrame, effect: np.ndarray, horizon_weeks: int = 8
 ) -> np.ndarray:
     """Yuan a visit is expected to add over the horizon (never negative): the drop penalty."""
-    baseline = frame["baseline_weekly_value"].to_numpy(dtype=np.float64)
-    return (
-        np.maximum(np.asarray(effect, dtype=np.float64), 0.0)
-        * np.nan_to_num(baseline)
-        * horizon_weeks
-    )
+    return saved_yuan(effect, frame["baseline_weekly_value"].to_numpy(np.float64), horizon_weeks)
 
 
 def fit_visit_effect(

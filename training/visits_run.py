@@ -21,6 +21,7 @@ from mlflow.models import infer_signature
 import features
 from features.retailer import model_input
 from features.validate import load_dataset
+from fieldcoach.registry import VISIT_EFFECT_MODEL
 from fieldcoach.settings import Settings
 from training import plots
 from training.churn import data_fingerprint
@@ -36,7 +37,6 @@ from training.registry import (
 from training.visit_policy import EFFECT_MODEL, check_rankings
 from training.visits import VisitEffect, VisitEffectConfig, fit_visit_effect
 
-VISIT_EFFECT_MODEL = "visit-effect"
 PYFUNC_CODE = Path(__file__).with_name("visits_pyfunc.py")
 METRIC = "uplift_top20"
 GATE_METRIC = "policy_value"

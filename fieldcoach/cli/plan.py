@@ -19,7 +19,7 @@ def _plan_context(data: Path | None, week: str | None):
 
     settings = get_settings()
     dataset = load_dataset(data or settings.resolved_data_dir)
-    models = Models.load(settings.resolved_tracking_uri)
+    models = Models.load(settings.resolved_tracking_uri, settings.models_dir)
     return prepare_week(dataset.tables, week, models)
 
 

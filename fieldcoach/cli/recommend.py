@@ -9,6 +9,29 @@ import typer
 
 from fieldcoach.cli.common import SkillsModelOption, user_errors
 
+
+def skills_state(model_uri: str | None):
+    """The skills champion's state (or that of ``model_uri``), loaded as the API loads it."""
+    from features.errors import UserInputError
+    from fieldcoach.champions import load_champion
+    from fieldcoach.registry import CHAMPION, SKILLS_MODEL
+    from fieldcoach.settings import get_settings
+    from training.registry import configure_mlflow
+
+    settings = get_settings()
+    configure_mlflow(settings)  # the home exists and MLflow looks there, not in the cwd
+    uri = model_uri or f"models:/{SKILLS_MODEL}@{CHAMPION}"
+    try:
+        loaded = load_champion(
+            SKILLS_MODEL, settings.resolved_tracking_uri, settings.models_dir, model_uri
+        )
+    except LookupError as exc:
+        raise UserInputError(
+            f"cannot load {uri} (run `fieldcoach train skills --data DIR` first): {exc}"
+        ) from None
+    return loaded.model.unwrap_python_model().state
+
+
 app = typer.Typer(
     help="Training recommendations from the registered skills model.", no_args_is_help=True
 )
@@ -31,17 +54,20 @@ def recommend_training_command(
     import json
 
     from features.errors import UserInputError
+    from features.manager import latest_completions
     from features.skill_gaps import explain_gaps
     from features.skill_plans import recommend_training
-    from fieldcoach.settings import get_settings
-    from training.skills_run import completions_from_data, load_state
+    from features.validate import load_dataset
 
     with user_errors():
         if output not in ("table", "json"):
             raise UserInputError(f"--format must be table or json, got {output!r}")
-        state = load_state(get_settings(), model_uri)
+        state = skills_state(model_uri)
         state.check_manager(manager)
-        completed = completions_from_data(data).get(manager, {}) if data else None
+        completed = None
+        if data:
+            tables = load_dataset(data, ["trainings", "courses", "managers"]).tables
+            completed = latest_completions(tables.get("trainings")).get(manager, {})
         plan = recommend_training(state, manager, budget_hours, completed)
     if output == "json":
         typer.echo(
@@ -105,14 +131,12 @@ def recommend_cohorts_command(
     from features.manager import manager_ids
     from features.skill_plans import recommend_cohorts
     from features.validate import load_dataset
-    from fieldcoach.settings import get_settings
-    from training.skills_run import load_state
 
     with user_errors():
         check_language(language)
         if team is not None and data is None:
             raise UserInputError("--team needs --data (the managers table names the teams)")
-        state = load_state(get_settings(), model_uri)
+        state = skills_state(model_uri)
         managers = None
         if data:
             known = set(state.managers())

@@ -9,8 +9,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from features.i18n import SKILL_NAMES, pick
 from features.skill_gaps import explain_gaps
 from features.skill_plans import SkillsState, recommend_cohorts, recommend_training
+from fieldcoach.champions import SKILLS
 from serving.access import authorise_manager, authorise_team, forbidden, scoped_managers
-from serving.champions import SKILLS
 from serving.deps import (
     Coordinator,
     FormatQuery,

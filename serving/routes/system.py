@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from mlflow import MlflowClient
 
+from fieldcoach.champions import registry_missing
 from fieldcoach.registry import list_models as registry_versions
 from serving.batch import store_week_plans
-from serving.champions import registry_missing
 from serving.deps import (
     DataScientist,
     FormatQuery,

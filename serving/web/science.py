@@ -15,8 +15,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from mlflow import MlflowClient
 
+from fieldcoach.champions import MODEL_NAMES
 from fieldcoach.registry import promote, rollback
-from serving.champions import MODEL_NAMES
 from serving.deps import StoreDep
 from serving.routes.system import list_models, reload_models
 from serving.web.auth import ScientistUser, writing_form

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
+from fieldcoach.registry import MODEL_NAMES
 from fieldcoach.settings import Settings
 from serving.app import create_app
 from serving.db import make_engine, session_factory
@@ -25,7 +26,7 @@ from training.skills_run import run_skills_training
 from training.visits import VisitEffectConfig
 from training.visits_run import run_visit_effect_training
 
-MODELS = ("retailer-churn", "visit-effect", "manager-skills")
+MODELS = MODEL_NAMES
 
 
 def settings_for(home: Path, **overrides) -> Settings:

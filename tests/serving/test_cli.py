@@ -129,3 +129,31 @@ def test_models_list_shows_the_metric_the_promotion_rule_used(home, monkeypatch)
     assert churn, result.output
     assert any(re.search(r"brier 0\.\d+ \(promotion rule\)", line) for line in churn), churn
     assert any("roc_auc 0." in line for line in churn), churn
+
+
+def test_plan_visits_falls_back_to_the_last_known_good_champions(home, monkeypatch) -> None:
+    """Like the API, `plan visits` plans with the exported champions when the registry is
+    gone, and does not create an empty store where the registry should be."""
+    from typer.testing import CliRunner
+
+    from fieldcoach.champions import MODEL_NAMES, ModelStore
+    from fieldcoach.cli import app
+    from fieldcoach.settings import get_settings
+
+    registry = f"sqlite:///{(home / 'mlflow.db').resolve()}"
+    ModelStore(registry, home / "models", MODEL_NAMES).start()  # the service's exports
+    gone = home / "moved-away.db"
+    monkeypatch.setenv("FIELDCOACH_HOME", str(home))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{gone.resolve()}")
+    monkeypatch.delenv("FIELDCOACH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("FIELDCOACH_DATA_DIR", raising=False)
+    get_settings.cache_clear()
+    try:
+        args = ["plan", "visits", "--manager", "M0001", "--days", "2", "--capacity", "6"]
+        result = CliRunner().invoke(app, args)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "6 of 6 visits" in result.output.splitlines()[0], result.output
+    assert "champion" not in result.output, result.output  # no "No registered ..." note
+    assert not gone.exists()

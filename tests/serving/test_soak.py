@@ -24,8 +24,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from fieldcoach.champions import MODEL_NAMES, ModelStore
 from serving.batch import store_week_plans
-from serving.champions import MODEL_NAMES, ModelStore
 from serving.db import Feedback, make_engine, session_factory
 from serving.security import create_key
 from serving.territory import Territory

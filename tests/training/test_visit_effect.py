@@ -163,7 +163,8 @@ def test_mlflow_registers_a_champion_that_predicts(
         # The planner learns the self-check's choice from the registry, not from training.
         from planning.plan import Models
 
-        ranking = Models.load(get_settings().resolved_tracking_uri).ranking
+        settings = get_settings()
+        ranking = Models.load(settings.resolved_tracking_uri, settings.models_dir).ranking
         assert ranking is not None and ranking.name == report["ranking_check"]["chosen"]
         assert report["planner_ranking"]["planner_ranking"] == ranking.name
     finally:

@@ -1,11 +1,12 @@
-"""The registered champions the service answers with, and how they are swapped.
+"""Loading the registered champions: the one loader the API, the CLI and the planner use.
 
-At start each model's ``champion`` is loaded from the MLflow registry, checked with a smoke
-prediction, and exported to ``Settings.models_dir / NAME`` (the last known good copy). If
-the registry cannot be reached, or the champion fails, the exported copy is loaded instead
-and ``/health`` says so. ``reload`` loads new champions beside the old ones and swaps each
-one in only after it passed its smoke prediction; requests in flight keep the model they
-started with.
+Each model's ``champion`` is loaded from the MLflow registry and checked with a smoke
+prediction. The service exports every champion that passes to ``Settings.models_dir /
+NAME`` (the last known good copy); if the registry cannot be reached, or the champion
+fails, that exported copy is loaded instead and ``/health`` says so. The command line reads
+the same copies without writing them. ``reload`` loads new champions beside the old ones
+and swaps each one in only after it passed its smoke prediction; requests in flight keep
+the model they started with.
 """
 
 from __future__ import annotations
@@ -24,11 +25,17 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
+from fieldcoach.registry import (
+    CHAMPION,
+    CHURN_MODEL,
+    MODEL_NAMES,
+    SKILLS_MODEL,
+    VISIT_EFFECT_MODEL,
+)
+
 log = logging.getLogger(__name__)
 
-CHURN, EFFECT, SKILLS = "retailer-churn", "visit-effect", "manager-skills"
-MODEL_NAMES = (CHURN, EFFECT, SKILLS)
-CHAMPION = "champion"
+CHURN, EFFECT, SKILLS = CHURN_MODEL, VISIT_EFFECT_MODEL, SKILLS_MODEL
 
 
 @dataclass
@@ -94,13 +101,18 @@ def _now() -> str:
 class ModelStore:
     """Champions by name; ``get`` is lock-free, swaps happen under a lock."""
 
-    def __init__(self, tracking_uri: str, models_dir: Path, names=MODEL_NAMES) -> None:
+    def __init__(
+        self, tracking_uri: str, models_dir: Path, names=MODEL_NAMES, export: bool = True
+    ) -> None:
         self.tracking_uri = tracking_uri
         self.models_dir = Path(models_dir)
         self.names = tuple(names)
+        # The service keeps the last known good copies up to date; the CLI only reads them.
+        self.export = export
         self._models: dict[str, LoadedModel] = {}
         self._lock = threading.Lock()
         self.notes: list[str] = []
+        self.failures: dict[str, str] = {}  # why a champion is not loaded, by name
         self.generation = 0  # bumps on every swap: caches keyed on it go stale
 
     def get(self, name: str) -> LoadedModel | None:
@@ -124,8 +136,10 @@ class ModelStore:
             raise FileNotFoundError(missing)
         client = self._client()
         version = client.get_model_version_by_alias(name, CHAMPION)
-        self.models_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=self.models_dir))
+        if self.export:
+            self.models_dir.mkdir(parents=True, exist_ok=True)
+        where = self.models_dir if self.export else None
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=where))
         try:
             local = mlflow.artifacts.download_artifacts(
                 artifact_uri=f"models:/{name}/{version.version}", dst_path=str(staging)
@@ -138,7 +152,8 @@ class ModelStore:
             loaded = LoadedModel(
                 name, model, str(version.version), version.run_id, "registry", _now(), metrics
             )
-            self._export(name, Path(local), loaded)
+            if self.export:
+                self._export(name, Path(local), loaded)
             return loaded
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -189,8 +204,10 @@ class ModelStore:
                     f"last known good copy v{self._models[name].version}"
                 )
             except Exception:
+                self.failures[name] = reason
                 self.notes.append(f"{name}: not loaded ({reason}) and no exported copy")
-            log.warning(self.notes[-1])
+            # The service warns; a command says it in its own words.
+            (log.warning if self.export else log.info)(self.notes[-1])
         self.generation += 1
 
     def reload(self) -> list[dict[str, Any]]:
@@ -226,3 +243,25 @@ class ModelStore:
             if any(r["status"] == "loaded" for r in results):
                 self.generation += 1  # scores of the week are recomputed with the new models
         return results
+
+
+def load_champion(
+    name: str, tracking_uri: str, models_dir: Path, model_uri: str | None = None
+) -> LoadedModel:
+    """One model for a command: ``model_uri`` as given, else the champion as the API loads
+    it (the registry's, or the last known good copy). Raises ``LookupError`` saying why not.
+    """
+    if model_uri is not None:
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+        try:
+            model = mlflow.pyfunc.load_model(model_uri)
+        except Exception as exc:
+            raise LookupError(f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from None
+        return LoadedModel(name, model, None, None, model_uri, _now())
+    store = ModelStore(tracking_uri, models_dir, (name,), export=False)
+    store.start()
+    loaded = store.get(name)
+    if loaded is None:
+        raise LookupError(store.failures.get(name, "not loaded"))
+    return loaded

@@ -1,0 +1,39 @@
+"""What the logged LightGBM models share at inference: their spec, booster and inputs.
+
+``training/churn_pyfunc.py`` and ``training/visits_pyfunc.py`` are logged as code and ship
+``features/`` with them, so this module is part of every registered churn and visit-effect
+model and must not import ``training``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import lightgbm as lgb
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+from features.retailer import booster_input
+
+
+class BoosterModel(PythonModel):
+    """A pyfunc whose artifacts are ``spec`` (JSON: features, categories, ...) and, for a
+    booster, ``booster`` (LightGBM text); subclasses read the rest in ``read_spec``."""
+
+    label = "model"  # how errors name the model
+
+    def load_context(self, context) -> None:
+        with open(context.artifacts["spec"], encoding="utf-8") as fh:
+            spec = json.load(fh)
+        self.features: list[str] = spec["features"]
+        self.categories: dict[str, list[str]] = spec.get("categories", {})
+        booster = context.artifacts.get("booster")
+        self.booster = lgb.Booster(model_file=booster) if booster else None
+        self.read_spec(spec)
+
+    def read_spec(self, spec: dict[str, Any]) -> None:
+        """Take what this kind of model needs beyond features and booster from its spec."""
+
+    def model_input(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return booster_input(frame, self.features, self.categories, self.label)
