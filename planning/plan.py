@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -311,7 +312,7 @@ def _add_last_complaint(frame: pd.DataFrame, history: RetailerHistory, t: int) -
         frame["last_complaint_category"] = np.where(found, category, None)
 
 
-def _churn(frame, models: Models, thin: bool, notes: list[str]):
+def _churn(frame, models: Models, thin: bool, notes: list[Note | str]):
     if models.churn is not None and not thin:
         features = models.churn.metadata.get_input_schema().input_names()
         if set(features) <= set(frame.columns):
@@ -357,10 +358,10 @@ def _effect(frame: pd.DataFrame, models: Models, thin: bool) -> np.ndarray | Non
 
 
 def _benefit(
-    scored: ScoredWeek, models: Models, horizon: int, notes: list[str], mean_effect: float
+    scored: ScoredWeek, models: Models, horizon: int, notes: list[Note | str], mean_effect: float
 ) -> np.ndarray:
     frame, thin, ranking = scored.frame, scored.thin, models.ranking
-    if _ranked(models, thin):
+    if ranking is not None and _ranked(models, thin):
         notes.append(Note.of("ranking_checked", ranking=ranking.name, reason=ranking.reason))
         return ranked_benefit(frame, ranking, frame["churn_probability"].to_numpy(), horizon)
     if scored.effect is not None:
@@ -618,7 +619,7 @@ def _render(
     plan: WeekPlan,
     rules: PlanRules,
     language: str,
-    notes: list[Note | str] = (),
+    notes: Sequence[Note | str] = (),
     base: tuple[float, float] | None = None,
     offsets: list[int] | None = None,
 ) -> dict[str, Any]:

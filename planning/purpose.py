@@ -175,6 +175,8 @@ def talking_point(purpose: str, language: str = "en") -> str:
 
 def _get(row: pd.Series, name: str) -> float:
     value = row.get(name) if name in row else None
+    if value is None:
+        return float("nan")
     try:
         return float(value)
     except (TypeError, ValueError):

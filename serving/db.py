@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     create_engine,
@@ -132,7 +133,7 @@ def migrate_feedback_keys(engine: Engine) -> bool:
     needs_scoped = "uq_feedback_holder_kind_key" not in indexes
     if not (needs_plain or needs_scoped):
         return False
-    table = Feedback.__table__
+    table = cast(Table, Feedback.__table__)  # a mapped class's __table__ is its Table
     try:
         with engine.begin() as connection:
             if needs_scoped:

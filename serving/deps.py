@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any, Literal
 
 import pandas as pd
@@ -88,7 +88,7 @@ async def get_optional_principal(
     return await lookup_principal(request, x_api_key)
 
 
-def require(*roles: str) -> Callable[..., Principal]:
+def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that lets through only keys of these roles (403 otherwise)."""
 
     async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:

@@ -39,7 +39,7 @@ class SharedResults:
                 return copy.deepcopy(self._kept[key])
             future = self._running.get(key)
             owner = future is None
-            if owner:
+            if future is None:
                 future = Future()
                 self._running[key] = future
         if owner:

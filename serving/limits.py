@@ -11,6 +11,7 @@ escape whatever cannot be encoded (a lone surrogate in a JSON key, for instance)
 from __future__ import annotations
 
 import json
+from collections.abc import MutableMapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -62,7 +63,7 @@ def json_error(body: dict[str, Any], status_code: int, headers: dict[str, str] |
     return response
 
 
-def _allowed_methods(app: FastAPI, scope: dict[str, Any]) -> list[str]:
+def _allowed_methods(app: FastAPI, scope: MutableMapping[str, Any]) -> list[str]:
     """Every method some route serves at this path (Starlette lists only the first route's)."""
     methods: set[str] = set()
     for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from features.contract import VISIT_PURPOSES
 
-Purpose = Literal[tuple(VISIT_PURPOSES)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # a Literal built from the contract's tuple is a type only at run time
+    Purpose = str
+else:
+    Purpose = Literal[tuple(VISIT_PURPOSES)]
 WEEK_PATTERN = r"^(19|20|21)\d{2}-W(0[1-9]|[1-4]\d|5[0-3])$"
 # Ids are the company's own codes, which may be Chinese (城区市场部): any Unicode letter or
 # digit, plus _ . : -, but never a path separator, whitespace or a control character.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -237,10 +237,11 @@ def get_team_plan(
     format: FormatQuery = "json",
 ):
     """Plans for every manager of a team for the week (precomputed ones where available)."""
-    plans = []
+    plans: list[dict[str, Any]] = []
     for manager_id in authorise_team(principal, territory, team_id):
         body, plan = manager_plan(request, session, territory, manager_id, week, None, 5, language)
-        plans.append(plan or json.loads(body))
+        # manager_plan gives the cached JSON or a fresh plan, never neither.
+        plans.append(plan if plan is not None else json.loads(cast(str, body)))
     if format == "csv":
         return csv_response(
             [r for p in plans for r in _visit_rows(p)], f"team-plan-{team_id}", language

@@ -51,7 +51,7 @@ def team_gaps(
     state, _version = skills_state(store)
     teams = _teams(request, state.managers())
     chosen = team if team in teams else sorted(teams)[0]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for manager in teams[chosen]:
         found = call(
             get_skills,

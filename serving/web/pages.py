@@ -82,7 +82,7 @@ async def signin(request: Request) -> Response:
     started = await run_in_threadpool(start)
     if started is None:
         token = secrets.token_urlsafe(24)
-        response = page(
+        response: Response = page(
             request,
             "signin.html",
             None,

@@ -7,6 +7,7 @@ input) become a page in the person's language; the API keeps its JSON answers.
 
 from __future__ import annotations
 
+import inspect
 import time
 from pathlib import Path
 from typing import Any
@@ -134,14 +135,14 @@ def install_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
         if not _is_page(request):
-            return await api_http(request, exc)
+            return await _answer(api_http, request, exc)
         if exc.status_code == 401:
             return _to_signin(request)
         return _problem_page(request, exc.status_code, str(exc.detail))
 
     async def on_validation(request: Request, exc: RequestValidationError) -> Response:
         if not _is_page(request):
-            return await api_validation(request, exc)
+            return await _answer(api_validation, request, exc)
         fields = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg', '')}"
             for e in exc.errors()
@@ -150,22 +151,30 @@ def install_handlers(app: FastAPI) -> None:
 
     async def on_not_found(request: Request, exc: NotFound) -> Response:
         if not _is_page(request) and api_not_found is not None:
-            return await api_not_found(request, exc)
+            return await _answer(api_not_found, request, exc)
         return _problem_page(request, 404, str(exc))
 
     async def on_user_input(request: Request, exc: UserInputError) -> Response:
         if not _is_page(request) and api_user_input is not None:
-            return await api_user_input(request, exc)
+            return await _answer(api_user_input, request, exc)
         return _problem_page(request, 422, str(exc).replace("--", ""))
 
     async def on_signin(request: Request, _: SignInRequired) -> Response:
         return _to_signin(request)
 
-    app.add_exception_handler(StarletteHTTPException, on_http)  # HTTPException's base
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(NotFound, on_not_found)
-    app.add_exception_handler(UserInputError, on_user_input)
-    app.add_exception_handler(SignInRequired, on_signin)
+    # FastAPI's decorator, called directly: it registers the same way and is typed for
+    # handlers of one exception class (Starlette's add_exception_handler wants Exception).
+    app.exception_handler(StarletteHTTPException)(on_http)  # HTTPException's base
+    app.exception_handler(RequestValidationError)(on_validation)
+    app.exception_handler(NotFound)(on_not_found)
+    app.exception_handler(UserInputError)(on_user_input)
+    app.exception_handler(SignInRequired)(on_signin)
+
+
+async def _answer(handler: Any, request: Request, exc: Exception) -> Response:
+    """The API's handler's response; Starlette allows plain and async handlers alike."""
+    answer = handler(request, exc)
+    return await answer if inspect.isawaitable(answer) else answer
 
 
 def _to_signin(request: Request) -> RedirectResponse:
