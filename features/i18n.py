@@ -16,6 +16,7 @@ from typing import Any
 
 from features.contract import SKILL_NAMES_ZH, SKILLS
 from features.errors import UserInputError
+from features.i18n_cli import CLI_MESSAGES
 from fieldcoach.registry import CHURN_MODEL, SKILLS_MODEL, VISIT_EFFECT_MODEL
 
 LANGUAGES = ("zh", "en")
@@ -492,3 +493,4 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "re-run may give a different plan",
     ),
 }
+MESSAGES.update(CLI_MESSAGES)  # the CLI's summary lines (features/i18n_cli.py)

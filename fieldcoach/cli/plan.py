@@ -40,7 +40,7 @@ def _stored_feedback():
 
 
 def _echo_plan(plan: dict) -> None:
-    from features.i18n import COLUMNS, pick
+    from features.i18n import COLUMNS, pick, say
 
     language = plan.get("language", "en")
 
@@ -48,9 +48,17 @@ def _echo_plan(plan: dict) -> None:
         return pick(COLUMNS[column], language)
 
     typer.echo(
-        f"{plan['manager_id']} {plan['week']} ({plan['week_start']}): "
-        f"{len(plan['visits'])} of {plan['capacity']} visits, "
-        f"expected benefit {plan['expected_benefit']:,.0f}, {plan['total_km']} km"
+        say(
+            "cli_plan_head",
+            language,
+            manager=plan["manager_id"],
+            week=plan["week"],
+            monday=plan["week_start"],
+            planned=len(plan["visits"]),
+            capacity=plan["capacity"],
+            benefit=f"{plan['expected_benefit']:,.0f}",
+            km=plan["total_km"],
+        )
     )
     typer.echo(
         f"{'#':>3} {header('retailer_id'):<10} {header('churn_probability'):>7} "
@@ -68,9 +76,17 @@ def _echo_plan(plan: dict) -> None:
             typer.echo(f"      {reason}")
     for day in plan["schedule"]:
         route = " -> ".join(day["route"])
-        typer.echo(f"  {day['date']}: {day['visits']} visits, {day['km']} km: {route}")
+        line = say(
+            "cli_plan_day",
+            language,
+            date=day["date"],
+            visits=day["visits"],
+            km=day["km"],
+            route=route,
+        )
+        typer.echo(f"  {line}")
     for note in plan["notes"]:
-        typer.echo(f"  note: {note}")
+        typer.echo(f"  {say('cli_note', language, note=note)}")
 
 
 def _write_plan(out: Path, plan: dict, team: bool = False) -> None:
@@ -194,16 +210,30 @@ def plan_team_command(
         )
         if out:
             _write_plan(out, plans, team=True)
+    from features.i18n import say
+
     typer.echo(
-        f"team {plans['team_id']} {plans['week']}: {len(plans['managers'])} managers, "
-        f"{plans['visits']} visits, expected benefit {plans['expected_benefit']:,.0f}, "
-        f"{plans['total_km']} km"
+        say(
+            "cli_team_head",
+            language,
+            team=plans["team_id"],
+            week=plans["week"],
+            managers=len(plans["managers"]),
+            visits=plans["visits"],
+            benefit=f"{plans['expected_benefit']:,.0f}",
+            km=plans["total_km"],
+        )
     )
     for plan in plans["managers"]:
-        typer.echo(
-            f"  {plan['manager_id']}: {len(plan['visits'])} visits, "
-            f"benefit {plan['expected_benefit']:,.0f}, {plan['total_km']} km"
+        line = say(
+            "cli_team_manager",
+            language,
+            manager=plan["manager_id"],
+            visits=len(plan["visits"]),
+            benefit=f"{plan['expected_benefit']:,.0f}",
+            km=plan["total_km"],
         )
+        typer.echo(f"  {line}")
 
 
 @app.command("batch")

@@ -3,6 +3,8 @@ the company's own days, and days since the last visit counted from the planned d
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -10,6 +12,8 @@ from features.calendar import WorkingCalendar, week_working_offsets
 from planning.plan import Models, plan_manager, prepare_week
 
 NEW_YEAR_WEEK = pd.Timestamp("2025-12-29")  # 2026-W01: 元旦 Thu 1 - Sat 3, Sun 4 worked
+# Ids (R0000123, M0003, 2026-W01) and units may stay in Latin letters in Chinese text.
+LATIN_ALLOWED = re.compile(r"\b[A-Z]{1,3}\d+\b|\bkm\b")
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +120,15 @@ def test_cli_writes_the_route_as_excel_and_csv_with_chinese_headers(cli, data, t
     args = ["--data", str(data), "--week", "2026-W01", "--language", "zh"]
     result = cli("plan", "visits", "--manager", manager, *args, "--out", str(xlsx))
     assert result.exit_code == 0, result.output
+    # The printed plan is Chinese too: its summary, its days and its notes.
+    lines = result.output.splitlines()
+    head = next(line for line in lines if line.startswith(f"{manager} 2026-W01"))
+    days = [line for line in lines if re.match(r"  \d{4}-\d\d-\d\d", line)]
+    notes = [line for line in lines if line.startswith("  说明：")]
+    assert "次拜访" in head and days and notes, result.output
+    assert not any(line.startswith("  note:") for line in lines), result.output
+    for line in [head, *days, *notes]:
+        assert not re.findall(r"[A-Za-z]+", LATIN_ALLOWED.sub("", line)), line
     sheet = pd.read_excel(xlsx, dtype=str)
     assert list(sheet.columns[:6]) == ["客户经理", "周次", "日期", "星期", "顺序", "客户编码"]
     assert sheet["顺序"].iloc[0] == "0" and sheet["客户名称"].iloc[0] == "出发点"
@@ -126,6 +139,7 @@ def test_cli_writes_the_route_as_excel_and_csv_with_chinese_headers(cli, data, t
     extra = ["--capacity", "12", "--days", "3", "--min-gap-days", "7"]
     result = cli("plan", "team", "--team", team, *args, *extra, "--out", str(csv))
     assert result.exit_code == 0, result.output
+    assert any(line.startswith(f"团队{team} 2026-W01") for line in result.output.splitlines())
     rows = pd.read_csv(csv, encoding="utf-8-sig", dtype=str)
     visits = rows[rows["客户编码"].notna()]
     assert visits.groupby("客户经理").size().le(12).all()
