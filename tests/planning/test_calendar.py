@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from features.calendar import WorkingCalendar, week_working_offsets
-from planning.plan import Models, plan_manager, prepare_week
+from planning.plan import Models, plan_manager, plan_manager_languages, prepare_week
 
 NEW_YEAR_WEEK = pd.Timestamp("2025-12-29")  # 2026-W01: 元旦 Thu 1 - Sat 3, Sun 4 worked
 # Ids (R0000123, M0003, 2026-W01) and units may stay in Latin letters in Chinese text.
@@ -69,25 +69,25 @@ def test_a_year_without_official_data_falls_back_to_weekdays_and_says_so():
 
 def test_no_visit_is_planned_on_new_years_day(context, tables):
     for manager in sorted(tables["managers"]["manager_id"]):
-        for language in ("zh", "en"):
-            plan = plan_manager(context, manager, language=language, time_limit_s=0.3)
+        plans = plan_manager_languages(context, manager, ("zh", "en"), solution_limit=10)
+        for plan in plans.values():
             dates = {v["date"] for v in plan["visits"]}
             assert plan["visits"] and not dates & {"2026-01-01", "2026-01-02", "2026-01-03"}
             assert "2026-01-04" in plan["working_dates"]
             assert [d["date"] for d in plan["schedule"]] == plan["working_dates"]
-        assert any("元旦" in n for n in plan_manager(context, manager, language="zh")["notes"])
+        assert any("元旦" in n for n in plans["zh"]["notes"])
 
 
 def test_holidays_can_be_worked_when_asked(context, tables):
     manager = sorted(tables["managers"]["manager_id"])[0]
-    plan = plan_manager(context, manager, time_limit_s=0.3, include_non_working_days=True)
+    plan = plan_manager(context, manager, solution_limit=10, include_non_working_days=True)
     assert "2026-01-01" in plan["working_dates"]
     assert any("as asked" in n for n in plan["notes"])
 
 
 def test_days_since_last_visit_counts_from_the_planned_day(context, tables):
     manager = sorted(tables["managers"]["manager_id"])[0]
-    plan = plan_manager(context, manager, time_limit_s=0.3)
+    plan = plan_manager(context, manager, solution_limit=10)
     last = tables["visits"].groupby("retailer_id")["visit_date"].max()
     checked = 0
     for visit in plan["visits"]:
