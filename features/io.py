@@ -61,6 +61,19 @@ def find_table_files(folder: Path) -> dict[str, Path]:
     return found
 
 
+def data_fingerprint(folder: Path) -> str:
+    """SHA-256 over the names and bytes of the data folder's contract tables."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, path in sorted(find_table_files(Path(folder)).items()):
+        digest.update(name.encode())
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
 def read_raw_table(path: Path) -> pd.DataFrame:
     """A table as exported, before validation: CSV cells stay text so no value is lost."""
     path = Path(path)

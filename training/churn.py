@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -616,18 +615,3 @@ def _top_k(holdout: pd.DataFrame, config: ChurnConfig) -> tuple[int, str]:
             )
     k = max(1, int(np.ceil(0.02 * len(holdout))))
     return k, "2% of the population at risk (no manager capacity in the data)"
-
-
-def data_fingerprint(folder: Path) -> str:
-    """SHA-256 over the names and bytes of the data folder's contract tables."""
-    import hashlib
-
-    from features.io import find_table_files
-
-    digest = hashlib.sha256()
-    for name, path in sorted(find_table_files(Path(folder)).items()):
-        digest.update(name.encode())
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()

@@ -16,9 +16,8 @@ import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
 
-import features
+from features.io import data_fingerprint
 from features.retailer import model_input
 from features.validate import load_dataset
 from fieldcoach.registry import CHURN_MODEL
@@ -30,7 +29,6 @@ from training.churn import (
     RECENCY_FEATURE,
     ChurnConfig,
     TrainedChurn,
-    data_fingerprint,
     plan_snapshots,
     train_churn,
 )
@@ -38,12 +36,10 @@ from training.metrics import score_metrics
 from training.registry import (
     PromotionRule,
     announce_decision,
-    configure_mlflow,
     decide_promotion,
-    experiment_id,
-    pip_requirements,
     register_and_gate,
 )
+from training.runs import log_pyfunc, model_run
 
 # Given the holdout cutoff and horizon: reference churn probabilities to report next to the
 # models (the simulator's truth, from evaluation.churn_oracle.oracle_for), or None and why.
@@ -104,12 +100,9 @@ def run_churn_training(
     report["data_fingerprint"] = data_fingerprint(data_dir)
     report["capabilities_off"] = dataset.report.capabilities_off
 
-    client = configure_mlflow(settings)
-    with mlflow.start_run(
-        experiment_id=experiment_id(CHURN_MODEL, settings),
-        run_name=f"churn cutoff {report['cutoff']}",
-    ) as run:
-        _log_run(trained, report, data_dir)
+    run_name = f"churn cutoff {report['cutoff']}"
+    with model_run(settings, CHURN_MODEL, run_name, report, data_dir) as (client, run):
+        _log_run(trained, report)
         kind, why = choose_served_kind(report, rule)
         report["served_model"] = {"kind": kind, "why": why}
         mlflow.set_tag("model_kind", kind)
@@ -134,7 +127,6 @@ def run_churn_training(
         )
         client.set_model_version_tag(CHURN_MODEL, decision["version"], "model_kind", kind)
         decision["kind"] = kind
-        mlflow.log_dict(report, "report.json")
     log(f"registered model: {kind} ({why})")
     announce_decision(decision, log)
     return report
@@ -177,7 +169,7 @@ def choose_served_kind(report: dict[str, Any], rule: PromotionRule) -> tuple[str
     )
 
 
-def _log_run(trained: TrainedChurn, report: dict[str, Any], data_dir: Path) -> None:
+def _log_run(trained: TrainedChurn, report: dict[str, Any]) -> None:
     config = report["config"]
     mlflow.log_params(
         {
@@ -191,9 +183,6 @@ def _log_run(trained: TrainedChurn, report: dict[str, Any], data_dir: Path) -> N
             "lgbm_params": json.dumps(report["tuning"].get("chosen", {})),
             "lgbm_rounds": report["tuning"].get("rounds"),
         }
-    )
-    mlflow.set_tags(
-        {"data_fingerprint": report["data_fingerprint"], "data_dir": str(Path(data_dir).resolve())}
     )
     for name in (*MODELS, "oracle"):
         if name in report:
@@ -264,14 +253,12 @@ def _log_model(trained: TrainedChurn, kind: str = "lightgbm"):
         output = pd.DataFrame(
             {"churn_probability": [0.5] * len(example), "reasons": ["[]"] * len(example)}
         )
-        return mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(PYFUNC_CODE),
-            artifacts=artifacts,
-            code_paths=[str(Path(features.__file__).parent)],
-            signature=infer_signature(example, output),
-            input_example=example,
-            pip_requirements=pip_requirements(*BOOSTER_REQUIREMENTS),
+        return log_pyfunc(
+            PYFUNC_CODE,
+            artifacts,
+            BOOSTER_REQUIREMENTS,
+            example=example,
+            output=output,
             metadata={
                 "horizon_weeks": trained.config.horizon_weeks,
                 "label": trained.config.label,

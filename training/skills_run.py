@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
-import features
 from features.errors import UserInputError
 from features.manager import build_manager_features, latest_completions, parse_courses
 from features.skill_plans import SkillsState
@@ -38,11 +37,9 @@ from training.courses import (
 from training.registry import (
     PromotionRule,
     announce_decision,
-    configure_mlflow,
-    experiment_id,
-    pip_requirements,
     register_and_gate,
 )
+from training.runs import log_pyfunc, model_run
 from training.skills import (
     Importance,
     SkillEstimates,
@@ -275,12 +272,9 @@ def run_skills_training(
     report["holdout"] = holdout
     report["capabilities_off"] = dataset.report.capabilities_off
 
-    client = configure_mlflow(settings)
-    with mlflow.start_run(
-        experiment_id=experiment_id(SKILLS_MODEL, settings),
-        run_name=f"skills as of {fitted.state.as_of}",
-    ) as run:
-        _log_run(fitted, report, data_dir, config)
+    run_name = f"skills as of {fitted.state.as_of}"
+    with model_run(settings, SKILLS_MODEL, run_name, report, data_dir) as (client, run):
+        _log_run(fitted, report, config)
         info = _log_model(fitted, held, holdout)
         if held is None:
             decision = {
@@ -319,7 +313,6 @@ def run_skills_training(
                 holdout["latest_assessment"],
                 score_champion,
             )
-        mlflow.log_dict(report, "report.json")
     announce_decision(decision, log)
     return report
 
@@ -350,7 +343,7 @@ def summarise(fitted: FittedSkills, config: SkillsConfig) -> dict[str, Any]:
     }
 
 
-def _log_run(fitted: FittedSkills, report: dict[str, Any], data_dir: Path, config) -> None:
+def _log_run(fitted: FittedSkills, report: dict[str, Any], config) -> None:
     mlflow.log_params(
         {
             "as_of": report["as_of"],
@@ -361,7 +354,6 @@ def _log_run(fitted: FittedSkills, report: dict[str, Any], data_dir: Path, confi
             "managers": report["managers"],
         }
     )
-    mlflow.set_tag("data_dir", str(Path(data_dir).resolve()))
     metrics = {
         "noise_sd": report["measurement"]["noise_sd"],
         "drift_per_week": report["measurement"]["drift_per_week"],
@@ -404,12 +396,10 @@ def _log_model(fitted: FittedSkills, held: FittedSkills | None, holdout: dict[st
             ),
             encoding="utf-8",
         )
-        return mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(PYFUNC_CODE),
-            artifacts={"state": str(state_path), "holdout": str(holdout_path)},
-            code_paths=[str(Path(features.__file__).parent)],
-            pip_requirements=pip_requirements("mlflow", "pandas", "numpy", "pandera"),
+        return log_pyfunc(
+            PYFUNC_CODE,
+            {"state": str(state_path), "holdout": str(holdout_path)},
+            ("mlflow", "pandas", "numpy", "pandera"),
             # Params must be in the signature, or MLflow drops them at predict time.
             signature=infer_signature(
                 pd.DataFrame({"manager_id": ["M"]}),

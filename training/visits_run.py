@@ -16,24 +16,20 @@ import mlflow
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from mlflow.models import infer_signature
 
-import features
+from features.io import data_fingerprint
 from features.retailer import model_input
 from features.validate import load_dataset
 from fieldcoach.registry import VISIT_EFFECT_MODEL
 from fieldcoach.settings import Settings
 from training import plots
-from training.churn import data_fingerprint
 from training.churn_run import BOOSTER_REQUIREMENTS
 from training.registry import (
     PromotionRule,
     announce_decision,
-    configure_mlflow,
-    experiment_id,
-    pip_requirements,
     register_and_gate,
 )
+from training.runs import log_pyfunc, model_run
 from training.visit_policy import EFFECT_MODEL, check_rankings
 from training.visits import VisitEffect, VisitEffectConfig, fit_visit_effect
 
@@ -81,18 +77,15 @@ def log_and_register(
     """Log a fitted model's run to MLflow, register it and apply the promotion rule."""
     report = model.report_
     report["data_fingerprint"] = data_fingerprint(data_dir)
-    client = configure_mlflow(settings)
     holdout = model.holdout_
     values = model.ranking_check_
     challenger = {GATE_METRIC: values["candidates"][EFFECT_MODEL]["estimate"]}
     best = values["candidates"][values["best_simple"]]["estimate"]
     baseline = {GATE_METRIC: best + values["margin"] * abs(best)}
     veto = None if values["chosen"] == EFFECT_MODEL else values["reason"]
-    with mlflow.start_run(
-        experiment_id=experiment_id(VISIT_EFFECT_MODEL, settings),
-        run_name=f"visit effect holdout {report['holdout_weeks'][0]}",
-    ) as run:
-        _log_run(model, report, data_dir)
+    run_name = f"visit effect holdout {report['holdout_weeks'][0]}"
+    with model_run(settings, VISIT_EFFECT_MODEL, run_name, report, data_dir) as (client, run):
+        _log_run(model, report)
         info = _log_model(model)
         holdout_input = model_input(holdout, model.features_)
 
@@ -114,7 +107,6 @@ def log_and_register(
             veto=veto,
         )
         report["planner_ranking"] = _publish_ranking(client, values, decision)
-        mlflow.log_dict(report, "report.json")
     announce_decision(decision, log)
     return report
 
@@ -154,7 +146,7 @@ def _publish_ranking(client, values: dict[str, Any], decision: dict[str, Any]) -
     return published
 
 
-def _log_run(model: VisitEffect, report: dict[str, Any], data_dir: Path) -> None:
+def _log_run(model: VisitEffect, report: dict[str, Any]) -> None:
     mlflow.log_params(
         {
             **report["config"],
@@ -163,9 +155,6 @@ def _log_run(model: VisitEffect, report: dict[str, Any], data_dir: Path) -> None
             "rows_train": report["rows"]["train_used"],
             "rows_holdout": report["rows"]["holdout"],
         }
-    )
-    mlflow.set_tags(
-        {"data_fingerprint": report["data_fingerprint"], "data_dir": str(Path(data_dir).resolve())}
     )
     metrics = {f"{METRIC}_{name}": v for name, v in report[METRIC].items()}
     metrics.update({f"ate_{k}": v for k, v in report["average_effect"].items()})
@@ -228,13 +217,11 @@ def _log_model(model: VisitEffect):
         output = pd.DataFrame(
             {"visit_effect": [0.01] * len(example), "expected_saved_value": [1.0] * len(example)}
         )
-        return mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(PYFUNC_CODE),
-            artifacts={"booster": str(booster_path), "spec": str(spec_path)},
-            code_paths=[str(Path(features.__file__).parent)],
-            signature=infer_signature(example, output),
-            input_example=example,
-            pip_requirements=pip_requirements(*BOOSTER_REQUIREMENTS),
+        return log_pyfunc(
+            PYFUNC_CODE,
+            {"booster": str(booster_path), "spec": str(spec_path)},
+            BOOSTER_REQUIREMENTS,
+            example=example,
+            output=output,
             metadata={"horizon_weeks": model.config.horizon_weeks},
         )

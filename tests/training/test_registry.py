@@ -13,11 +13,12 @@ import pytest
 
 from evaluation.churn_oracle import oracle_for
 from features.errors import UserInputError
+from features.io import data_fingerprint
 from features.retailer import build_retailer_features, model_input, prepare_history
 from features.validate import load_dataset
 from fieldcoach.settings import Settings
 from simulator import SimulationConfig, Territory, export_dataset
-from training.churn import RECENCY_FEATURE, ChurnConfig, data_fingerprint, train_churn
+from training.churn import RECENCY_FEATURE, ChurnConfig, train_churn
 from training.churn_run import (
     CHURN_MODEL,
     CHURN_RULE,
