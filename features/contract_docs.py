@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from features.coercion import describe_check, type_name
 from features.contract import (
     ALLOWED_ITEMS,
     CAPABILITIES,
@@ -24,7 +25,6 @@ from features.contract import (
     column_rules,
     schema_for,
 )
-from features.validate import describe_check, type_name
 
 START = "<!-- contract:start -->"
 END = "<!-- contract:end -->"

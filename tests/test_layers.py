@@ -35,6 +35,10 @@ KERNEL = (
     "features.pandera_quiet",
     "features.io",
     "features.validate",
+    "features.validation_report",
+    "features.coercion",
+    "features.table_rules",
+    "features.feedback_rows",
     "features.calendar",
 )
 BELOW = {

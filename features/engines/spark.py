@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from features.calendar import to_days
+from features.coercion import DATE_UNIT, column_kind
 from features.contract import schema_for
 from features.retailer import (
     DEFAULT_ACTIVE_WEEKS,
@@ -33,7 +34,6 @@ from features.retailer import (
     check_as_of,
     prepare_history,
 )
-from features.validate import DATE_UNIT, column_kind
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

@@ -16,9 +16,9 @@ import uuid
 import warnings
 from typing import TYPE_CHECKING
 
+from features.coercion import column_kind
 from features.contract import TABLES, schema_for
 from features.errors import UserInputError
-from features.validate import column_kind
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession

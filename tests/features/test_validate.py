@@ -12,12 +12,12 @@ from typer.testing import CliRunner
 from features.contract import TABLES
 from features.io import DataContractError
 from features.validate import (
-    ROW_CONVENTION,
     ValidationReport,
     load_dataset,
     validate_folder,
     validate_tables,
 )
+from features.validation_report import ROW_CONVENTION
 
 Tables = dict[str, pd.DataFrame]
 
@@ -578,7 +578,7 @@ def test_cli_validate(tmp_path: Path) -> None:
 def test_contract_metadata_points_at_real_columns() -> None:
     """Every foreign key and date-order rule names a table and column of the contract."""
     from features.contract import column_rules, schema_for
-    from features.validate import _join_key
+    from features.table_rules import join_key
 
     for name in TABLES:
         for column in schema_for(name).columns:
@@ -592,7 +592,7 @@ def test_contract_metadata_points_at_real_columns() -> None:
                 other, other_column = target.split(".", 1)
                 assert other_column in schema_for(other).columns, target
                 if target == rules.get("not_before"):
-                    assert _join_key(name, other) in schema_for(name).columns
+                    assert join_key(name, other) in schema_for(name).columns
 
 
 @FORMATS
