@@ -20,6 +20,8 @@ from features.contract import TABLES
 from features.errors import UserInputError
 
 SUFFIXES = (".parquet", ".csv")
+# Beside the company's tables: what the service learnt (see features.feedback_rows).
+FEEDBACK_DIR = "_feedback"
 
 
 class DataContractError(ValueError):
@@ -62,11 +64,15 @@ def find_table_files(folder: Path) -> dict[str, Path]:
 
 
 def data_fingerprint(folder: Path) -> str:
-    """SHA-256 over the names and bytes of the data folder's contract tables."""
+    """SHA-256 over the names and bytes of the data folder's contract tables and of what
+    the service learnt beside them (``_feedback/``): what a model was trained on."""
     import hashlib
 
     digest = hashlib.sha256()
-    for name, path in sorted(find_table_files(Path(folder)).items()):
+    files = sorted(find_table_files(Path(folder)).items())
+    learnt = sorted((Path(folder) / FEEDBACK_DIR).glob("*.parquet"))
+    files += [(f"{FEEDBACK_DIR}/{path.name}", path) for path in learnt]
+    for name, path in files:
         digest.update(name.encode())
         with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):

@@ -24,6 +24,7 @@ import pandas as pd
 
 from features.coercion import coerce_column, column_kind
 from features.contract import TABLES, missing_capabilities, schema_for
+from features.feedback_rows import FEEDBACK_DIR, FEEDBACK_KEYS, merge_feedback, read_feedback
 from features.io import DataContractError, read_raw_table, table_file_candidates
 from features.table_rules import metadata_problems, pandera_problems
 from features.validation_report import (
@@ -128,7 +129,7 @@ def validate_tables(
 
 
 def _read_folder(
-    folder: Path, names: Iterable[str] | None
+    folder: Path, names: Iterable[str] | None, learnt: dict[str, pd.DataFrame] | None = None
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str], list[Problem], list[str]]:
     wanted = list(TABLES) if names is None else list(names)
     unknown = [n for n in wanted if n not in TABLES]
@@ -161,12 +162,43 @@ def _read_folder(
         if p.suffix in (".csv", ".parquet") and p.name not in known
     )
     notes = [f"files that are not contract tables, ignored: {', '.join(strays)}"] if strays else []
+    unread = {p.table for p in problems}
+    for name in FEEDBACK_KEYS:
+        if name not in wanted or name in unread:
+            continue
+        note = _add_feedback(folder, name, raw, files, (learnt or {}).get(name))
+        if note:
+            notes.append(note)
     return raw, files, problems, notes
 
 
-def _validate(folder: Path, names: Iterable[str] | None):
+def _add_feedback(
+    folder: Path,
+    name: str,
+    raw: dict[str, pd.DataFrame],
+    files: dict[str, str],
+    learnt: pd.DataFrame | None = None,
+) -> str | None:
+    """Merge what the service learnt for table ``name`` (``learnt``, else the folder's
+    ``_feedback/`` file) after the company's rows; a note saying so, or None."""
+    rows = learnt if learnt is not None else read_feedback(folder, name)
+    if rows is None or rows.empty:
+        return None
+    where = f"{FEEDBACK_DIR}/{name}.parquet"
+    if name in raw:
+        raw[name], added = merge_feedback(raw[name], rows, name)
+    else:
+        raw[name], added, files[name] = rows, len(rows), where
+    if not added:
+        return None
+    return f"{files[name]}: {added:,} row(s) the service learnt added from {where}"
+
+
+def _validate(
+    folder: Path, names: Iterable[str] | None, learnt: dict[str, pd.DataFrame] | None = None
+):
     folder = Path(folder)
-    raw, files, read_problems, notes = _read_folder(folder, names)
+    raw, files, read_problems, notes = _read_folder(folder, names, learnt)
     unread = {p.table for p in read_problems}
     typed, report = validate_tables(raw, files)
     # A table that exists but could not be read is not "missing".
@@ -178,9 +210,13 @@ def _validate(folder: Path, names: Iterable[str] | None):
     return typed, report
 
 
-def validate_folder(folder: Path) -> ValidationReport:
-    """Validate every contract table in ``folder`` (``orders.csv``/``.parquet``, ...)."""
-    return _validate(folder, None)[1]
+def validate_folder(
+    folder: Path, learnt: dict[str, pd.DataFrame] | None = None
+) -> ValidationReport:
+    """Validate every contract table in ``folder`` (``orders.csv``/``.parquet``, ...), with
+    what the service learnt merged in (``learnt``: rows by table in place of ``_feedback/``).
+    """
+    return _validate(folder, None, learnt)[1]
 
 
 def load_dataset(folder: Path, tables: Iterable[str] | None = None) -> Dataset:

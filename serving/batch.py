@@ -20,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from features.errors import UserInputError
+from features.feedback_rows import FEEDBACK_KEYS, feedback_path, merge_feedback, read_feedback
 from features.io import find_table_files, read_raw_table, write_table
-from features.validate import validate_tables
+from features.validate import validate_folder
 from fieldcoach.champions import MODEL_NAMES, ModelStore
 from fieldcoach.settings import Settings
 from serving.db import (
@@ -145,49 +146,13 @@ def fill_week_plans(
     return store_week_plans(territory, sessions, week, log=log, managers=missing, stop=stop)
 
 
-def _merged(
-    data_dir: Path, table: str, rows: pd.DataFrame, keys: list[str]
-) -> tuple[Path, pd.DataFrame, int]:
-    """The table's file, its rows with ``rows`` appended (duplicates of a key dropped), and
-    how many rows that adds."""
-    files = find_table_files(data_dir)
-    path = files.get(table, data_dir / f"{table}.parquet")
-    old = read_raw_table(path) if path.exists() else pd.DataFrame(columns=rows.columns)
-    if path.exists():
-        for column in keys:
-            if column.endswith(("_date", "_on")):
-                old[column] = pd.to_datetime(old[column])
-    rows = rows.copy()
-    for column in keys:
-        if column.endswith(("_date", "_on")):
-            rows[column] = pd.to_datetime(rows[column])
-    merged = pd.concat([old, rows], ignore_index=True)
-    before = len(old)
-    merged = merged.drop_duplicates(subset=keys, keep="first", ignore_index=True)
-    return path, merged, len(merged) - before
-
-
-def _check_merged(data_dir: Path, merged: dict[str, tuple[Path, pd.DataFrame]]) -> None:
-    """Refuse an export after which the data folder would not pass ``validate``."""
-    files = find_table_files(data_dir)
-    raw = {name: read_raw_table(path) for name, path in files.items() if name not in merged}
-    names = {name: path.name for name, path in files.items()}
-    for name, (path, frame) in merged.items():
-        raw[name], names[name] = frame, path.name
-    _, report = validate_tables(raw, names)
-    report.folder = str(data_dir)
-    if not report.ok:
-        raise UserInputError(
-            f"feedback export refused, nothing written: the data would not validate: "
-            f"{report.summary()}"
-        )
-
-
 def export_feedback(session: Session, data_dir: Path) -> dict[str, int]:
-    """Append not yet exported done visits and completions to the data folder's tables.
+    """Add the done visits and completions not exported yet to what the service learnt.
 
-    The tables as they would be after the export are validated against the contract first
-    (with every other table of the folder); if they would not pass, nothing is written.
+    They go to ``DATA/_feedback/<table>.parquet``, which every loader merges after the
+    company's own rows; the company's files are never rewritten. The folder as it would be
+    read after the export is validated against the contract first; if it would not pass,
+    nothing is written.
 
     Raises:
         UserInputError: the export would break the data contract.
@@ -220,21 +185,39 @@ def export_feedback(session: Session, data_dir: Path) -> dict[str, int]:
         if f.kind == "training"
     ]
     counts = {"visits": 0, "trainings": 0}
-    merged: dict[str, tuple[Path, pd.DataFrame]] = {}
-    for table, rows, keys in (
-        ("visits", visits, ["retailer_id", "manager_id", "visit_date"]),
-        ("trainings", trainings, ["manager_id", "course_id", "completed_on"]),
-    ):
+    learnt: dict[str, pd.DataFrame] = {}
+    for table, rows in (("visits", visits), ("trainings", trainings)):
         if rows:
-            path, frame, added = _merged(data_dir, table, pd.DataFrame(rows), keys)
-            merged[table], counts[table] = (path, frame), added
-    if merged:
-        _check_merged(data_dir, merged)
-    for path, frame in merged.values():
-        write_table(frame, path)
+            learnt[table], counts[table] = _learnt(data_dir, table, pd.DataFrame(rows))
+    if learnt:
+        report = validate_folder(data_dir, learnt)
+        if not report.ok:
+            raise UserInputError(
+                f"feedback export refused, nothing written: the data would not validate: "
+                f"{report.summary()}"
+            )
+    for table, frame in learnt.items():
+        write_table(frame, feedback_path(data_dir, table))
     now = utcnow()
     for f in pending:
         f.exported_at = now
     session.commit()
     counts["records"] = len(pending)
     return counts
+
+
+def _learnt(data_dir: Path, table: str, rows: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The table's learnt rows with ``rows`` added, and how many rows that adds to what the
+    loader reads (rows the company's table or earlier exports hold already add none)."""
+    for column in FEEDBACK_KEYS[table]:
+        if column.endswith(("_date", "_on")):
+            rows[column] = pd.to_datetime(rows[column])
+    before = read_feedback(data_dir, table)
+    if before is None:
+        after = rows.drop_duplicates(subset=list(FEEDBACK_KEYS[table]), ignore_index=True)
+    else:
+        after = merge_feedback(before, rows, table)[0]
+    company = find_table_files(data_dir).get(table)
+    raw = read_raw_table(company) if company is not None else pd.DataFrame()
+    added_before = 0 if before is None else merge_feedback(raw, before, table)[1]
+    return after, merge_feedback(raw, after, table)[1] - added_before

@@ -16,7 +16,7 @@ app = typer.Typer(help="Feedback collected by the API.", no_args_is_help=True)
 def feedback_export(
     data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
 ) -> None:
-    """Append done visits and training completions to the data folder's tables (once each)."""
+    """Add done visits and training completions to the data folder (in _feedback/; once each)."""
     from fieldcoach.settings import get_settings
     from serving.batch import export_feedback
     from serving.db import make_engine, session_factory

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from features.io import find_table_files, read_raw_table
+from features.validate import load_dataset
 from fieldcoach.settings import Settings
 from serving.app import create_app
 from serving.batch import export_feedback, precompute_plans
@@ -250,17 +251,25 @@ def test_feedback_is_idempotent_and_flows_back_to_the_data(client, keys, setting
     )
     assert bad.status_code == 422
 
+    data = settings.resolved_data_dir
+    delivered = {name: path.read_bytes() for name, path in find_table_files(data).items()}
     engine = make_engine(settings.resolved_database_url)
     with session_factory(engine)() as session:
-        counts = export_feedback(session, settings.resolved_data_dir)
+        counts = export_feedback(session, data)
         assert counts == {"visits": 1, "trainings": 1, "records": 2}
-        assert export_feedback(session, settings.resolved_data_dir)["records"] == 0
+        assert export_feedback(session, data)["records"] == 0
     engine.dispose()
-    files = find_table_files(settings.resolved_data_dir)
-    visits = read_raw_table(files["visits"])
-    assert (pd.to_datetime(visits["visit_date"]) == "2025-05-05").sum() == 1
-    trainings = read_raw_table(files["trainings"])
-    assert (pd.to_datetime(trainings["completed_on"]) == "2025-05-06").sum() == 1
+    # The company's files stay as delivered; the loader merges what the service learnt.
+    assert {name: path.read_bytes() for name, path in find_table_files(data).items()} == (
+        delivered
+    )
+    assert (data / "_feedback" / "visits.parquet").exists()
+    tables = load_dataset(data).tables
+    visits, trainings = tables["visits"], tables["trainings"]
+    assert (visits["visit_date"] == "2025-05-05").sum() == 1
+    assert (trainings["completed_on"] == "2025-05-06").sum() == 1
+    learnt = read_raw_table(data / "_feedback" / "visits.parquet")
+    assert len(visits) == len(read_raw_table(find_table_files(data)["visits"])) + len(learnt)
 
 
 def test_admin_creates_keys(client, keys) -> None:
