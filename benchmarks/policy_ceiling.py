@@ -11,7 +11,12 @@ the feature ceiling, so it bounds what any estimator can reach on the planner ba
 Evaluation only: it reads ``_truth/``.
 
     python benchmarks/policy_ceiling.py --data DIR [--weeks 8] [--seeds 5]
-        [--shrink 1.0] [--report FILE.json]
+        [--shrink 1.0] [--report FILE.json] [--policies planner --reuse EARLIER.json]
+
+``--policies`` runs only some of the policies and takes the others' per-seed values from
+an earlier report of the same data, weeks and seeds (``--reuse``): a change to the planner
+is re-measured without re-running the slow feature ceiling. Each seed's luck is fixed, so
+the reused figures are what a full run would print for them.
 """
 
 from __future__ import annotations
@@ -75,6 +80,45 @@ def truth_trained_effect(data: Path, tables, features: list[str], scale: float):
     return TruthTrainedEffect(booster, features, scale)
 
 
+POLICIES = ("rotation", "risk", "planner", "feature_ceiling", "oracle")
+
+
+def _reused_runs(args, names: list[str]) -> dict[str, list[float]]:
+    """Per-seed retained values of ``names`` from ``--reuse``, checked to be comparable."""
+    if not names or args.reuse is None:
+        return {}
+    earlier = json.loads(args.reuse.read_text())
+    same = (earlier.get("weeks"), earlier.get("seeds"), earlier.get("data"))
+    if same != (args.weeks, args.seeds, str(args.data.resolve())):
+        raise SystemExit(f"--reuse {args.reuse}: weeks, seeds or data differ ({same})")
+    return {name: earlier["runs"][name] for name in names}
+
+
+def _summary(runs: dict[str, list[float]], args) -> dict:
+    """Saved value vs rotation of each policy run, and the bars' ratios where both exist."""
+    report: dict = {"weeks": args.weeks, "seeds": args.seeds, "ceiling_shrink": args.shrink}
+    report["data"] = str(args.data.resolve())
+    report["runs"] = {name: [float(v) for v in values] for name, values in runs.items()}
+    if "rotation" not in runs:
+        return report
+    rotation = np.array(runs["rotation"])
+    saved = {name: np.array(v) - rotation for name, v in runs.items() if name != "rotation"}
+    oracle = saved["oracle"].mean() if "oracle" in saved else float("nan")
+    print(f"saved value vs rotation, mean of {args.seeds} seeds, {args.weeks} weeks:")
+    for name, s in saved.items():
+        share = float(s.mean() / oracle)
+        report[name] = {"saved_value": float(s.mean()), "share_of_oracle": share}
+        print(f"  {name:<16} {s.mean():>12,.0f}  {100 * s.mean() / oracle:5.1f}% of the oracle's")
+    for key, other, bar in (
+        ("planner_vs_risk", "risk", "1.3x"),
+        ("planner_vs_feature_ceiling", "feature_ceiling", "0.9x"),
+    ):
+        if "planner" in saved and other in saved:
+            report[key] = float(saved["planner"].mean() / saved[other].mean())
+            print(f"  planner / {other}: {report[key]:.2f}x (bar {bar})")
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
@@ -87,7 +131,18 @@ def main() -> None:
         help="Weight of the truth-trained effect against its mean (1.0: no shrinking).",
     )
     parser.add_argument("--report", type=Path)
+    parser.add_argument(
+        "--policies",
+        default=",".join(POLICIES),
+        help=f"Comma-separated subset of {', '.join(POLICIES)} to run (default: all).",
+    )
+    parser.add_argument("--reuse", type=Path, help="Earlier report for the policies not run.")
     args = parser.parse_args()
+    run_now = [p for p in args.policies.split(",") if p]
+    unknown = set(run_now) - set(POLICIES)
+    if unknown:
+        parser.error(f"--policies: unknown {sorted(unknown)}; choose from {POLICIES}")
+    reused = _reused_runs(args, [p for p in POLICIES if p not in run_now])
 
     config = PolicyConfig(weeks=args.weeks, seeds=args.seeds)
     start = Territory.load(args.data / STATE_FILE)
@@ -110,10 +165,10 @@ def main() -> None:
     )
 
     observed = Observed(tables)
-    runs = {"rotation": [], "risk": [], "planner": [], "feature_ceiling": [], "oracle": []}
+    runs = {name: list(reused[name]) for name in POLICIES if name in reused or name in run_now}
     default_shrink = rankings_module.EFFECT_SHRINK
     for seed in range(args.seeds):
-        for name in runs:
+        for name in run_now:
             policy = "planner" if name == "feature_ceiling" else name
             rankings_module.EFFECT_SHRINK = (
                 args.shrink if name == "feature_ceiling" else (default_shrink)
@@ -124,31 +179,10 @@ def main() -> None:
             print(f"seed {seed} {name:<16} retained value {value:>14,.0f}", flush=True)
     rankings_module.EFFECT_SHRINK = default_shrink
 
-    rotation = np.array(runs["rotation"])
-    saved = {name: np.array(values) - rotation for name, values in runs.items()}
-    oracle = saved["oracle"].mean()
-    report = {
-        name: {"saved_value": float(s.mean()), "share_of_oracle": float(s.mean() / oracle)}
-        for name, s in saved.items()
-        if name != "rotation"
-    }
-    report.update({"weeks": args.weeks, "seeds": args.seeds, "ceiling_shrink": args.shrink})
-    print(f"saved value vs rotation, mean of {args.seeds} seeds, {args.weeks} weeks:")
-    for name in ("risk", "planner", "feature_ceiling", "oracle"):
-        print(
-            f"  {name:<16} {report[name]['saved_value']:>12,.0f}  "
-            f"{100 * report[name]['share_of_oracle']:5.1f}% of the oracle's"
-        )
-    report["planner_vs_risk"] = report["planner"]["saved_value"] / report["risk"]["saved_value"]
-    report["planner_vs_feature_ceiling"] = (
-        report["planner"]["saved_value"] / report["feature_ceiling"]["saved_value"]
-    )
+    report = _summary(runs, args)
+    report["reused_from"] = {p: str(args.reuse) for p in reused}
     report["planner_ranking"] = estimators.ranking.name if estimators.ranking else None
-    print(
-        f"planner / risk ranking {report['planner_vs_risk']:.2f}x (bar 1.3x); planner / "
-        f"feature ceiling {100 * report['planner_vs_feature_ceiling']:.0f}% (bar 90%); "
-        f"planner ranked by {report['planner_ranking']}"
-    )
+    print(f"planner ranked by {report['planner_ranking']}")
     if args.report:
         args.report.write_text(json.dumps(report, indent=2))
 
