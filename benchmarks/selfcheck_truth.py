@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from features.validate import load_dataset
+from planning.purpose import choose_purposes
 from simulator.export import load_truth
 from training.visit_policy import _top_logged_budget, candidate_scores, check_rankings
 from training.visits import VisitEffectConfig, fit_visit_effect
@@ -54,7 +55,7 @@ def true_values(data: Path, frame: pd.DataFrame, scores: dict[str, np.ndarray]) 
 def one(data: Path, dump: Path | None = None) -> dict:
     t0 = time.perf_counter()
     tables = load_dataset(data).tables
-    model = fit_visit_effect(tables, VisitEffectConfig())
+    model = fit_visit_effect(tables, VisitEffectConfig(), choose_purposes)
     fitted_s = time.perf_counter() - t0
     result = {"data": str(data), "fit_s": round(fitted_s), "checks": {}}
     for label, check in (

@@ -90,7 +90,9 @@ def fit_estimators(tables: dict[str, pd.DataFrame], config: PolicyConfig) -> Est
     if "visits" in tables:
         from training.visits import VisitEffectConfig, fit_visit_effect
 
-        effect = fit_visit_effect(tables, VisitEffectConfig(horizon_weeks=config.horizon_weeks))
+        effect = fit_visit_effect(
+            tables, VisitEffectConfig(horizon_weeks=config.horizon_weeks), choose_purposes
+        )
         values = effect.ranking_check_
         ranking = Ranking(values["chosen"], values["reason"], values["yuan_per_score"])
         return Estimators(churn, effect, config.horizon_weeks, ranking)

@@ -39,6 +39,7 @@ from training.boosters import NO_SUBSAMPLING, lightgbm_params
 EFFECT_MODEL = EFFECT_RANKING
 SIMPLE_RANKINGS = ("churn_x_value", "churn", "value", "rotation")
 CANDIDATES = (EFFECT_MODEL, *SIMPLE_RANKINGS)
+REFERENCE_RANKING = "churn"  # the simple rule the others must clearly beat (see _fallback)
 LABELS = RANKING_LABELS
 # The effect model must beat the best simple ranking's held-out value by this share (and
 # the paired 95% interval of the difference must exclude zero). A model is the more fragile
@@ -60,6 +61,7 @@ SELFCHECK_COLUMNS = (
     "_phi",
     "_tau",
     "_e",
+    "_ep",
     "_churn",
 )
 
@@ -101,6 +103,7 @@ def policy_values(
     margin: float = MODEL_MARGIN,
     draws: int = BOOTSTRAP_DRAWS,
     seed: int = 0,
+    planned_propensity: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Held-out value of each ranking, the paired comparisons, and the ranking to use.
 
@@ -110,6 +113,9 @@ def policy_values(
         phi: DR pseudo-outcome of each row (relative order value over the horizon).
         propensity: the cross-fitted (unclipped) propensity of each row.
         scores: candidate name -> score; ``effect_model`` is the one being checked.
+        planned_propensity: the (unclipped) propensity of the visit a plan would make (with
+            its purpose); a row is inside the overlap when both it and not visiting are
+            likely enough. Default: ``propensity``.
     """
     groups = pd.factorize(frame["manager_id"].astype(str) + "|" + frame["as_of"].astype(str))[0]
     n_groups = int(groups.max()) + 1
@@ -117,7 +123,8 @@ def policy_values(
     budget = budget.astype(np.int64)
     usual = np.nan_to_num(frame["baseline_weekly_value"].to_numpy(float)) * horizon_weeks
     gain = np.asarray(phi, float) * usual
-    inside = (propensity >= clip) & (propensity <= 1 - clip)
+    treated = propensity if planned_propensity is None else planned_propensity
+    inside = (treated >= clip) & (propensity <= 1 - clip)
     retailer = pd.factorize(frame["retailer_id"])[0]
     weights = np.random.default_rng(seed).poisson(1.0, (draws, int(retailer.max()) + 1))
     row_weights = weights[:, retailer].astype(np.float64)  # (draws, rows)
@@ -149,7 +156,11 @@ def policy_values(
     logged = value(frame["_t"].to_numpy(float) * gain)
     simple = [c for c in names if c != EFFECT_MODEL]
     best_simple = max(simple, key=lambda c: full[c][0])
+    fallback, fallback_reason = _fallback(full, trimmed, simple, best_simple, margin)
     decision = _choose(full, trimmed, best_simple, margin, EFFECT_MODEL in names)
+    if decision["chosen"] != EFFECT_MODEL:
+        decision["chosen"] = fallback
+        decision["reason"] += f"; {fallback_reason}"
     entries[decision["chosen"]]["chosen"] = True
     decision["yuan_per_score"] = entries[decision["chosen"]]["yuan_per_score"]
     return {
@@ -167,15 +178,41 @@ def policy_values(
         "current_practice": _interval(logged[1], logged[0]),
         "candidates": entries,
         "best_simple": best_simple,
+        "fallback": fallback,
         **decision,
     }
+
+
+def _fallback(full, trimmed, simple: list[str], best: str, margin: float) -> tuple[str, str]:
+    """The simple ranking the plan uses when the model is not trusted, and why.
+
+    Churn probability is the reference: the standard rule a planner is measured against.
+    Another rule replaces it only when its held-out value beats churn's by the margin, with
+    the paired 95% interval of the difference above zero and a win inside the overlap too:
+    under poor overlap the estimates of rules that pick shops managers (almost) always or
+    never visit are extrapolation (on a simulated territory whose managers favour big shops,
+    the value ranking's estimate was under half its true worth and churn's 1.8x), and
+    picking the best of four noisy estimates favours luck.
+    """
+    reference = REFERENCE_RANKING if REFERENCE_RANKING in simple else best
+    if best == reference:
+        return reference, f"{LABELS[reference]} is also the best simple ranking held out"
+    difference = full[best][1] - full[reference][1]
+    edge = full[best][0] - full[reference][0]
+    low = float(np.quantile(difference, 0.025))
+    inside = trimmed[best][0] - trimmed[reference][0]
+    share = edge / abs(full[reference][0]) if full[reference][0] else float("inf")
+    text = f"{LABELS[best]} saves {share:+.0%} against {LABELS[reference]}"
+    if edge >= margin * abs(full[reference][0]) and low > 0 and inside > 0:
+        return best, f"{text}, beyond the margin, interval above zero, also inside the overlap"
+    return reference, f"{text}, not clearly better, so the plan ranks by {LABELS[reference]}"
 
 
 def _choose(full, trimmed, best_simple: str, margin: float, has_model: bool) -> dict[str, Any]:
     if not has_model:
         return {
             "chosen": best_simple,
-            "reason": f"no effect model to check; ranking by {LABELS[best_simple]}",
+            "reason": "no effect model to check, so the plan ranks by a simple rule",
         }
     model, simple = full[EFFECT_MODEL], full[best_simple]
     difference = model[1] - simple[1]
@@ -197,16 +234,15 @@ def _choose(full, trimmed, best_simple: str, margin: float, has_model: bool) -> 
         return {
             **comparison,
             "chosen": best_simple,
-            "reason": f"{base}: short of the {margin:.0%} margin, so the plan ranks by "
-            f"{LABELS[best_simple]}",
+            "reason": f"{base}: short of the {margin:.0%} margin, so the plan ranks by a "
+            "simple rule",
         }
     if difference_low <= 0:
         return {
             **comparison,
             "chosen": best_simple,
             "reason": f"{base}, but the 95% interval of the difference reaches "
-            f"{difference_low:,.0f}: not clearly better, so the plan ranks by "
-            f"{LABELS[best_simple]}",
+            f"{difference_low:,.0f}: not clearly better, so the plan ranks by a simple rule",
         }
     if edge_overlap <= 0:
         return {
@@ -214,7 +250,7 @@ def _choose(full, trimmed, best_simple: str, margin: float, has_model: bool) -> 
             "chosen": best_simple,
             "reason": f"{base}, but only where managers (almost) never or always visit, where "
             "the estimate is extrapolation; inside the overlap it does not win, so the plan "
-            f"ranks by {LABELS[best_simple]}",
+            "ranks by a simple rule",
         }
     return {
         **comparison,
@@ -325,6 +361,7 @@ def check_rankings(
         horizon,
         model.config.propensity_clip,
         seed=model.config.seed,
+        planned_propensity=frame["_ep"].to_numpy() if "_ep" in frame else None,
     )
     values["data"] = (
         "the held-out weeks"

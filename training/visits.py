@@ -5,14 +5,26 @@ managers jump the queue for retailers they saw declining. A plain comparison of 
 unvisited retailers therefore mixes the visit's effect with the reason for the visit. This
 module estimates the effect with a cross-fitted doubly robust learner (DR-learner):
 
-* rows are retailer-weeks (Monday snapshots of the retailers at risk), treatment ``T`` is a
-  visit in the week from the snapshot, outcome ``Y`` is order value over the next ``H``
-  weeks relative to the retailer's own baseline (``value / (baseline_weekly_value * H)``,
+* rows are retailer-weeks (Monday snapshots of the retailers at risk), ``T`` is a visit in
+  the week from the snapshot, outcome ``Y`` is order value over the next ``H`` weeks
+  relative to the retailer's own baseline (``value / (baseline_weekly_value * H)``,
   clipped to [0, 3]) so shops of any size are comparable;
+* the treatment is the visit a plan makes: a visit *with the purpose the planner would
+  give it* (``planning.purpose.choose_purposes`` on the same snapshot), ``M = 1``. Logged
+  visits are mostly routine or of another purpose; valuing the planner's visits by them
+  would credit every ranking with what routine visits do, and underrate rankings whose
+  gain comes from a purposeful visit. Visits of another purpose are a third arm: they say
+  nothing directly about either arm's outcome. The planner's rule is passed in
+  (``purposes``; training does not import planning); without it, or without a purpose
+  column, every visit is taken as the planner's (``M = T``);
 * nuisance models, fitted on one half of the retailers and applied to the other: the
-  propensity ``e(x) = P(T=1 | x)`` and outcome models ``mu0``, ``mu1`` (a T-learner);
-* the pseudo-outcome ``phi = mu1 - mu0 + T (Y - mu1) / e - (1 - T) (Y - mu0) / (1 - e)``
-  has the conditional average treatment effect as its mean, whichever of the two nuisance
+  visit propensity ``e(x) = P(T=1 | x)``, the share ``q(x) = P(M=1 | T=1, x)`` of visits
+  with the planner's purpose, and outcome models ``mu0(x)`` (unvisited) and
+  ``mu1(x, m)`` (visited; ``m`` is a feature, so where the purpose makes no difference
+  the model pools all visits), with ``mu_p(x) = mu1(x, 1)``;
+* the three-arm pseudo-outcome
+  ``phi = mu_p - mu0 + T M (Y - mu_p) / (e q) - (1 - T) (Y - mu0) / (1 - e)``
+  has the conditional effect of a planned visit as its mean, whichever of the nuisance
   models is right, and a strongly regularised regressor of ``phi`` on ``x`` is the effect
   model ``tau(x)``.
 
@@ -24,6 +36,7 @@ for the model and for the rankings a planner would otherwise use.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -32,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from features.calendar import to_days
+from features.contract import VISIT_PURPOSES
 from features.errors import UserInputError
 from features.rankings import saved_yuan
 from features.retailer import (
@@ -128,21 +142,55 @@ def _window_sums(
     return sums[codes]
 
 
+PurposeRule = Callable[[pd.DataFrame], pd.Series]
+
+
+def _planned_purpose_visited(
+    history: RetailerHistory,
+    frame: pd.DataFrame,
+    codes: np.ndarray,
+    t: int,
+    visited: np.ndarray,
+    purposes: PurposeRule | None,
+) -> np.ndarray:
+    """Per row: visited in the week from ``t`` with the purpose a plan would give it now.
+
+    Without logged purposes every visit counts (the purpose cannot be told apart); a row
+    the planner gives no purpose (a lapsed shop not worth winning back) counts any visit.
+    """
+    log = history.visits
+    logged = log.values.get("purpose_code") if log is not None else None
+    if logged is None or purposes is None:
+        return visited
+    planned = pd.Categorical(purposes(frame), categories=VISIT_PURPOSES).codes
+    window = log.window(t, t + 7)
+    width = len(VISIT_PURPOSES) + 1
+    done = log.code[window].astype(np.int64) * width + logged[window]
+    match = np.isin(codes.astype(np.int64) * width + planned, done)
+    return np.where(planned < 0, visited, match & visited)
+
+
 def visit_rows(
-    history: RetailerHistory, date: pd.Timestamp, config: VisitEffectConfig
+    history: RetailerHistory,
+    date: pd.Timestamp,
+    config: VisitEffectConfig,
+    purposes: PurposeRule | None = None,
 ) -> pd.DataFrame:
-    """Features at ``date`` with treatment ``_t`` (visited that week) and outcome ``_y``."""
+    """Features at ``date`` with ``_t`` (visited that week), ``_m`` (visited with the
+    planner's purpose, see the module doc) and outcome ``_y``."""
     snapshot = retailer_snapshot(history, date, active_weeks=config.horizon_weeks)
     frame = snapshot.frame
     codes = history.ids.get_indexer(frame["retailer_id"])
     t = to_days(date)
     visited = _window_sums(history, "visits", codes, t, 7) > 0
+    matched = _planned_purpose_visited(history, frame, codes, t, visited, purposes)
     value = _window_sums(history, "orders", codes, t, 7 * config.horizon_weeks)
     expected = frame["baseline_weekly_value"].to_numpy(dtype=np.float64) * config.horizon_weeks
     with np.errstate(divide="ignore", invalid="ignore"):
         y = np.clip(value / expected, 0.0, config.max_outcome)
     keep = np.isfinite(y) & (expected > 0)
-    return frame.assign(_t=visited.astype(np.int8), _y=y).loc[keep].reset_index(drop=True)
+    rows = frame.assign(_t=visited.astype(np.int8), _m=matched.astype(np.int8), _y=y)
+    return rows.loc[keep].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------- models
@@ -179,45 +227,79 @@ def effect_params(rows: int, seed: int) -> dict[str, Any]:
 
 @dataclass
 class Nuisance:
-    """Cross-fitted propensity and outcome predictions for a set of rows."""
+    """Cross-fitted propensities and outcome predictions for a set of rows."""
 
-    e: np.ndarray  # clipped propensity
+    e: np.ndarray  # clipped visit propensity
     e_raw: np.ndarray
     mu0: np.ndarray
-    mu1: np.ndarray
+    mu1: np.ndarray  # outcome of a visit with the planner's purpose, mu1(x, m=1)
+    ep: np.ndarray | None = None  # clipped propensity of such a visit, e(x) q(x)
+    ep_raw: np.ndarray | None = None
 
-    def phi(self, t: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """The DR pseudo-outcome of each row."""
+    def phi(self, t: np.ndarray, y: np.ndarray, m: np.ndarray | None = None) -> np.ndarray:
+        """The DR pseudo-outcome of each row for a visit with the planner's purpose."""
+        m = t if m is None else m
+        ep = self.e if self.ep is None else self.ep
         return (
             self.mu1
             - self.mu0
-            + t * (y - self.mu1) / self.e
+            + t * m * (y - self.mu1) / ep
             - (1 - t) * (y - self.mu0) / (1 - self.e)
         )
 
 
+def _with_purpose(x: pd.DataFrame, m) -> pd.DataFrame:
+    return x.assign(_purpose_match=np.broadcast_to(np.asarray(m, dtype=np.float64), len(x)))
+
+
 @dataclass
 class NuisanceModels:
-    """One propensity and two outcome boosters per fold."""
+    """Per fold: the visit propensity, the planner's-purpose share and two outcome models."""
 
     propensity: list[lgb.Booster] = field(default_factory=list)
     control: list[lgb.Booster] = field(default_factory=list)
     treated: list[lgb.Booster] = field(default_factory=list)
+    matched: list[lgb.Booster | float] = field(default_factory=list)
 
-    def fit_fold(self, x: pd.DataFrame, t: np.ndarray, y: np.ndarray, config) -> None:
+    def fit_fold(
+        self, x: pd.DataFrame, t: np.ndarray, y: np.ndarray, config, m: np.ndarray | None = None
+    ) -> None:
         seed = config.seed + len(self.propensity)
         rounds = config.nuisance_rounds
+        m = t if m is None else m
+        visited = t == 1
         self.propensity.append(_fit(x, t, _lgb_params("binary", seed), rounds))
         self.control.append(_fit(x[t == 0], y[t == 0], _lgb_params("regression", seed), rounds))
-        self.treated.append(_fit(x[t == 1], y[t == 1], _lgb_params("regression", seed), rounds))
+        self.treated.append(
+            _fit(
+                _with_purpose(x[visited], m[visited]),
+                y[visited],
+                _lgb_params("regression", seed),
+                rounds,
+            )
+        )
+        share = float(m[visited].mean())
+        if 0 < share < 1:
+            self.matched.append(_fit(x[visited], m[visited], _lgb_params("binary", seed), rounds))
+        else:  # every visit had the planner's purpose (or none had): a constant share
+            self.matched.append(share)
 
     def predict(self, x: pd.DataFrame, clip: float, folds: list[int] | None = None) -> Nuisance:
         """Average of the given folds' models (all folds by default)."""
         use = folds if folds is not None else list(range(len(self.propensity)))
         e_raw = np.mean([self.propensity[k].predict(x) for k in use], axis=0)
         mu0 = np.mean([self.control[k].predict(x) for k in use], axis=0)
-        mu1 = np.mean([self.treated[k].predict(x) for k in use], axis=0)
-        return Nuisance(np.clip(e_raw, clip, 1 - clip), e_raw, mu0, mu1)
+        planned = _with_purpose(x, 1.0)
+        mu1 = np.mean([self.treated[k].predict(planned) for k in use], axis=0)
+        q = np.mean(
+            [
+                m.predict(x) if isinstance(m, lgb.Booster) else np.full(len(x), m)
+                for m in (self.matched[k] for k in use)
+            ],
+            axis=0,
+        )
+        e = np.clip(e_raw, clip, 1 - clip)
+        return Nuisance(e, e_raw, mu0, mu1, np.clip(e_raw * q, clip, 1.0), e_raw * q)
 
 
 def _fold_of(retailer_ids: pd.Series, folds: int, seed: int) -> np.ndarray:
@@ -287,12 +369,17 @@ def expected_saved_value(
 
 
 def fit_visit_effect(
-    tables: dict[str, pd.DataFrame], config: VisitEffectConfig | None = None
+    tables: dict[str, pd.DataFrame],
+    config: VisitEffectConfig | None = None,
+    purposes: PurposeRule | None = None,
 ) -> VisitEffect:
     """Fit the cross-fitted DR-learner and evaluate it on the held-out weeks.
 
     Args:
         tables: validated contract tables; ``orders`` and ``visits`` are required.
+        purposes: the purpose a plan gives each retailer of a snapshot
+            (``planning.purpose.choose_purposes``); the treatment is a visit with it. None:
+            any visit.
     """
     config = config or VisitEffectConfig()
     if "visits" not in tables or len(tables["visits"]) == 0:
@@ -302,16 +389,19 @@ def fit_visit_effect(
     per_week = max(1, config.max_rows // len(plan.train))
     parts, rows_total = [], 0
     for k, date in enumerate(plan.train):
-        rows = visit_rows(history, date, config)
+        rows = visit_rows(history, date, config, purposes)
         rows_total += len(rows)
         if len(rows) > per_week:
             keep = np.random.default_rng(config.seed + k).choice(len(rows), per_week, False)
             rows = rows.iloc[np.sort(keep)]
         parts.append(rows)
     train = pd.concat(parts, ignore_index=True)
-    holdout = pd.concat([visit_rows(history, d, config) for d in plan.holdout], ignore_index=True)
-    features = feature_columns(train.drop(columns=["_t", "_y"]))
+    holdout = pd.concat(
+        [visit_rows(history, d, config, purposes) for d in plan.holdout], ignore_index=True
+    )
+    features = feature_columns(train.drop(columns=["_t", "_m", "_y"]))
     x, t, y = model_frame(train, features), train["_t"].to_numpy(), train["_y"].to_numpy()
+    m = train["_m"].to_numpy()
     if t.sum() < 50 or (1 - t).sum() < 50:
         raise UserInputError(
             f"{int(t.sum())} visited and {int((1 - t).sum())} unvisited retailer-weeks in "
@@ -320,21 +410,23 @@ def fit_visit_effect(
 
     fold = _fold_of(train["retailer_id"], config.folds, config.seed)
     nuisance = NuisanceModels()
-    e_raw, mu0, mu1 = np.empty(len(t)), np.empty(len(t)), np.empty(len(t))
+    e_raw, mu0, mu1, ep_raw = (np.empty(len(t)) for _ in range(4))
     for k in range(config.folds):
         out = fold == k
-        nuisance.fit_fold(x[~out], t[~out], y[~out], config)
+        nuisance.fit_fold(x[~out], t[~out], y[~out], config, m[~out])
         fitted = nuisance.predict(x[out], config.propensity_clip, folds=[k])
         e_raw[out], mu0[out], mu1[out] = fitted.e_raw, fitted.mu0, fitted.mu1
+        ep_raw[out] = fitted.ep_raw
     clip = config.propensity_clip
-    train_nuisance = Nuisance(np.clip(e_raw, clip, 1 - clip), e_raw, mu0, mu1)
-    phi = train_nuisance.phi(t, y)
+    e_clipped, ep = np.clip(e_raw, clip, 1 - clip), np.clip(ep_raw, clip, 1.0)
+    train_nuisance = Nuisance(e_clipped, e_raw, mu0, mu1, ep, ep_raw)
+    phi = train_nuisance.phi(t, y, m)
     booster = _fit(x, phi, effect_params(len(phi), config.seed), config.effect_rounds)
 
     x_hold = model_frame(holdout, features)
     t_hold, y_hold = holdout["_t"].to_numpy(), holdout["_y"].to_numpy()
     hold_nuisance = nuisance.predict(x_hold, clip)
-    phi_hold = hold_nuisance.phi(t_hold, y_hold)
+    phi_hold = hold_nuisance.phi(t_hold, y_hold, holdout["_m"].to_numpy())
     tau_hold = booster.predict(x_hold)
     churn_proxy = fit_churn_proxy(x, y, config.seed)
     # Out-of-fold rankings of the training weeks, so the self-check has 7-8x the rows the
@@ -356,18 +448,20 @@ def fit_visit_effect(
         _phi=phi_hold,
         _tau=tau_hold,
         _e=hold_nuisance.e_raw,
+        _ep=hold_nuisance.ep_raw,
         _t_learner=hold_nuisance.mu1 - hold_nuisance.mu0,
         _churn=churn_proxy.predict(x_hold),
     )
     model.holdout_x_ = x_hold
     model.selfcheck_ = pd.concat(
         [
-            train.assign(_phi=phi, _tau=tau_oof, _e=e_raw, _churn=churn_oof),
+            train.assign(_phi=phi, _tau=tau_oof, _e=e_raw, _ep=ep_raw, _churn=churn_oof),
             model.holdout_.drop(columns=["_t_learner"]),
         ],
         ignore_index=True,
     )[[*SELFCHECK_COLUMNS]]
     model.train_propensity_ = (e_raw, t)
+    model.train_planned_propensity_ = (ep_raw, m)
     model.report_ = _report(model, train, phi, train_nuisance, rows_total)
     return model
 
@@ -390,6 +484,10 @@ def _report(
     naive_hold = float(y_hold[t_hold == 1].mean() - y_hold[t_hold == 0].mean())
     model.ranking_check_ = check = check_rankings(model)
     overlap = overlap_summary(train_nuisance.e_raw, t, config.propensity_clip)
+    m = train["_m"].to_numpy()
+    overlap["share_planned_visit_clipped_low"] = float(
+        (train_nuisance.ep_raw < config.propensity_clip).mean()
+    )
     importance = pd.Series(
         model.booster_.feature_importance("gain"), index=model.features_
     ).sort_values(ascending=False)
@@ -400,11 +498,18 @@ def _report(
             f"{config.horizon_weeks} x the retailer's mean weekly value over the 26 weeks "
             f"before it, clipped to [0, {config.max_outcome}]"
         ),
-        "treatment": "at least one visit in the 7 days from the snapshot (a Monday)",
+        "treatment": (
+            "at least one visit in the 7 days from the snapshot (a Monday) with the purpose "
+            "the planner would give it (visits of another purpose are a third arm)"
+        ),
+        "planned_purpose_share": {
+            "train": float(m[t == 1].mean()) if t.any() else float("nan"),
+            "holdout": float(hold["_m"][t_hold == 1].mean()) if t_hold.any() else float("nan"),
+        },
         "estimator": (
             f"cross-fitted ({config.folds} folds by retailer) DR-learner: LightGBM "
-            "propensity and T-learner outcome models, LightGBM effect model on the "
-            "pseudo-outcome"
+            "visit propensity, planner's-purpose share and outcome models, LightGBM effect "
+            "model on the three-arm pseudo-outcome"
         ),
         "data_span": [str(d.date()) for d in plan.data_span],
         "training_weeks": [str(d.date()) for d in plan.train],

@@ -31,7 +31,7 @@ from training.registry import (
 )
 from training.runs import log_pyfunc, model_run
 from training.visit_policy import EFFECT_MODEL, check_rankings
-from training.visits import VisitEffect, VisitEffectConfig, fit_visit_effect
+from training.visits import PurposeRule, VisitEffect, VisitEffectConfig, fit_visit_effect
 
 PYFUNC_CODE = Path(__file__).with_name("visits_pyfunc.py")
 METRIC = "uplift_top20"
@@ -51,15 +51,18 @@ def run_visit_effect_training(
     rule: PromotionRule = RULE,
     log=print,
     truth_check: Callable[[VisitEffect], dict[str, Any]] | None = None,
+    purposes: PurposeRule | None = None,
 ) -> dict[str, Any]:
     """Fit, evaluate, log to MLflow, register as challenger and apply the promotion rule.
 
     ``truth_check``, when given, compares the fitted model with known true effects
     (``evaluation.visits.truth_check_for``); its figures are reported as ``truth`` and never
-    reach the model.
+    reach the model. ``purposes``: the planner's purpose rule, so the effect is that of the
+    visit a plan makes (see ``training.visits``; the CLI passes
+    ``planning.purpose.choose_purposes``).
     """
     dataset = load_dataset(data_dir)
-    model = fit_visit_effect(dataset.tables, config)
+    model = fit_visit_effect(dataset.tables, config, purposes)
     report = model.report_
     if truth_check is not None:
         report["truth"] = truth_check(model)
@@ -123,7 +126,7 @@ def _publish_ranking(client, values: dict[str, Any], decision: dict[str, Any]) -
         needed = values["candidates"][values["best_simple"]]["estimate"]
         needed += values["margin"] * abs(needed)
         kept = champion.get(GATE_METRIC, -np.inf) >= needed
-        ranking = EFFECT_MODEL if kept else values["best_simple"]
+        ranking = EFFECT_MODEL if kept else values.get("fallback", values["best_simple"])
         reason = (
             values["reason"] + f"; the champion v{decision['champion_before']} stays and also "
             "beats the simple rankings on this holdout"

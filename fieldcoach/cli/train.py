@@ -130,6 +130,7 @@ def train_visits_command(
     """Estimate each retailer's gain from a visit this week (DR-learner); register visit-effect."""
     from evaluation.visits import truth_check_for
     from fieldcoach.settings import get_settings
+    from planning.purpose import choose_purposes
     from training.visits import VisitEffectConfig
     from training.visits_run import run_visit_effect_training
 
@@ -137,7 +138,12 @@ def train_visits_command(
         config = VisitEffectConfig(horizon_weeks=horizon_weeks)
         with progress("training the visit-effect model") as (log, _, _):
             result = run_visit_effect_training(
-                data, config, get_settings(), log=log, truth_check=truth_check_for(data)
+                data,
+                config,
+                get_settings(),
+                log=log,
+                truth_check=truth_check_for(data),
+                purposes=choose_purposes,
             )
         if report:
             write_run_report(result, report)

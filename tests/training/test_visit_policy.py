@@ -68,15 +68,32 @@ def test_a_right_model_is_kept():
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_a_useless_model_falls_back_to_the_best_simple_ranking(seed):
+def test_a_useless_model_falls_back_to_the_simple_ranking(seed):
+    """Here no simple rule knows the hidden need either, so none clearly beats churn
+    probability, the reference rule: the plan ranks by it, whichever rule got lucky."""
     frame, phi, e, effect, value, rng = _weeks(seed)
     shuffled = rng.permutation(effect * value)
     scores = {EFFECT_MODEL: shuffled, **_simple(value, rng, len(frame))}
     result = policy_values(frame, phi, e, scores, HORIZON, clip=0.05)
-    assert result["chosen"] == result["best_simple"] != EFFECT_MODEL, result["reason"]
-    assert result["candidates"][result["best_simple"]]["chosen"]
+    assert result["chosen"] == result["fallback"] == "churn", result["reason"]
+    assert result["candidates"]["churn"]["chosen"]
     assert sum(c["chosen"] for c in result["candidates"].values()) == 1
     assert result["yuan_per_score"] > 0
+
+
+def test_a_simple_rule_that_clearly_beats_churn_replaces_it():
+    """Visits help the big shops most: ranking by usual value clearly beats churn
+    probability, so without a trusted model the plan ranks by value."""
+    frame, phi, e, effect, value, rng = _weeks(6)
+    big = value > np.quantile(value, 0.7)
+    effect = np.where(big, 0.3, 0.01)
+    t = frame["_t"].to_numpy()
+    y = np.clip(0.9 + t * effect + rng.normal(0, 0.3, len(frame)), 0, 3)
+    phi = effect + t * (y - 0.9 - effect) / e - (1 - t) * (y - 0.9) / (1 - e)
+    scores = {EFFECT_MODEL: rng.random(len(frame)), **_simple(value, rng, len(frame))}
+    result = policy_values(frame, phi, e, scores, HORIZON, clip=0.05)
+    assert result["fallback"] == result["chosen"] == "value", result["reason"]
+    assert "beyond the margin" in result["reason"]
 
 
 def test_intervals_cover_the_true_value():
