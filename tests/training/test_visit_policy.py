@@ -69,14 +69,16 @@ def test_a_right_model_is_kept():
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_useless_model_falls_back_to_the_simple_ranking(seed):
-    """Here no simple rule knows the hidden need either, so none clearly beats churn
-    probability, the reference rule: the plan ranks by it, whichever rule got lucky."""
+    """The plan then ranks by churn probability (here noise), the reference rule, or by the
+    best simple rule if that clearly beats it (here usual value: the same relative lift is
+    worth more yuan in a bigger shop)."""
     frame, phi, e, effect, value, rng = _weeks(seed)
     shuffled = rng.permutation(effect * value)
     scores = {EFFECT_MODEL: shuffled, **_simple(value, rng, len(frame))}
     result = policy_values(frame, phi, e, scores, HORIZON, clip=0.05)
-    assert result["chosen"] == result["fallback"] == "churn", result["reason"]
-    assert result["candidates"]["churn"]["chosen"]
+    assert result["chosen"] == result["fallback"] != EFFECT_MODEL, result["reason"]
+    assert result["fallback"] in ("churn", result["best_simple"]), result["reason"]
+    assert result["candidates"][result["fallback"]]["chosen"]
     assert sum(c["chosen"] for c in result["candidates"].values()) == 1
     assert result["yuan_per_score"] > 0
 
@@ -94,6 +96,20 @@ def test_a_simple_rule_that_clearly_beats_churn_replaces_it():
     result = policy_values(frame, phi, e, scores, HORIZON, clip=0.05)
     assert result["fallback"] == result["chosen"] == "value", result["reason"]
     assert "beyond the margin" in result["reason"]
+
+
+def test_noise_does_not_move_the_plan_off_churn_probability():
+    """A visit lifts every shop by the same yuan: no rule is better than another, and the
+    luckiest of them does not replace churn probability."""
+    frame, _, e, _, value, rng = _weeks(7)
+    usual = value * HORIZON
+    t = frame["_t"].to_numpy()
+    lift = 50.0 / usual  # the same 50 yuan everywhere
+    y = np.clip(0.9 + t * lift + rng.normal(0, 0.3, len(frame)), 0, 3)
+    phi = lift + t * (y - 0.9 - lift) / e - (1 - t) * (y - 0.9) / (1 - e)
+    scores = {EFFECT_MODEL: rng.random(len(frame)), **_simple(value, rng, len(frame))}
+    result = policy_values(frame, phi, e, scores, HORIZON, clip=0.05)
+    assert result["chosen"] == result["fallback"] == "churn", result["reason"]
 
 
 def test_intervals_cover_the_true_value():
