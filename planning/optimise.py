@@ -138,21 +138,15 @@ def plan_week(candidates: pd.DataFrame, base: tuple[float, float], rules: PlanRu
     manager = pywrapcp.RoutingIndexManager(n, rules.days, 0)
     routing = pywrapcp.RoutingModel(manager)
 
-    def arc_cost(i: int, j: int) -> int:
-        return int(cost[manager.IndexToNode(i), manager.IndexToNode(j)])
-
-    def arc_minutes(i: int, j: int) -> int:
-        return int(minutes[manager.IndexToNode(i), manager.IndexToNode(j)])
-
-    def demand(i: int) -> int:
-        return 0 if manager.IndexToNode(i) == 0 else 1
-
-    routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitCallback(arc_cost))
+    # Node-indexed matrices, read by the solver itself: the same costs as Python callbacks
+    # (so the same plans), without a Python call per arc (a third of a plan's time).
+    demand = [0] + [1] * (n - 1)
+    routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(cost.tolist()))
     routing.AddDimensionWithVehicleCapacity(
-        routing.RegisterUnaryTransitCallback(demand), 0, rules.per_day, True, "visits"
+        routing.RegisterUnaryTransitVector(demand), 0, rules.per_day, True, "visits"
     )
     routing.AddDimension(
-        routing.RegisterTransitCallback(arc_minutes), 0, int(rules.day_minutes), True, "time"
+        routing.RegisterTransitMatrix(minutes.tolist()), 0, int(rules.day_minutes), True, "time"
     )
     penalty = np.round(eligible["expected_benefit"].to_numpy(float) * CENTS).astype(np.int64)
     if rules.fill_capacity:

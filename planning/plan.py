@@ -50,6 +50,7 @@ from planning.purpose import (
     choose_purposes,
     peer_brands,
     purpose_reasons,
+    reason_signals,
     talking_point,
 )
 from planning.win_back import add_win_back, win_back_note
@@ -560,12 +561,14 @@ def plan_manager_languages(
     }
 
 
-def visit_reasons(row: pd.Series, horizon_weeks: int) -> list[dict[str, Any]]:
+def visit_reasons(
+    row: pd.Series, horizon_weeks: int, hit: dict[str, bool] | None = None
+) -> list[dict[str, Any]]:
     """Why visit: the signals behind the purpose, what the visit is worth, then what drives
     the churn risk, each reason once (by code), in both languages."""
     churn = row["reasons"] if isinstance(row.get("reasons"), list) else []
     reasons = [
-        *purpose_reasons(row),
+        *purpose_reasons(row, hit),
         benefit_reason(float(row["expected_benefit"]), float(row["value_at_risk"]), horizon_weeks),
         *restate(churn, row),
     ]
@@ -629,8 +632,9 @@ def _render(
     detour = _detour_km(visits)
     priority = visits["expected_benefit"].to_numpy(float) - detour * rules.cost_per_km
     rows = []
-    for i, v in visits.assign(priority=priority).iterrows():
-        reasons = visit_reasons(v, context.horizon_weeks)
+    hits = reason_signals(visits)
+    for (i, v), hit in zip(visits.assign(priority=priority).iterrows(), hits, strict=True):
+        reasons = visit_reasons(v, context.horizon_weeks, hit)
         offset = offsets[int(v["day"])]
         # Days since the last visit as of the planned day, not as of the data's end.
         lead = to_days(monday) - to_days(v["as_of"]) + offset

@@ -187,16 +187,34 @@ def _reason(code: str, zh: str, en: str) -> dict[str, str]:
     return {"code": code, "zh": zh, "en": en}
 
 
-def purpose_reasons(row: pd.Series) -> list[dict[str, str]]:
+# The signals behind the reasons; each reads its own row only (no territory quantile).
+ROW_SIGNALS = (
+    "recent_complaint",
+    "poor_survey",
+    "order_gap",
+    "level_down",
+    "no_recent_level",
+    "falling",
+    "narrowing",
+)
+
+
+def reason_signals(frame: pd.DataFrame) -> list[dict[str, bool]]:
+    """Per row, the signals ``purpose_reasons`` reads, computed once for many rows (each
+    depends on its own row only, so this equals computing them row by row)."""
+    m, _ = _signals(frame)
+    return [{k: bool(m[k][i]) for k in ROW_SIGNALS} for i in range(len(frame))]
+
+
+def purpose_reasons(row: pd.Series, hit: dict[str, bool] | None = None) -> list[dict[str, str]]:
     """Why this visit has its purpose: the signals that chose it, as full sentences.
 
     ``row`` is the retailer's features with ``purpose`` and, where the complaints table
     exists, ``last_complaint_on`` and ``last_complaint_category``; brand cultivation reads
     ``peer_brands_per_order``.
     """
-    frame = row.to_frame().T.infer_objects()
-    m, _ = _signals(frame)
-    hit = {k: bool(v[0]) for k, v in m.items()}
+    if hit is None:  # ``hit``: this row's ``reason_signals``, when already computed
+        hit = reason_signals(row.to_frame().T.infer_objects())[0]
     purpose = row["purpose"]
     usual = _get(row, "baseline_weekly_value")
     out: list[dict[str, str]] = []
