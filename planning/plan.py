@@ -291,9 +291,14 @@ def finish_week(
     frame["purpose"] = choose_purposes(frame, figures=figures.peers)
     frame["peer_brands_per_order"] = peer_brands(frame, figures.peers).to_numpy()
     if not scored.thin:
-        lift = figures.mean_effect
+
+        def value(rows: pd.DataFrame) -> np.ndarray:
+            """Lapsed candidates valued as this week's others are (same ranking, figures)."""
+            part = ScoredWeek(rows, scored.as_of, False, _effect(rows, models, False))
+            return np.asarray(_benefit(part, models, horizon_weeks, [], figures.mean_effect))
+
         scored.frame = frame = add_win_back(
-            frame, history, scored.as_of, models.churn, horizon_weeks, lift
+            frame, history, scored.as_of, models.churn, horizon_weeks, value
         )
     _add_last_complaint(frame, history, to_days(scored.as_of))
 

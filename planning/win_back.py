@@ -6,17 +6,17 @@ probability is then the chance that they do not come back within the horizon); t
 that may still come back (``planning.purpose.worth_winning_back``) join the candidates with
 purpose ``win_back``, under the same capacity, minimum-gap and feedback rules as any other.
 
-What such a visit is worth: the value the retailer used to order over the horizon, times
-the chance that it comes back, times the week's average estimated visit effect (the
-planner's fallback share without an effect model). The planner has no model of how much a
-visit raises the chance of a return, so a win-back visit gets no more than an average
-visit's share of what it may bring back.
+What such a visit is worth: the same benefit as any other candidate's, by the ranking the
+plan uses (the effect model's saved value, a checked simple ranking, or churn risk x value
+x a share), computed on the value the retailer used to order (its usual weekly value while
+it ordered, over the horizon) rather than its 26-week average, which counts the quiet weeks
+as zeros. So win-backs compete with the active retailers on one scale.
 """
 
 from __future__ import annotations
 
 import json
-import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,10 +25,6 @@ import pandas as pd
 from features.i18n import Note
 from features.retailer import RetailerHistory, model_input, retailer_snapshot
 from planning.purpose import worth_winning_back
-
-# The share of its value at risk a visit is credited with when no ordinary visit this week
-# has a benefit to compare with (the planner's risk x value fallback share).
-DEFAULT_LIFT = 0.25
 
 
 def scores_lapsed(churn: Any) -> bool:
@@ -57,24 +53,18 @@ def usual_weekly_value(frame: pd.DataFrame) -> np.ndarray:
     return np.where(np.isfinite(rhythm) & (orders > 0), rhythm, baseline)
 
 
-def win_back_lift(mean_effect: float) -> float:
-    """The share of its value at risk a win-back visit is credited with: the week's average
-    estimated visit effect, or the planner's fallback share without effect estimates."""
-    return max(mean_effect, 0.0) if math.isfinite(mean_effect) else DEFAULT_LIFT
-
-
 def add_win_back(
     frame: pd.DataFrame,
     history: RetailerHistory,
     as_of: pd.Timestamp,
     churn: Any,
     horizon_weeks: int,
-    mean_effect: float = math.nan,
+    value: Callable[[pd.DataFrame], np.ndarray],
 ) -> pd.DataFrame:
     """``frame`` (the week's active candidates, scored) with the lapsed retailers worth a
     win-back visit appended, flagged ``lapsed``; unchanged without a champion that scores
-    lapsed retailers. ``mean_effect`` is the week's average estimated visit effect (the
-    same whether the week is prepared whole or in parts)."""
+    lapsed retailers. ``value`` is the week's benefit of visiting candidate rows (the
+    planner's, by the ranking it uses), given rows whose baseline is their usual value."""
     if not scores_lapsed(churn) or frame.empty:
         return frame
     snapshot = retailer_snapshot(history, as_of, horizon_weeks, lapsed=True).frame
@@ -92,8 +82,7 @@ def add_win_back(
     usual = usual_weekly_value(out)
     out["usual_weekly_value"] = usual
     out["value_at_risk"] = usual * horizon_weeks
-    returns = 1 - out["churn_probability"].to_numpy(float)
-    out["expected_benefit"] = returns * out["value_at_risk"] * win_back_lift(mean_effect)
+    out["expected_benefit"] = value(out.assign(baseline_weekly_value=usual)) if len(out) else []
     out = out[out["expected_benefit"] > 0].reset_index(drop=True)
     out["purpose"] = "win_back"
     return pd.concat([frame.assign(lapsed=False), out], ignore_index=True)

@@ -12,8 +12,13 @@ import pandas as pd
 import pytest
 
 from features.validate import load_dataset
-from planning.plan import Models, plan_manager, plan_manager_languages, prepare_week
-from planning.win_back import DEFAULT_LIFT
+from planning.plan import (
+    FALLBACK_EFFECT_SHARE,
+    Models,
+    plan_manager,
+    plan_manager_languages,
+    prepare_week,
+)
 from simulator import SimulationConfig, Territory, export_dataset
 
 RETURN_WEEKS = 20  # the fake champion gives lapsed retailers quiet up to this a fair chance
@@ -64,9 +69,9 @@ def test_lapsed_retailers_worth_it_are_win_back_candidates(tables, lapsed_contex
     weeks = lapsed["days_since_last_order"] / 7
     assert (weeks > 8).all() and (weeks <= RETURN_WEEKS).all()  # not those gone for good
     assert (lapsed["expected_benefit"] > 0).all()
-    # Worth what they used to order x their chance of return x the fallback share (no
-    # visit-effect model here).
-    expected = 0.6 * lapsed["value_at_risk"] * DEFAULT_LIFT
+    # Valued as the active ones are (here without a visit-effect model: churn risk x value
+    # at risk x the fallback share), on the value they used to order.
+    expected = 0.4 * lapsed["value_at_risk"] * FALLBACK_EFFECT_SHARE
     assert np.allclose(lapsed["expected_benefit"], expected, rtol=1e-6)
     active = frame[~frame["lapsed"]]
     assert (lapsed["value_at_risk"] > 0).all()
