@@ -165,7 +165,7 @@ def main() -> None:
     )
 
     observed = Observed(tables)
-    runs = {name: list(reused[name]) for name in POLICIES if name in reused or name in run_now}
+    runs = {n: list(reused.get(n, [])) for n in POLICIES if n in reused or n in run_now}
     default_shrink = rankings_module.EFFECT_SHRINK
     for seed in range(args.seeds):
         for name in run_now:
