@@ -9,8 +9,10 @@ scientist may override with ``promote``/``rollback``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 import mlflow
@@ -35,6 +37,40 @@ def pip_requirements(*packages: str) -> list[str]:
     from importlib.metadata import version
 
     return [f"{pkg}=={version(pkg)}" for pkg in packages]
+
+
+@dataclass
+class ServingChange:
+    """A registry change that alters what serves: an alias move or a served-model tag."""
+
+    model: str
+    what: str
+    apply: Callable[[], None] = field(repr=False)
+
+
+# While ``fieldcoach retrain`` runs, training steps queue their serving changes here instead
+# of making them, so a run that fails (or is killed) half-way promotes nothing.
+_DEFERRED: ContextVar[list[ServingChange] | None] = ContextVar("deferred_changes", default=None)
+
+
+@contextmanager
+def deferred_serving_changes() -> Iterator[list[ServingChange]]:
+    """Collect, instead of applying, every serving change made inside the block."""
+    pending: list[ServingChange] = []
+    token = _DEFERRED.set(pending)
+    try:
+        yield pending
+    finally:
+        _DEFERRED.reset(token)
+
+
+def change_serving(model: str, what: str, apply: Callable[[], None]) -> None:
+    """Apply a serving change now, or queue it when inside ``deferred_serving_changes``."""
+    pending = _DEFERRED.get()
+    if pending is None:
+        apply()
+    else:
+        pending.append(ServingChange(model, what, apply))
 
 
 def configure_mlflow(settings: Settings) -> MlflowClient:
@@ -161,7 +197,9 @@ def register_and_gate(
             return _record(client, name, version, run_id, model_uri, rule, decision, current, None)
     promoted, reason = decide_promotion(rule, challenger, baseline, champion_metrics)
     if promoted:
-        set_champion(client, name, version)
+        change_serving(
+            name, f"champion -> v{version}", lambda: set_champion(client, name, version)
+        )
     decision = {"promoted": promoted, "reason": reason}
     return _record(
         client, name, version, run_id, model_uri, rule, decision, current, champion_metrics

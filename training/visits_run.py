@@ -27,6 +27,7 @@ from training.churn_run import BOOSTER_REQUIREMENTS
 from training.registry import (
     PromotionRule,
     announce_decision,
+    change_serving,
     register_and_gate,
 )
 from training.runs import log_pyfunc, model_run
@@ -143,7 +144,13 @@ def _publish_ranking(client, values: dict[str, Any], decision: dict[str, Any]) -
         "planner_yuan_per_score": repr(values["candidates"][ranking]["yuan_per_score"]),
     }
     for key, value in published.items():
-        client.set_registered_model_tag(VISIT_EFFECT_MODEL, key, value)
+        change_serving(
+            VISIT_EFFECT_MODEL,
+            f"tag {key}",
+            lambda key=key, value=value: client.set_registered_model_tag(
+                VISIT_EFFECT_MODEL, key, value
+            ),
+        )
     version = decision["version"]
     client.set_model_version_tag(VISIT_EFFECT_MODEL, version, "planner_ranking", ranking)
     return published
