@@ -251,6 +251,42 @@ class WorkingDays(pa.DataFrameModel):
     )
 
 
+class Recommendations(pa.DataFrameModel):
+    """The plans' log: every candidate a stored plan considered, with its probability.
+
+    Written by ``fieldcoach feedback export`` from the plans the service stored; read by
+    ``train visits`` (logged propensities) and ``evaluate uplift`` (the review).
+    """
+
+    retailer_id: Series[str] = pa.Field(metadata=_meta(references="retailers.retailer_id"))
+    manager_id: Series[str] = pa.Field(metadata=_meta(references="managers.manager_id"))
+    week_start: Series[pd.Timestamp] = pa.Field(
+        coerce=True, description="Monday of the planned week."
+    )
+    propensity: Series[float] = pa.Field(
+        ge=0, le=1, coerce=True, description="Probability the plan recommended the retailer."
+    )
+    recommended: Series[int] = pa.Field(isin=[0, 1], coerce=True, description="1: in the plan.")
+    explored: Series[int] = pa.Field(
+        isin=[0, 1], coerce=True, description="1: drawn at random among the near-best."
+    )
+    held_out: Series[int] = pa.Field(
+        isin=[0, 1], coerce=True, description="1: held back at random for the week (holdout)."
+    )
+    near_best: Series[int] = pa.Field(
+        isin=[0, 1], coerce=True, description="1: among the near-best exploration drew from."
+    )
+    expected_benefit: Series[float] | None = pa.Field(
+        nullable=True, coerce=True, description="Order value the plan expected the visit to save."
+    )
+    purpose: Series[str] | None = pa.Field(
+        isin=VISIT_PURPOSES, nullable=True, description="The purpose a visit would have."
+    )
+
+    class Config:
+        unique: ClassVar[list[str]] = ["retailer_id", "week_start"]
+
+
 @dataclass(frozen=True)
 class TableSpec:
     name: str
@@ -272,6 +308,7 @@ TABLES: dict[str, TableSpec] = {
         TableSpec("surveys", Surveys, False, "surveyed_on"),
         TableSpec("complaints", Complaints, False, "complained_on"),
         TableSpec("working_days", WorkingDays, False, None),
+        TableSpec("recommendations", Recommendations, False, "week_start"),
     )
 }
 

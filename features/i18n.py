@@ -191,6 +191,41 @@ def feature_name(feature: str, language: str) -> str:
 
 
 # Column headers of every export (CSV, Excel) and printed table.
+# Labels of the review's charts and workbook (evaluation.uplift_report).
+REVIEW_LABELS: dict[str, tuple[str, str]] = {
+    "title_effect": (
+        "推荐拜访的效果（随后{weeks}周订货额，元）",
+        "Effect of a recommended visit (orders over the next {weeks} weeks, yuan)",
+    ),
+    "title_purpose": (
+        "按拜访目的的效果（收缩估计，95%区间）",
+        "Effect by purpose (shrunk, 95% interval)",
+    ),
+    "overall": ("总体", "overall"),
+    "exploration": ("探索", "exploration"),
+    "holdout": ("随机对照", "holdout"),
+    "effect_yuan": ("效果（元）", "effect (yuan)"),
+    "no_estimate": ("数据不足", "not enough data"),
+    "group": ("分组", "group"),
+    "estimate": ("估计", "estimate"),
+    "ci_low": ("95%下限", "95% low"),
+    "ci_high": ("95%上限", "95% high"),
+    "shrunk": ("收缩估计", "shrunk estimate"),
+    "rows": ("随机化零售户周", "randomised retailer-weeks"),
+    "recommended": ("随机推荐", "randomly recommended"),
+    "not_recommended": ("随机未推荐", "randomly not recommended"),
+    "why_not": ("无法估计的原因", "why no estimate"),
+    "sheet_summary": ("总览", "summary"),
+    "sheet_purpose": ("按目的", "by purpose"),
+    "sheet_team": ("按团队", "by team"),
+    "sheet_manager": ("按客户经理", "by manager"),
+    "sheet_feedback": ("反馈", "feedback"),
+    "order_value": ("订货额", "order value"),
+    "retention": ("留存", "retention"),
+    "reason": ("原因", "reason"),
+    "count": ("次数", "count"),
+}
+
 COLUMNS: dict[str, tuple[str, str]] = {
     "manager_id": ("客户经理", "manager"),
     "team_id": ("市场部", "team"),
@@ -381,6 +416,25 @@ WORDS: dict[str, dict[Any, tuple[str, str]]] = {
 }
 
 MESSAGES: dict[str, tuple[str, str]] = {
+    # The review of recommended visits (evaluation.uplift).
+    "uplift_no_estimate": (
+        "数据不足以估计推荐拜访的效果：{why}。",
+        "The data cannot support an estimate yet: {why}.",
+    ),
+    "uplift_positive": (
+        "推荐拜访使随后{weeks}周订货额平均增加{estimate}元（95%区间{low}至{high}元）。",
+        "A recommended visit added {estimate} yuan of orders over {weeks} weeks "
+        "(95% interval {low} to {high}).",
+    ),
+    "uplift_negative": (
+        "推荐拜访后随后{weeks}周订货额平均减少{estimate}元（95%区间{low}至{high}元）。",
+        "Recommended visits went with {estimate} yuan less over {weeks} weeks "
+        "(95% interval {low} to {high}).",
+    ),
+    "uplift_unclear": (
+        "尚不能确定推荐拜访的效果：估计{estimate}元，95%区间{low}至{high}元包含0。",
+        "No clear effect yet: {estimate} yuan, 95% interval {low} to {high} includes 0.",
+    ),
     "no_champion": ("未找到已注册的{model}冠军模型。", "No registered {model} champion."),
     "no_loaded_champion": ("服务未加载{model}冠军模型。", "No loaded {model} champion."),
     "churn_needs_features": (
@@ -476,6 +530,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "计划{planned}次拜访（容量{capacity}次）：其余客户的价值不及路程成本。",
         "{planned} of {capacity} visits planned: the other candidates are worth less than "
         "the drive to them",
+    ),
+    "exploration": (
+        "探索：本周{count}次拜访从{pool}个次优候选中随机抽取（探索比例{share}），"
+        "用于学习拜访的真实效果。",
+        "exploration: {count} visits were drawn at random among {pool} near-best candidates "
+        "(exploration share {share}), so the effect of visits can be learnt",
+    ),
+    "holdout": (
+        "对照：{count}家本应推荐的零售户按随机对照（比例{share}）本周暂不拜访，用于衡量拜访效果。",
+        "holdout: {count} retailers the plan would recommend are held back this week at "
+        "random (share {share}), to measure what visits achieve",
     ),
     "rotation_fillers": (
         "{count}次拜访按排序没有预期收益，按轮访（最久未访优先）补满本周。",

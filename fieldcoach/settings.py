@@ -58,6 +58,18 @@ class Settings(BaseSettings):
         default=True,
         description="At start, plan the week's default plans that `plan batch` has not stored.",
     )
+    explore_share: float = Field(
+        default=0.05,
+        ge=0,
+        lt=1,
+        description="Share of each plan's capacity drawn at random among the near-best (0: off).",
+    )
+    holdout_share: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="Share of recommended retailers held back for a week to measure lift.",
+    )
     mlflow_ui_url: str = Field(
         default="http://127.0.0.1:5000",
         description="Where the workspace's model page links to the MLflow UI.",

@@ -42,6 +42,14 @@ from features.retailer import (
 )
 from fieldcoach.champions import ModelStore, registry_missing
 from fieldcoach.registry import CHURN_MODEL, VISIT_EFFECT_MODEL
+from planning.explore import (
+    Exploration,
+    annotate_plan,
+    draw_week,
+    exploration_notes,
+    exploration_record,
+    plan_seed,
+)
 from planning.feedback import PlanFeedback
 from planning.optimise import PlanRules, WeekPlan, haversine_km, plan_week
 from planning.purpose import (
@@ -450,9 +458,14 @@ def plan_manager_languages(
     include_non_working_days: bool = False,
     feedback: PlanFeedback | None = None,
     solution_limit: int | None = SOLUTION_LIMIT,
+    exploration: Exploration | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Plan one manager's week once, shown in each of ``languages``: the ranked visits and
     the day-by-day routes.
+
+    ``exploration`` spends a share of the week on near-best candidates drawn at random and
+    may hold back recommended retailers, seeded by (manager, week), with every candidate's
+    probability logged in the plan (``planning.explore``); None plans without.
 
     ``max_days_between_visits`` is a visit-frequency rule (e.g. every retailer at least
     every 28 days): retailers that would pass it by the end of the week, or were never
@@ -541,6 +554,11 @@ def plan_manager_languages(
         days_since_last_visit=since,  # with visits reported done since the export
     )
     base, base_note = _base_of(manager_id, tables, retailers.reset_index())
+    draw = None
+    if exploration is not None and not exploration.off and offsets:
+        seed = plan_seed(manager_id, week_of(to_days(context.week_start)))
+        draw = draw_week(candidates, rules.capacity, rules.days, exploration, seed)
+        candidates = draw.candidates
     plan = plan_week(candidates, base, rules)
     if not offsets:
         plan = WeekPlan(visits=plan.visits.iloc[:0], days=[], dropped=plan.dropped)
@@ -557,11 +575,18 @@ def plan_manager_languages(
                 solutions=rules.solution_limit,
             )
         )
+    record = None
+    if draw is not None:
+        record = exploration_record(draw, exploration, seed, plan.visits["retailer_id"])
+        notes += exploration_notes(record)
     return {
-        lang: {
-            **_render(context, manager_id, plan, rules, lang, notes, base, offsets),
-            "max_days_between_visits": max_days_between_visits,
-        }
+        lang: annotate_plan(
+            {
+                **_render(context, manager_id, plan, rules, lang, notes, base, offsets),
+                "max_days_between_visits": max_days_between_visits,
+            },
+            record,
+        )
         for lang in languages
     }
 

@@ -25,6 +25,7 @@ from prometheus_client import (
 from features.errors import UserInputError
 from fieldcoach.champions import MODEL_NAMES, ModelStore
 from fieldcoach.settings import Settings
+from planning.explore import Exploration
 from serving.batch import fill_week_plans
 from serving.db import make_engine, session_factory
 from serving.flights import SharedResults
@@ -100,6 +101,9 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
         if load_data:
             try:
                 app.state.territory = Territory.load(settings.resolved_data_dir, store)
+                app.state.territory.exploration = Exploration(
+                    settings.explore_share, settings.holdout_share
+                )
             except Exception as exc:  # the service still answers health and skills
                 app.state.data_error = f"{exc.__class__.__name__}: {str(exc)[:300]}"
                 app.state.data_report = getattr(exc, "report", None)  # validation problems

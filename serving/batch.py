@@ -4,7 +4,8 @@
 the database, tagged with the model versions it used; the API serves a stored plan only
 while those versions are the ones serving. ``export_feedback`` appends done visits and
 training completions to the data folder's ``visits`` and ``trainings`` tables, once each,
-so the next training run learns from them.
+so the next training run learns from them; ``export_plan_log`` writes the stored plans'
+candidates with their logged probabilities as the ``recommendations`` table.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from features.errors import UserInputError
 from features.feedback_rows import FEEDBACK_KEYS, feedback_path, merge_feedback, read_feedback
 from features.io import find_table_files, read_raw_table, write_table
-from features.validate import validate_folder
+from features.validate import validate_folder, validate_tables
 from fieldcoach.champions import MODEL_NAMES, ModelStore
 from fieldcoach.settings import Settings
+from planning.explore import Exploration
 from serving.db import (
     Feedback,
     PrecomputedPlan,
@@ -54,6 +56,7 @@ def precompute_plans(
     for note in store.notes:
         log(f"note: {note}")
     territory = Territory.load(data_dir or settings.resolved_data_dir, store)
+    territory.exploration = Exploration(settings.explore_share, settings.holdout_share)
     engine = make_engine(settings.resolved_database_url)
     try:
         return store_week_plans(
@@ -221,3 +224,86 @@ def _learnt(data_dir: Path, table: str, rows: pd.DataFrame) -> tuple[pd.DataFram
     raw = read_raw_table(company) if company is not None else pd.DataFrame()
     added_before = 0 if before is None else merge_feedback(raw, before, table)[1]
     return after, merge_feedback(raw, after, table)[1] - added_before
+
+
+def export_plan_log(session: Session, data_dir: Path) -> int:
+    """Write the stored plans' log of candidates and probabilities as ``recommendations``.
+
+    Validated with the folder's other tables first; nothing is written if it would not
+    pass. Returns how many rows the table gained.
+
+    Raises:
+        UserInputError: the export would break the data contract.
+    """
+    logged = plan_log_rows(session)
+    if not len(logged):
+        return 0
+    path, frame, added = _merged_log(data_dir, logged)
+    _check_log(data_dir, path, frame)
+    write_table(frame, path)
+    return added
+
+
+def plan_log_rows(session: Session) -> pd.DataFrame:
+    """Every candidate of every stored plan that logged its draw, one row per retailer-week.
+
+    The stored plan of a manager's week is the one served (``plan batch`` or the fill at
+    start); both languages draw the same, so the English one is read.
+    """
+    rows = []
+    stored = session.scalars(select(PrecomputedPlan).where(PrecomputedPlan.language == "en"))
+    for plan_row in stored:
+        plan = json.loads(plan_row.body)
+        record = plan.get("exploration")
+        if not record:
+            continue
+        visits = {v["retailer_id"]: v for v in plan["visits"]}
+        for c in record["candidates"]:
+            visit = visits.get(c["retailer_id"])
+            rows.append(
+                {
+                    "retailer_id": c["retailer_id"],
+                    "manager_id": plan["manager_id"],
+                    "week_start": plan["week_start"],
+                    "propensity": c["propensity"],
+                    "recommended": int(c["recommended"]),
+                    "explored": int(c["explored"]),
+                    "held_out": int(c["held_out"]),
+                    "near_best": int(c["near_best"]),
+                    "expected_benefit": None if visit is None else visit["expected_benefit"],
+                    "purpose": c.get("purpose") or (visit or {}).get("purpose"),
+                }
+            )
+    frame = pd.DataFrame(rows)
+    if len(frame):
+        frame["week_start"] = pd.to_datetime(frame["week_start"])
+    return frame
+
+
+def _merged_log(data_dir: Path, rows: pd.DataFrame) -> tuple[Path, pd.DataFrame, int]:
+    """The log with each stored plan's week replaced by what the plan now says."""
+    path = find_table_files(data_dir).get("recommendations", data_dir / "recommendations.parquet")
+    if not path.exists():
+        return path, rows, len(rows)
+    old = read_raw_table(path)
+    old["week_start"] = pd.to_datetime(old["week_start"])
+    weeks = rows[["manager_id", "week_start"]].drop_duplicates()
+    stale = old.merge(weeks, on=["manager_id", "week_start"], how="left", indicator=True)
+    keep = old[(stale["_merge"] == "left_only").to_numpy()]
+    merged = pd.concat([keep, rows], ignore_index=True)
+    return path, merged, len(merged) - len(old)
+
+
+def _check_log(data_dir: Path, path: Path, frame: pd.DataFrame) -> None:
+    """Refuse a plan log after which the data folder would not pass ``validate``."""
+    files = find_table_files(data_dir)
+    raw = {name: read_raw_table(p) for name, p in files.items() if name != "recommendations"}
+    names = {name: p.name for name, p in files.items()}
+    raw["recommendations"], names["recommendations"] = frame, path.name
+    _, report = validate_tables(raw, names)
+    report.folder = str(data_dir)
+    if not report.ok:
+        raise UserInputError(
+            f"plan log export refused, nothing written: the data would not validate: "
+            f"{report.summary()}"
+        )

@@ -93,6 +93,38 @@ class Visit(BaseModel):
     km_from_previous: float
     lat: float
     lon: float
+    propensity: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Probability this retailer was recommended this week (with exploration).",
+    )
+    explored: bool = Field(
+        default=False, description="Drawn at random among the near-best (exploration)."
+    )
+
+
+class ExploredCandidate(BaseModel):
+    retailer_id: str
+    propensity: float = Field(ge=0, le=1, description="Probability it was recommended.")
+    explored: bool
+    held_out: bool
+    near_best: bool
+    recommended: bool
+    purpose: str | None = None
+
+
+class ExplorationRecord(BaseModel):
+    """The week's random draw: settings, seed and every candidate's probability."""
+
+    explore_share: float
+    holdout_share: float
+    seed: str = Field(description="Derived from (manager, week): every caller draws the same.")
+    explored: int
+    held_out: int
+    near_best_pool: int
+    benefit_given_up_at_most: float
+    candidates: list[ExploredCandidate]
 
 
 class DayRoute(BaseModel):
@@ -131,6 +163,9 @@ class VisitPlan(BaseModel):
     candidates_left_out: int
     language: str = Field(default="en", description="Language of every text in the plan.")
     notes: list[str]
+    exploration: ExplorationRecord | None = Field(
+        default=None, description="Exploration and holdout of this plan (None: neither)."
+    )
     source: Literal["precomputed", "computed"] = Field(
         description="precomputed: written by `fieldcoach plan batch`; computed: on request."
     )

@@ -22,6 +22,7 @@ from features.reasons import restate
 from features.retailer import RetailerHistory, model_input, prepare_history, retailer_snapshot
 from features.validate import ValidationReport, load_dataset
 from fieldcoach.champions import CHURN, ModelStore
+from planning.explore import Exploration
 from planning.feedback import PlanFeedback
 from planning.plan import (
     Models,
@@ -65,6 +66,9 @@ class Territory:
         self._contexts: dict[tuple[str, int], PlanContext] = {}
         self._outside: dict[tuple[str, int], pd.DataFrame] = {}
         self.replan_time_limit_s = 5.0  # safety cap; plans stop after a solution count
+        # Exploration and holdout of every plan (the service and `plan batch` set them from
+        # the settings); None plans without.
+        self.exploration: Exploration | None = None
         self._lock = threading.Lock()
         self._weekly_orders = self._weekly_order_values()
         self._known_ids = frozenset(self.history.ids) | frozenset(self.manager_of_retailer)
@@ -158,7 +162,9 @@ class Territory:
         time_limit_s: float | None = None,
         feedback: PlanFeedback | None = None,
         include_non_working_days: bool = False,
+        exploration: Exploration | None = None,
     ) -> dict[str, Any]:
+        """One plan; ``exploration`` overrides the territory's own for this request."""
         self.manager_team(manager_id)
         context = self.context(week)
         return plan_manager(
@@ -170,6 +176,7 @@ class Territory:
             language=language,
             feedback=feedback,
             include_non_working_days=include_non_working_days,
+            exploration=self.exploration if exploration is None else exploration,
         )
 
     def plan_languages(
@@ -187,6 +194,7 @@ class Territory:
             LANGUAGES,
             time_limit_s=self.replan_time_limit_s if time_limit_s is None else time_limit_s,
             feedback=feedback,
+            exploration=self.exploration,
         )
 
     def risk(self, retailer_id: str, language: str = "en") -> dict[str, Any]:

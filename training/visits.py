@@ -37,7 +37,7 @@ for the model and for the rankings a planner would otherwise use.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import lightgbm as lgb
@@ -418,6 +418,11 @@ def fit_visit_effect(
         e_raw[out], mu0[out], mu1[out] = fitted.e_raw, fitted.mu0, fitted.mu1
         ep_raw[out] = fitted.ep_raw
     clip = config.propensity_clip
+    # Where a plan logged the probability it recommended the retailer (exploration, the
+    # holdout), that probability replaces the estimated one: it is known, not modelled.
+    logged = logged_propensities(tables, train)
+    has_log = np.isfinite(logged)
+    e_raw[has_log] = logged[has_log]
     e_clipped, ep = np.clip(e_raw, clip, 1 - clip), np.clip(ep_raw, clip, 1.0)
     train_nuisance = Nuisance(e_clipped, e_raw, mu0, mu1, ep, ep_raw)
     phi = train_nuisance.phi(t, y, m)
@@ -426,6 +431,11 @@ def fit_visit_effect(
     x_hold = model_frame(holdout, features)
     t_hold, y_hold = holdout["_t"].to_numpy(), holdout["_y"].to_numpy()
     hold_nuisance = nuisance.predict(x_hold, clip)
+    logged_hold = logged_propensities(tables, holdout)
+    has_log_hold = np.isfinite(logged_hold)
+    if has_log_hold.any():
+        e_hold = np.where(has_log_hold, logged_hold, hold_nuisance.e_raw)
+        hold_nuisance = replace(hold_nuisance, e=np.clip(e_hold, clip, 1 - clip), e_raw=e_hold)
     phi_hold = hold_nuisance.phi(t_hold, y_hold, holdout["_m"].to_numpy())
     tau_hold = booster.predict(x_hold)
     churn_proxy = fit_churn_proxy(x, y, config.seed)
@@ -463,7 +473,32 @@ def fit_visit_effect(
     model.train_propensity_ = (e_raw, t)
     model.train_planned_propensity_ = (ep_raw, m)
     model.report_ = _report(model, train, phi, train_nuisance, rows_total)
+    model.report_["logged_propensities"] = {
+        "train_rows": int(has_log.sum()),
+        "holdout_rows": int(has_log_hold.sum()),
+        "share_train": float(has_log.mean()),
+        "source": "the recommendations table (plans' logged probabilities)",
+    }
     return model
+
+
+def logged_propensities(tables: dict[str, pd.DataFrame], rows: pd.DataFrame) -> np.ndarray:
+    """Each row's logged probability of being recommended in its week; NaN where none.
+
+    ``rows`` are retailer-weeks with ``retailer_id`` and ``as_of`` (the week's Monday). The
+    log is the plan's recommendation, so using it as the chance of a visit assumes the
+    manager follows the plan (the simulator's planner-in-charge runs do).
+    """
+    log = tables.get("recommendations")
+    if log is None or len(log) == 0 or len(rows) == 0:
+        return np.full(len(rows), np.nan)
+    known = log.drop_duplicates(["retailer_id", "week_start"]).set_index(
+        ["retailer_id", "week_start"]
+    )["propensity"]
+    wanted = pd.MultiIndex.from_arrays(
+        [rows["retailer_id"].to_numpy(), pd.to_datetime(rows["as_of"]).to_numpy()]
+    )
+    return known.reindex(wanted).to_numpy(float)
 
 
 def _report(

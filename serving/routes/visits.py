@@ -8,6 +8,7 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from planning.explore import Exploration
 from planning.export import route_rows
 from planning.plan import summarise_team
 from serving.access import authorise_manager, authorise_team
@@ -71,16 +72,26 @@ def manager_plan(
     days: int,
     language: str,
     work_on_holidays: bool = False,
+    explore_share: float | None = None,
 ) -> tuple[str | None, dict[str, Any] | None]:
     """(cached JSON, None) for a default plan made by the batch, else (None, fresh plan)."""
     week = week or territory.default_week()
-    if capacity is None and days == 5 and not work_on_holidays:
+    if capacity is None and days == 5 and not work_on_holidays and explore_share is None:
         body = cached_plan(request, session, manager_id, week, language)
         if body is not None:
             return body, None
     feedback = plan_feedback(session, [manager_id])
     plan = computed_plan(
-        request, territory, manager_id, week, capacity, days, language, feedback, work_on_holidays
+        request,
+        territory,
+        manager_id,
+        week,
+        capacity,
+        days,
+        language,
+        feedback,
+        work_on_holidays,
+        explore_share,
     )
     plan["source"] = "computed"
     return None, plan
@@ -96,6 +107,7 @@ def computed_plan(
     language: str,
     feedback=None,
     work_on_holidays: bool = False,
+    explore_share: float | None = None,
 ) -> dict[str, Any]:
     """A plan made on request: identical concurrent requests share one solver run, and the
     result is kept while the same models serve and no new feedback arrived (the generation
@@ -111,7 +123,12 @@ def computed_plan(
         territory.store.generation,
         heard,
         work_on_holidays,
+        explore_share,
     )
+    exploration = None
+    if explore_share is not None:
+        holdout = territory.exploration.holdout_share if territory.exploration else 0.0
+        exploration = Exploration(explore_share, holdout)
     return request.app.state.plan_flights.get(
         key,
         lambda: territory.plan(
@@ -122,6 +139,7 @@ def computed_plan(
             language,
             feedback=feedback,
             include_non_working_days=work_on_holidays,
+            exploration=exploration,
         ),
     )
 
@@ -171,13 +189,23 @@ async def get_visit_plan(
     work_on_holidays: Annotated[
         bool, Query(description="Plan on public holidays and company days off too.")
     ] = False,
+    explore_share: Annotated[
+        float | None,
+        Query(
+            ge=0,
+            lt=1,
+            description="Share of capacity drawn at random among the near-best (default: "
+            "FIELDCOACH_EXPLORE_SHARE; 0 turns exploration off).",
+        ),
+    ] = None,
     format: FormatQuery = "json",
 ):
     """A manager's next-best visits for a week: ranked list and day-by-day routes."""
     authorise_manager(principal, territory, manager_id)
     # The week's precomputed plan straight from memory: the request the latency bar is
     # about never leaves the event loop. Anything else (database, solver) runs in a thread.
-    if capacity is None and days == 5 and not work_on_holidays and format == "json":
+    default = capacity is None and days == 5 and not work_on_holidays and explore_share is None
+    if default and format == "json":
         memo_key = _memo_key(request, manager_id, week or territory.default_week(), language)
         body = request.app.state.plan_memo.get(memo_key)
         if body is not None:
@@ -193,11 +221,21 @@ async def get_visit_plan(
         language,
         format,
         work_on_holidays,
+        explore_share,
     )
 
 
 def _visit_plan(
-    request, territory, manager_id, week, capacity, days, language, format, work_on_holidays
+    request,
+    territory,
+    manager_id,
+    week,
+    capacity,
+    days,
+    language,
+    format,
+    work_on_holidays,
+    explore_share=None,
 ):
     with request.app.state.sessions() as session:
         body, plan = manager_plan(
@@ -210,6 +248,7 @@ def _visit_plan(
             days,
             language,
             work_on_holidays,
+            explore_share,
         )
     if format == "csv":
         return csv_response(

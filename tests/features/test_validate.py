@@ -137,6 +137,22 @@ def valid_tables() -> Tables:
                 {"date": "2026-01-05", "working": "0", "name": None},
             ]
         ),
+        "recommendations": _frame(
+            [
+                {
+                    "retailer_id": "R1",
+                    "manager_id": "M1",
+                    "week_start": "2024-01-08",
+                    "propensity": "0.05",
+                    "recommended": "1",
+                    "explored": "1",
+                    "held_out": "0",
+                    "near_best": "1",
+                    "expected_benefit": "120.5",
+                    "purpose": "brand_cultivation",
+                }
+            ]
+        ),
     }
 
 

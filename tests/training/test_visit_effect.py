@@ -216,3 +216,25 @@ def test_the_effect_is_that_of_a_visit_with_the_planners_purpose() -> None:
     pooled.fit_fold(x, t, y, config)
     any_visit = pooled.predict(x, config.propensity_clip).phi(t, y)
     assert any_visit[need].mean() < 0.2, any_visit[need].mean()
+
+
+def test_logged_propensities_are_matched_by_retailer_and_week() -> None:
+    from training.visits import logged_propensities
+
+    monday = pd.Timestamp("2025-03-03")
+    log = pd.DataFrame(
+        {
+            "retailer_id": ["R1", "R2", "R1"],
+            "week_start": [monday, monday, monday + pd.Timedelta(days=7)],
+            "propensity": [0.05, 1.0, 0.2],
+        }
+    )
+    rows = pd.DataFrame(
+        {
+            "retailer_id": ["R1", "R2", "R3", "R1"],
+            "as_of": [monday, monday, monday, monday + pd.Timedelta(days=14)],
+        }
+    )
+    got = logged_propensities({"recommendations": log}, rows)
+    assert np.allclose(got[:2], [0.05, 1.0]) and np.isnan(got[2:]).all()
+    assert np.isnan(logged_propensities({}, rows)).all()
