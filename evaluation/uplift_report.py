@@ -37,10 +37,13 @@ def cjk_font() -> str:
         if family in installed:
             return family
     # A font installed after matplotlib built its cache is not in ttflist yet.
-    for path in font_manager.findSystemFonts():
-        if "NotoSansCJK" in Path(path).name or "NotoSerifCJK" in Path(path).name:
+    found = [p for p in font_manager.findSystemFonts() if "CJK" in Path(p).name]
+    if found:
+        # Sans before serif, regular before bold.
+        found.sort(key=lambda p: ("Sans" not in Path(p).name, "Regular" not in Path(p).name))
+        for path in found:
             font_manager.fontManager.addfont(path)
-            return font_manager.FontProperties(fname=path).get_name()
+        return font_manager.FontProperties(fname=found[0]).get_name()
     raise UserInputError(
         "no CJK font for the review's Chinese chart labels: install one "
         "(Debian/Ubuntu: apt-get install fonts-noto-cjk) and run again"
