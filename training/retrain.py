@@ -26,7 +26,6 @@ from typing import Any
 
 from mlflow import MlflowClient
 
-from features.errors import UserInputError
 from features.io import atomic_path
 from features.validate import load_dataset
 from fieldcoach.registry import CHAMPION, PREVIOUS, version_by_alias
@@ -42,7 +41,7 @@ MODELS = (CHURN_MODEL, VISIT_EFFECT_MODEL, SKILLS_MODEL)
 STEPS = ("feedback", "validate", "churn", "visits", "skills", "promote")
 
 
-class RetrainBusy(UserInputError):
+class RetrainBusy(RuntimeError):
     """Another retrain holds the lock."""
 
 

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from mlflow import MlflowClient
@@ -119,3 +124,56 @@ def test_retrain_runs_every_step_and_writes_one_summary(settings):
         assert after[name]["champion"] == expected, (name, entry)
     assert len(summary_lines(summary)) == len(MODELS)
     assert json.loads((retrain_dir(settings) / "last-summary.json").read_text())["status"] == "ok"
+
+
+def _cli(settings, *args) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "FIELDCOACH_HOME": str(settings.home),
+        "FIELDCOACH_DATA_DIR": str(settings.resolved_data_dir),
+        "FIELDCOACH_DATABASE_URL": settings.resolved_database_url,
+        "MLFLOW_TRACKING_URI": settings.resolved_tracking_uri,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", "from fieldcoach.cli import app; app()", "retrain", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_cli_second_run_exits_75_with_a_clear_message(settings):
+    with retrain_lock(settings):
+        process = _cli(settings)
+        _, err = process.communicate(timeout=120)
+    assert process.returncode == 75, err
+    assert "another retrain is running" in err and "--wait" in err
+
+
+def test_killing_retrain_mid_way_leaves_the_previous_champions_serving(settings):
+    client = _client(settings)
+    # Without a churn champion the rule promotes this run's challenger: the kill comes after
+    # that decision, so an alias moved before every step succeeded would show here.
+    champion = serving_state(client)["retailer-churn"]["champion"]
+    client.delete_registered_model_alias("retailer-churn", "champion")
+    before = serving_state(client)
+    process = _cli(settings, "--no-tune")
+    seen = []
+    deadline = time.monotonic() + 600
+    try:
+        # Killed once churn's challenger is registered and its promotion decided.
+        for line in process.stderr:
+            seen.append(line)
+            if line.startswith("retailer-churn v") or time.monotonic() > deadline:
+                break
+        decided = [s for s in seen if s.startswith("retailer-churn v")]
+        assert decided and "promoted to champion" in decided[0], "".join(seen[-20:])
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert serving_state(client) == before
+    with retrain_lock(settings):  # the kernel freed the dead run's lock
+        pass
+    client.set_registered_model_alias("retailer-churn", "champion", str(champion))
