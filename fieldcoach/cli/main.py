@@ -18,13 +18,16 @@ from fieldcoach.cli import (
     features,
     feedback,
     keys,
+    loop,
     models,
     plan,
     recommend,
+    retrain,
     score,
     serve,
     simulate,
     train,
+    uplift,
 )
 from fieldcoach.cli.common import fail
 
@@ -63,12 +66,15 @@ app.command("simulate-continue")(simulate.simulate_continue)
 app.command()(data.validate)
 app.command("import")(data.import_command)
 app.command()(serve.serve)
+app.command()(retrain.retrain)
 
 app.add_typer(features.app, name="features")
 app.add_typer(train.app, name="train")
 app.add_typer(score.app, name="score")
 app.add_typer(models.app, name="models")
 app.add_typer(recommend.app, name="recommend")
+evaluate.app.command("uplift")(uplift.evaluate_uplift)
+evaluate.app.command("loop")(loop.evaluate_loop_command)
 app.add_typer(evaluate.app, name="evaluate")
 app.add_typer(plan.app, name="plan")
 app.add_typer(keys.app, name="keys")

@@ -127,6 +127,34 @@ HolidaysOption = Annotated[
         help="Plan on public holidays and company days off too (default: working days only).",
     ),
 ]
+ExploreOption = Annotated[
+    float | None,
+    typer.Option(
+        help="Share of capacity drawn at random among the near-best, every candidate's "
+        "probability logged (default: FIELDCOACH_EXPLORE_SHARE, 0.05; 0: off)."
+    ),
+]
+HoldoutOption = Annotated[
+    float | None,
+    typer.Option(
+        help="Share of the retailers the plan would recommend held back for the week at "
+        "random, to measure lift (default: FIELDCOACH_HOLDOUT_SHARE, 0)."
+    ),
+]
+
+
+def _exploration(explore_share: float | None, holdout_share: float | None):
+    """The options, else the settings: the same draw as the service and `plan batch`."""
+    from fieldcoach.settings import get_settings
+    from planning.explore import Exploration
+
+    settings = get_settings()
+    return Exploration(
+        settings.explore_share if explore_share is None else explore_share,
+        settings.holdout_share if holdout_share is None else holdout_share,
+    )
+
+
 PlanOutOption = Annotated[
     Path | None,
     typer.Option(help="Also write the plan: .json (whole plan), .csv or .xlsx (route order)."),
@@ -147,6 +175,8 @@ def plan_visits(
     language: LanguageOption = "en",
     out: PlanOutOption = None,
     work_on_holidays: HolidaysOption = False,
+    explore_share: ExploreOption = None,
+    holdout_share: HoldoutOption = None,
 ) -> None:
     """A manager's next-best visits for a week: ranked list and day-by-day routes."""
     from features.i18n import check_language
@@ -168,6 +198,7 @@ def plan_visits(
             max_days_between_visits=max_days_between_visits,
             include_non_working_days=work_on_holidays,
             feedback=_stored_feedback(),
+            exploration=_exploration(explore_share, holdout_share),
         )
         if out:
             _write_plan(out, plan)
@@ -186,6 +217,8 @@ def plan_team_command(
     language: LanguageOption = "en",
     out: PlanOutOption = None,
     work_on_holidays: HolidaysOption = False,
+    explore_share: ExploreOption = None,
+    holdout_share: HoldoutOption = None,
 ) -> None:
     """Plans for every manager of a team for the week (same options as `plan visits`)."""
     from features.i18n import check_language
@@ -207,6 +240,7 @@ def plan_team_command(
             max_days_between_visits=max_days_between_visits,
             include_non_working_days=work_on_holidays,
             feedback=_stored_feedback(),
+            exploration=_exploration(explore_share, holdout_share),
         )
         if out:
             _write_plan(out, plans, team=True)
@@ -249,14 +283,20 @@ def plan_batch(
             "of solutions, so re-runs agree; a plan that hits the cap says so)."
         ),
     ] = 5.0,
+    explore_share: ExploreOption = None,
+    holdout_share: HoldoutOption = None,
 ) -> None:
     """Precompute every manager's default plan for the week; the API serves them as stored."""
     from fieldcoach.settings import get_settings
     from serving.batch import precompute_plans
 
+    settings = get_settings()
+    chosen = {"explore_share": explore_share, "holdout_share": holdout_share}
+    settings = settings.model_copy(update={k: v for k, v in chosen.items() if v is not None})
     with user_errors(), progress("planning every manager's week") as (log, total, advance):
+        _exploration(explore_share, holdout_share)  # a share out of range: one line
         result = precompute_plans(
-            get_settings(), week, data, time_limit, log=log, progress=(total, advance)
+            settings, week, data, time_limit, log=log, progress=(total, advance)
         )
     typer.echo(
         f"stored plans for {result['managers']} managers, week {result['week']} "

@@ -167,3 +167,27 @@ def test_no_cjk_font_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(font_manager, "findSystemFonts", lambda *a, **k: [])
     with pytest.raises(UserInputError, match="apt-get install fonts-noto-cjk"):
         uplift_report.cjk_font()
+
+
+def test_cli_writes_the_review_and_logs_it(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from fieldcoach.cli import app
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, frame in planted(40.0).items():
+        frame.to_parquet(data / f"{name}.parquet", index=False)
+    home = tmp_path / "home"
+    monkeypatch.setenv("FIELDCOACH_HOME", str(home))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    monkeypatch.setenv("FIELDCOACH_DATABASE_URL", f"sqlite:///{home / 'none.db'}")
+    report = tmp_path / "out" / "review.json"
+    args = ["evaluate", "uplift", "--data", str(data), "--report", str(report)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "推荐拜访使随后4周订货额平均增加" in result.output
+    written = json.loads(report.read_text())
+    assert written["mlflow_run_id"] and (tmp_path / "out" / "review.xlsx").exists()
+    late = CliRunner().invoke(app, [*args, "--since", "2026-01-05"])
+    assert late.exit_code == 0 and "no estimate" in late.output
