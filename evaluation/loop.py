@@ -1,0 +1,417 @@
+"""Proof of the loop in simulation: plans made weekly, feedback back, models retrained.
+
+From the territory saved at the end of a simulated folder, per seed (shared luck, as in
+``evaluation.policy``), these policies run ``weeks`` weeks:
+
+- ``rotation``: the company's current practice (the baseline of "saved value");
+- ``frozen``: the planner with the models fitted before the start, never retrained;
+- ``frozen_explore``: the same with exploration, to price it (expected benefit given up);
+- ``learning``: the planner with exploration and a holdout, every plan's probabilities
+  logged, the churn and visit-effect models retrained every ``retrain_every`` weeks on the
+  data so far with the logged probabilities (``train visits`` does the same);
+- ``oracle``: the true visit effect (the ceiling of what any features could reach).
+
+Saved value (order value beyond rotation) is reported per block of ``block_weeks`` with a
+95% interval over seeds, and each planner's share of the oracle's.
+
+``review_check`` tests ``evaluation.uplift`` against the truth: one planned week with
+exploration (and optionally the holdout), then the simulator is run on three times from
+the same state with the same luck: as planned, with every randomised retailer
+recommended, and with none. The true average effect of a recommendation on the next
+weeks' orders is the mean difference of the last two over the randomised retailers; the
+review, fed only the plan log and the orders as planned, must cover it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaluation.policy import (
+    Estimators,
+    Observed,
+    PolicyConfig,
+    _interval,
+    _policy_plan,
+    fit_estimators,
+)
+from evaluation.uplift import ReviewConfig, review
+from features.errors import UserInputError
+from features.retailer import prepare_history, retailer_snapshot
+from features.validate import load_dataset
+from planning.explore import Exploration, draw_week, plan_seed
+from planning.optimise import PlanRules, plan_week
+from planning.plan import week_of
+from planning.purpose import choose_purposes
+from simulator.export import STATE_FILE
+from simulator.territory import Territory
+
+LOOP_POLICIES = ("rotation", "frozen", "frozen_explore", "learning", "oracle")
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    weeks: int = 26
+    retrain_every: int = 4
+    seeds: int = 3
+    block_weeks: int = 4
+    explore_share: float = 0.05
+    holdout_share: float = 0.1
+    # The models' horizon: shorter than the product's 8 weeks so that weeks planned in the
+    # loop have complete outcome windows (and reach training) within a half-year run.
+    horizon_weeks: int = 4
+    review_weeks: int = 4
+    days: int = 5
+    min_gap_days: int = 7
+    solution_limit: int = 200
+    time_limit_s: float = 5.0
+    seed: int = 0
+
+    def policy_config(self) -> PolicyConfig:
+        return PolicyConfig(
+            weeks=self.weeks,
+            seeds=self.seeds,
+            horizon_weeks=self.horizon_weeks,
+            days=self.days,
+            min_gap_days=self.min_gap_days,
+            solution_limit=self.solution_limit,
+            time_limit_s=self.time_limit_s,
+            seed=self.seed,
+        )
+
+
+def load_start(data_dir: Path) -> tuple[Territory, dict[str, pd.DataFrame]]:
+    state = Path(data_dir) / STATE_FILE
+    if not state.exists():
+        raise UserInputError(
+            f"{data_dir}: no saved simulator state ({STATE_FILE}); the loop needs a folder "
+            "written by `fieldcoach simulate`"
+        )
+    start = Territory.load(state)
+    start.records.clear()
+    start.truth.clear()
+    return start, load_dataset(data_dir).tables
+
+
+def planned_week(
+    territory: Territory,
+    tables: dict[str, pd.DataFrame],
+    estimators: Estimators,
+    config: LoopConfig,
+    exploration: Exploration | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every manager's week (visit plan for the simulator) and the log of the draws."""
+    monday = territory.current_day
+    history = prepare_history(tables)
+    frame = retailer_snapshot(history, pd.Timestamp(monday, unit="D"), config.horizon_weeks)
+    frame = frame.frame[frame.frame["manager_id"].notna()].reset_index(drop=True)
+    frame["purpose"] = choose_purposes(frame)
+    churn_p = estimators.churn_probability(frame)
+    frame["expected_benefit"] = estimators.expected_benefit(frame, churn_p)
+    frame = frame.join(
+        tables["retailers"].set_index("retailer_id")[["lat", "lon"]], on="retailer_id"
+    )
+    first = config.min_gap_days - frame["days_since_last_visit"].to_numpy()
+    frame["earliest_day"] = np.where(np.isnan(first), 0, np.maximum(first, 0)).astype(int)
+    frame["mandatory"] = False
+    managers = territory.manager_ids()
+    capacity = dict(zip(managers, territory.managers.capacity.astype(int), strict=True))
+    homes = dict(
+        zip(managers, zip(territory.managers.home_lat, territory.managers.home_lon, strict=True),
+            strict=True)
+    )  # fmt: skip
+    week = week_of(monday)
+    plans, logs = [], []
+    for manager_id, candidates in frame.groupby("manager_id", sort=True):
+        rules = PlanRules(
+            capacity=max(1, capacity.get(manager_id, 1)),
+            days=config.days,
+            min_gap_days=config.min_gap_days,
+            time_limit_s=config.time_limit_s,
+            solution_limit=config.solution_limit,
+            guided_search=True,
+        )
+        candidates = candidates.reset_index(drop=True)
+        if exploration is not None and not exploration.off:
+            draw = draw_week(
+                candidates, rules.capacity, rules.days, exploration, plan_seed(manager_id, week)
+            )
+            candidates = draw.candidates
+            logs.append(draw.log.assign(manager_id=manager_id))
+        visits = plan_week(candidates, homes[manager_id], rules).visits
+        plans.append(
+            pd.DataFrame(
+                {
+                    "retailer_id": visits["retailer_id"].to_numpy(),
+                    "manager_id": manager_id,
+                    "visit_date": pd.to_datetime(monday + visits["day"].to_numpy(), unit="D"),
+                    "purpose": visits["purpose"].to_numpy(),
+                }
+            )
+        )
+    plan = pd.concat(plans, ignore_index=True) if plans else None
+    log = _log_table(logs, plan, monday)
+    return plan, log
+
+
+def _log_table(logs: list[pd.DataFrame], plan: pd.DataFrame | None, monday: int) -> pd.DataFrame:
+    """The draws as the ``recommendations`` table ``feedback export`` would write."""
+    if not logs:
+        return pd.DataFrame()
+    log = pd.concat(logs, ignore_index=True)
+    placed = set(plan["retailer_id"]) if plan is not None else set()
+    return pd.DataFrame(
+        {
+            "retailer_id": log["retailer_id"],
+            "manager_id": log["manager_id"],
+            "week_start": pd.Timestamp(monday, unit="D"),
+            "propensity": log["propensity"],
+            "recommended": log["retailer_id"].isin(placed).astype(int),
+            "explored": log["explored"].astype(int),
+            "held_out": log["held_out"].astype(int),
+            "near_best": log["near_best"].astype(int),
+            "expected_benefit": log["expected_benefit"],
+            "purpose": log["purpose"],
+        }
+    )
+
+
+def _week_value(territory: Territory, before: int) -> float:
+    chunks = territory.records.get("orders", [])[before:]
+    return float(sum(chunk["amount"].sum() for chunk in chunks))
+
+
+def run_loop_policy(
+    policy: str,
+    start: Territory,
+    base: dict[str, pd.DataFrame],
+    estimators: Estimators,
+    config: LoopConfig,
+    seed: int,
+    log: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """One policy, one seed: order value per week, and for ``learning`` its plan log."""
+    territory = start.clone()
+    territory.rng = np.random.default_rng([config.seed, 104729, seed])
+    observed = Observed(base)
+    exploration = None
+    if policy == "frozen_explore":
+        exploration = Exploration(config.explore_share, 0.0)
+    elif policy == "learning":
+        exploration = Exploration(config.explore_share, config.holdout_share)
+    logged: list[pd.DataFrame] = []
+    weekly, benefit = [], []
+    for week in range(config.weeks):
+        if policy == "learning" and week and week % config.retrain_every == 0:
+            tables = observed.tables(territory)
+            tables["recommendations"] = pd.concat(logged, ignore_index=True)
+            t0 = time.perf_counter()
+            estimators = fit_estimators(tables, config.policy_config())
+            log(f"    seed {seed} week {week}: retrained in {time.perf_counter() - t0:.0f} s")
+        before = len(territory.records.get("orders", []))
+        if policy in ("rotation", "oracle"):
+            plan = _policy_plan(
+                policy, territory, observed, estimators, config.policy_config(), None
+            )
+        else:
+            plan, draws = planned_week(
+                territory, observed.tables(territory), estimators, config, exploration
+            )
+            if len(draws):
+                logged.append(draws)
+                benefit.append(
+                    float(draws.loc[draws["recommended"] == 1, "expected_benefit"].sum())
+                )
+        territory.step(visit_plan=plan, plan_given=(plan is not None, False))
+        weekly.append(_week_value(territory, before))
+    return {"weekly_value": weekly, "logged_benefit": benefit}
+
+
+def evaluate_loop(
+    data_dir: Path, config: LoopConfig, log: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Every loop policy on every seed; saved value per block with 95% intervals."""
+    start, base = load_start(data_dir)
+    t0 = time.perf_counter()
+    estimators = fit_estimators(base, config.policy_config())
+    log(f"fitted the starting models in {time.perf_counter() - t0:.0f} s")
+    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in LOOP_POLICIES}
+    for seed in range(config.seeds):
+        for policy in LOOP_POLICIES:
+            t1 = time.perf_counter()
+            runs[policy].append(
+                run_loop_policy(policy, start, base, estimators, config, seed, log)
+            )
+            total = sum(runs[policy][-1]["weekly_value"])
+            log(f"seed {seed} {policy:<15} {total:>14,.0f}  ({time.perf_counter() - t1:.0f} s)")
+    return loop_report(runs, config, start)
+
+
+def loop_report(runs: dict[str, list[dict]], config: LoopConfig, start: Territory) -> dict:
+    """Saved value per block, share of the oracle's, the last 8 weeks and exploration's cost."""
+    rotation = np.array([r["weekly_value"] for r in runs["rotation"]])
+    blocks = [
+        (b, min(b + config.block_weeks, config.weeks))
+        for b in range(0, config.weeks, config.block_weeks)
+    ]
+    report: dict[str, Any] = {
+        "snapshot": str(start.current_date.date()),
+        "config": {k: getattr(config, k) for k in config.__dataclass_fields__},
+        "blocks": [f"weeks {a + 1}-{b}" for a, b in blocks],
+        "policies": {},
+    }
+    oracle_saved = np.array([r["weekly_value"] for r in runs["oracle"]]) - rotation
+    for policy, policy_runs in runs.items():
+        saved = np.array([r["weekly_value"] for r in policy_runs]) - rotation
+        per_block = [_interval(list(saved[:, a:b].sum(axis=1))) for a, b in blocks]
+        share = []
+        for a, b in blocks:
+            ceiling = oracle_saved[:, a:b].sum(axis=1)
+            mine = saved[:, a:b].sum(axis=1)
+            share.append(float(mine.sum() / ceiling.sum()) if ceiling.sum() > 0 else None)
+        last = min(8, config.weeks)
+        report["policies"][policy] = {
+            "saved_per_block": per_block,
+            "share_of_oracle_per_block": share,
+            "saved_last_8_weeks": _interval(list(saved[:, -last:].sum(axis=1))),
+        }
+    frozen = np.array([r["weekly_value"] for r in runs["frozen"]])
+    for policy in ("learning", "frozen_explore"):
+        values = np.array([r["weekly_value"] for r in runs[policy]])
+        report["policies"][policy]["vs_frozen_last_8_weeks"] = _interval(
+            list((values - frozen)[:, -min(8, config.weeks) :].sum(axis=1))
+        )
+    # What exploration gives up, as the planner itself expects it, against the budget.
+    explore = report["policies"]["frozen_explore"]
+    frozen_saved = report["policies"]["frozen"]["saved_last_8_weeks"]["mean"]
+    lost = -explore["vs_frozen_last_8_weeks"]["mean"]
+    explore["realised_cost_share_of_frozen_saved"] = (
+        lost / frozen_saved if frozen_saved > 0 else None
+    )
+    explore["budget_share"] = config.explore_share
+    learning = report["policies"]["learning"]
+    report["bars"] = {
+        "learning_beats_frozen_last_8_weeks": learning["saved_last_8_weeks"]["mean"]
+        > report["policies"]["frozen"]["saved_last_8_weeks"]["mean"],
+        "learning_share_grows": _grows(learning["share_of_oracle_per_block"]),
+    }
+    return report
+
+
+def _grows(shares: list[float | None]) -> bool | None:
+    known = [s for s in shares if s is not None]
+    return None if len(known) < 2 else known[-1] > known[0]
+
+
+# --------------------------------------------------------------------------- the review
+
+
+def review_check(
+    data_dir: Path,
+    config: LoopConfig,
+    seeds: int = 10,
+    holdout_share: float | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Does the review's 95% interval cover the true effect of a recommendation?"""
+    start, base = load_start(data_dir)
+    estimators = fit_estimators(base, config.policy_config())
+    holdout = config.holdout_share if holdout_share is None else holdout_share
+    exploration = Exploration(config.explore_share, holdout)
+    results = []
+    for seed in range(seeds):
+        t0 = time.perf_counter()
+        results.append(_one_review(start, base, estimators, config, exploration, seed))
+        r = results[-1]
+        log(
+            f"seed {seed}: truth {r['truth']:+,.1f}, review {r['estimate']:+,.1f} "
+            f"[{r['ci_low']:+,.1f}, {r['ci_high']:+,.1f}] "
+            f"{'covers' if r['covered'] else 'MISSES'} ({time.perf_counter() - t0:.0f} s)"
+        )
+    covered = sum(r["covered"] for r in results if r["covered"] is not None)
+    widths = [r["ci_high"] - r["ci_low"] for r in results if r["ci_low"] is not None]
+    return {
+        "seeds": seeds,
+        "explore_share": config.explore_share,
+        "holdout_share": holdout,
+        "review_weeks": config.review_weeks,
+        "covered": int(covered),
+        "mean_interval_width": float(np.mean(widths)) if widths else None,
+        "per_seed": results,
+    }
+
+
+def _one_review(start, base, estimators, config, exploration, seed) -> dict[str, Any]:
+    territory = start.clone()
+    territory.rng = np.random.default_rng([config.seed, 104729, 1000 + seed])
+    observed = Observed(base)
+    plan, draws = planned_week(
+        territory, observed.tables(territory), estimators, config, exploration
+    )
+    randomised = draws[(draws["propensity"] > 0) & (draws["propensity"] < 1)]
+    assigned = randomised["explored"].astype(bool) | (
+        ~randomised["near_best"].astype(bool) & ~randomised["held_out"].astype(bool)
+    )
+    ids = randomised["retailer_id"]
+    worlds = {}
+    for world in ("as_planned", "all", "none"):
+        copy = territory.clone()
+        copy.rng = np.random.default_rng([config.seed, 104729, 1000 + seed])
+        week_plan = plan.copy()
+        if world != "as_planned":
+            week_plan = week_plan[~week_plan["retailer_id"].isin(ids)]
+            if world == "all":
+                extra = randomised.assign(
+                    visit_date=pd.Timestamp(territory.current_day, unit="D")
+                )[["retailer_id", "manager_id", "visit_date", "purpose"]]
+                week_plan = pd.concat([week_plan, extra], ignore_index=True)
+        copy.step(visit_plan=week_plan, plan_given=(True, False))
+        # Later weeks: current practice, the same luck in every world; one week more than
+        # the review reads, so that its outcome window is complete in the data.
+        for _ in range(config.review_weeks):
+            copy.step()
+        worlds[world] = copy
+    monday, days = territory.current_day, 7 * config.review_weeks
+    value = {w: _values_by_retailer(t, ids, monday, days) for w, t in worlds.items()}
+    truth = float((value["all"] - value["none"]).mean())
+    tables = observed.tables(worlds["as_planned"])
+    tables["recommendations"] = draws.assign(
+        recommended=draws["retailer_id"].isin(set(plan["retailer_id"])).astype(int)
+    )
+    reviewed = review(tables, ReviewConfig(horizon_weeks=config.review_weeks, min_per_arm=5))
+    overall = reviewed["order_value"]["overall"]
+    if overall["estimate"] is None:
+        return {"truth": truth, "estimate": None, "ci_low": None, "ci_high": None,
+                "covered": None, "why_not": overall["why_not"]}  # fmt: skip
+    return {
+        "truth": truth,
+        "estimate": overall["estimate"],
+        "ci_low": overall["ci_low"],
+        "ci_high": overall["ci_high"],
+        "covered": bool(overall["ci_low"] <= truth <= overall["ci_high"]),
+        "randomised": len(randomised),
+        "recommended": int(assigned.sum()),
+    }
+
+
+def _values_by_retailer(territory: Territory, ids: pd.Series, start: int, days: int):
+    """Each retailer's order value in [start, start + days) of the territory's records."""
+    chunks = territory.records.get("orders", [])
+    codes = np.concatenate([c["retailer"] for c in chunks])
+    amounts = np.concatenate([c["amount"] for c in chunks])
+    dates = np.concatenate([c["order_date"] for c in chunks])
+    inside = (dates >= start) & (dates < start + days)
+    by_code = np.bincount(
+        codes[inside], weights=amounts[inside], minlength=len(territory.retailers)
+    )
+    # Simulated ids are "R" and the zero-padded index (Territory.retailer_ids).
+    return by_code[ids.str[1:].astype(int).to_numpy()]
+
+
+__all__ = ["LOOP_POLICIES", "LoopConfig", "evaluate_loop", "review_check"]
