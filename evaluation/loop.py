@@ -37,9 +37,9 @@ from evaluation.policy import (
     Estimators,
     Observed,
     PolicyConfig,
-    _interval,
-    _policy_plan,
     fit_estimators,
+    interval,
+    policy_plan,
 )
 from evaluation.uplift import ReviewConfig, review
 from features.errors import UserInputError
@@ -216,7 +216,7 @@ def run_loop_policy(
             log(f"    seed {seed} week {week}: retrained in {time.perf_counter() - t0:.0f} s")
         before = len(territory.records.get("orders", []))
         if policy in ("rotation", "oracle"):
-            plan = _policy_plan(
+            plan = policy_plan(
                 policy, territory, observed, estimators, config.policy_config(), None
             )
         else:
@@ -269,7 +269,7 @@ def loop_report(runs: dict[str, list[dict]], config: LoopConfig, start: Territor
     oracle_saved = np.array([r["weekly_value"] for r in runs["oracle"]]) - rotation
     for policy, policy_runs in runs.items():
         saved = np.array([r["weekly_value"] for r in policy_runs]) - rotation
-        per_block = [_interval(list(saved[:, a:b].sum(axis=1))) for a, b in blocks]
+        per_block = [interval(list(saved[:, a:b].sum(axis=1))) for a, b in blocks]
         share = []
         for a, b in blocks:
             ceiling = oracle_saved[:, a:b].sum(axis=1)
@@ -279,12 +279,12 @@ def loop_report(runs: dict[str, list[dict]], config: LoopConfig, start: Territor
         report["policies"][policy] = {
             "saved_per_block": per_block,
             "share_of_oracle_per_block": share,
-            "saved_last_8_weeks": _interval(list(saved[:, -last:].sum(axis=1))),
+            "saved_last_8_weeks": interval(list(saved[:, -last:].sum(axis=1))),
         }
     frozen = np.array([r["weekly_value"] for r in runs["frozen"]])
     for policy in ("learning", "frozen_explore"):
         values = np.array([r["weekly_value"] for r in runs[policy]])
-        report["policies"][policy]["vs_frozen_last_8_weeks"] = _interval(
+        report["policies"][policy]["vs_frozen_last_8_weeks"] = interval(
             list((values - frozen)[:, -min(8, config.weeks) :].sum(axis=1))
         )
     # What exploration gives up, as the planner itself expects it, against the budget.

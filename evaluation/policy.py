@@ -158,7 +158,7 @@ def _visit_plan(rows: pd.DataFrame, monday: int, days: int) -> pd.DataFrame:
     )
 
 
-def _policy_plan(
+def policy_plan(
     policy: str,
     territory: Territory,
     observed: Observed,
@@ -258,7 +258,7 @@ def run_policy(
     policy_rng = np.random.default_rng([config.seed, 7, seed])
     alive_at_start = territory.retailers.alive.copy()
     for _ in range(config.weeks):
-        plan = _policy_plan(policy, territory, observed, estimators, config, policy_rng)
+        plan = policy_plan(policy, territory, observed, estimators, config, policy_rng)
         territory.step(visit_plan=plan, plan_given=(plan is not None, False))
     orders = territory.records.get("orders", [])
     value = float(sum(chunk["amount"].sum() for chunk in orders))
@@ -266,7 +266,7 @@ def run_policy(
     return {"retained_value": value, "retained_retailers": float(kept.sum())}
 
 
-def _interval(values: list[float]) -> dict[str, float]:
+def interval(values: list[float]) -> dict[str, float]:
     values = np.asarray(values, dtype=float)
     mean = float(values.mean())
     if len(values) < 2:
@@ -331,9 +331,9 @@ def _report(results, config: PolicyConfig, start: Territory) -> dict[str, Any]:
     for policy, runs in results.items():
         value = np.array([r["retained_value"] for r in runs])
         report[policy] = {
-            "retained_value": _interval(list(value)),
-            "retained_retailers": _interval([r["retained_retailers"] for r in runs]),
-            "saved_value": _interval(list(value - rotation)),
+            "retained_value": interval(list(value)),
+            "retained_retailers": interval([r["retained_retailers"] for r in runs]),
+            "saved_value": interval(list(value - rotation)),
         }
     saved = {p: report[p]["saved_value"]["mean"] for p in POLICIES}
     report["planner_vs_oracle_saved"] = (

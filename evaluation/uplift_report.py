@@ -12,11 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import mlflow
 import pandas as pd
 from matplotlib import font_manager
@@ -25,6 +20,7 @@ from features.errors import UserInputError
 from features.i18n import PURPOSE_NAMES, REVIEW_LABELS, pick
 from features.io import atomic_path
 from fieldcoach.settings import Settings
+from training.plots import pyplot
 
 CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "Noto Sans SC")
 EXPERIMENT = "uplift-review"
@@ -59,7 +55,7 @@ def effect_chart(result: dict[str, Any], path: Path, language: str = "zh") -> Pa
     font = cjk_font()
     section = result["order_value"]
     entries = [("overall", section["overall"]), *sorted(section["by_arm"].items())]
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig, ax = pyplot().subplots(figsize=(7, 3.8))
     labels, y = [], []
     for k, (name, entry) in enumerate(entries):
         labels.append(_label(name, language))
@@ -89,7 +85,7 @@ def purpose_chart(result: dict[str, Any], path: Path, language: str = "zh") -> P
     """Shrunk effect per purpose with its interval; purposes without an estimate say so."""
     font = cjk_font()
     groups = result["order_value"]["by_purpose"]
-    fig, ax = plt.subplots(figsize=(7, 0.5 * max(len(groups), 2) + 1.5))
+    fig, ax = pyplot().subplots(figsize=(7, 0.5 * max(len(groups), 2) + 1.5))
     names = sorted(groups)
     for k, name in enumerate(names):
         g = groups[name]
@@ -117,7 +113,7 @@ def purpose_chart(result: dict[str, Any], path: Path, language: str = "zh") -> P
 def _save(fig, path: Path) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    pyplot().close(fig)
     return path
 
 
