@@ -45,7 +45,7 @@ from evaluation.uplift import ReviewConfig, review
 from features.errors import UserInputError
 from features.retailer import prepare_history, retailer_snapshot
 from features.validate import load_dataset
-from planning.explore import Exploration, draw_week, plan_seed
+from planning.explore import Exploration, draw_week, exploration_cost, plan_seed
 from planning.optimise import PlanRules, plan_week
 from planning.plan import week_of
 from planning.purpose import choose_purposes
@@ -127,7 +127,7 @@ def planned_week(
             strict=True)
     )  # fmt: skip
     week = week_of(monday)
-    plans, logs = [], []
+    plans, logs, given_up = [], [], 0.0
     for manager_id, candidates in frame.groupby("manager_id", sort=True):
         rules = PlanRules(
             capacity=max(1, capacity.get(manager_id, 1)),
@@ -144,6 +144,7 @@ def planned_week(
             )
             candidates = draw.candidates
             logs.append(draw.log.assign(manager_id=manager_id))
+            given_up += exploration_cost(draw)
         visits = plan_week(candidates, homes[manager_id], rules).visits
         plans.append(
             pd.DataFrame(
@@ -152,11 +153,14 @@ def planned_week(
                     "manager_id": manager_id,
                     "visit_date": pd.to_datetime(monday + visits["day"].to_numpy(), unit="D"),
                     "purpose": visits["purpose"].to_numpy(),
+                    "expected_benefit": visits["expected_benefit"].to_numpy(float),
                 }
             )
         )
     plan = pd.concat(plans, ignore_index=True) if plans else None
     log = _log_table(logs, plan, monday)
+    if plan is not None:
+        plan.attrs["given_up"] = given_up
     return plan, log
 
 
@@ -206,7 +210,7 @@ def run_loop_policy(
     elif policy == "learning":
         exploration = Exploration(config.explore_share, config.holdout_share)
     logged: list[pd.DataFrame] = []
-    weekly, benefit = [], []
+    weekly, benefit, given_up = [], [], []
     for week in range(config.weeks):
         if policy == "learning" and week and week % config.retrain_every == 0:
             tables = observed.tables(territory)
@@ -225,12 +229,13 @@ def run_loop_policy(
             )
             if len(draws):
                 logged.append(draws)
-                benefit.append(
-                    float(draws.loc[draws["recommended"] == 1, "expected_benefit"].sum())
-                )
+            if plan is not None:
+                benefit.append(float(plan["expected_benefit"].sum()))
+                given_up.append(float(plan.attrs.get("given_up", 0.0)))
+                plan = plan.drop(columns="expected_benefit")
         territory.step(visit_plan=plan, plan_given=(plan is not None, False))
         weekly.append(_week_value(territory, before))
-    return {"weekly_value": weekly, "logged_benefit": benefit}
+    return {"weekly_value": weekly, "expected_benefit": benefit, "given_up": given_up}
 
 
 def evaluate_loop(
@@ -295,6 +300,13 @@ def loop_report(runs: dict[str, list[dict]], config: LoopConfig, start: Territor
         lost / frozen_saved if frozen_saved > 0 else None
     )
     explore["budget_share"] = config.explore_share
+    # The planner's own account: the expected benefit its draws gave up, against the
+    # expected benefit of its plans (what the budget bounds), summed over weeks and seeds.
+    planned = sum(sum(r["expected_benefit"]) for r in runs["frozen_explore"])
+    given_up = sum(sum(r["given_up"]) for r in runs["frozen_explore"])
+    explore["expected_benefit_given_up_share"] = (
+        given_up / (planned + given_up) if planned + given_up > 0 else None
+    )
     learning = report["policies"]["learning"]
     report["bars"] = {
         "learning_beats_frozen_last_8_weeks": learning["saved_last_8_weeks"]["mean"]

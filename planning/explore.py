@@ -91,7 +91,8 @@ def draw_week(
     rng = np.random.default_rng(seed)
     mandatory = int(frame["mandatory"].sum())
     room = max(capacity - mandatory, 0)
-    k = int(np.floor(exploration.explore_share * room + 0.5)) if room else 0
+    # Rounded down (1e-9 for floating point), so the draws never take more than the share.
+    k = int(np.floor(exploration.explore_share * room + 1e-9)) if room else 0
     keep = order[: room - k]
     # The near-best: as many as the week has room for, ranked just below the visits kept,
     # so each is drawn with probability k / room, about the exploration share.
@@ -156,7 +157,7 @@ def exploration_record(draw: Draw, exploration: Exploration, seed: int, plan_ids
         }
         for r in draw.log.itertuples(index=False)
     ]
-    cost = _exploration_cost(draw)
+    cost = exploration_cost(draw)
     return {
         "explore_share": exploration.explore_share,
         "holdout_share": exploration.holdout_share,
@@ -169,7 +170,7 @@ def exploration_record(draw: Draw, exploration: Exploration, seed: int, plan_ids
     }
 
 
-def _exploration_cost(draw: Draw) -> float:
+def exploration_cost(draw: Draw) -> float:
     """Benefit of the kept visits the explored ones displaced, less what those carry."""
     log = draw.log
     if not draw.explored:

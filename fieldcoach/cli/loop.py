@@ -61,8 +61,11 @@ def evaluate_loop_command(
         typer.echo(f"{policy:<15} saved per block {blocks}; share of oracle {shares}")
     explore = result["policies"]["frozen_explore"]
     cost = explore["realised_cost_share_of_frozen_saved"]
+    expected = explore["expected_benefit_given_up_share"]
     typer.echo(
-        f"exploration ({explore_share:.0%} budget) cost "
+        f"exploration ({explore_share:.0%} budget): the plans gave up "
+        + ("-" if expected is None else f"{expected:.2%}")
+        + " of their expected benefit; realised cost "
         + ("-" if cost is None else f"{cost:.1%}")
         + " of the frozen planner's saved value over the last 8 weeks"
     )

@@ -30,10 +30,10 @@ def evaluate_uplift(
     """
     from evaluation.uplift import ReviewConfig, review
     from evaluation.uplift_report import cjk_font, write_review
+    from features.calendar import parse_date
     from features.io import check_report_path
     from features.validate import load_dataset
     from fieldcoach.settings import get_settings
-    from training.churn import parse_date
 
     settings = get_settings()
     with user_errors():
