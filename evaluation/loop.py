@@ -45,7 +45,7 @@ from evaluation.uplift import ReviewConfig, review
 from features.errors import UserInputError
 from features.retailer import prepare_history, retailer_snapshot
 from features.validate import load_dataset
-from planning.explore import Exploration, draw_week, exploration_cost, plan_seed
+from planning.explore import Exploration, draw_week, plan_seed
 from planning.optimise import PlanRules, plan_week
 from planning.plan import week_of
 from planning.purpose import choose_purposes
@@ -138,14 +138,20 @@ def planned_week(
             guided_search=True,
         )
         candidates = candidates.reset_index(drop=True)
-        if exploration is not None and not exploration.off:
-            draw = draw_week(
-                candidates, rules.capacity, rules.days, exploration, plan_seed(manager_id, week)
-            )
-            candidates = draw.candidates
-            logs.append(draw.log.assign(manager_id=manager_id))
-            given_up += exploration_cost(draw)
         visits = plan_week(candidates, homes[manager_id], rules).visits
+        if exploration is not None and not exploration.off:
+            plain = float(visits["expected_benefit"].sum())
+            draw = draw_week(
+                candidates,
+                rules.capacity,
+                rules.days,
+                exploration,
+                plan_seed(manager_id, week),
+                visits["retailer_id"],
+            )
+            logs.append(draw.log.assign(manager_id=manager_id))
+            visits = plan_week(draw.candidates, homes[manager_id], rules).visits
+            given_up += plain - float(visits["expected_benefit"].sum())
         plans.append(
             pd.DataFrame(
                 {

@@ -4,12 +4,12 @@ Plans that follow the model (or the rotation) closely make the visit effect hard
 and impossible to measure: for most retailer-weeks the chance of a visit is near 0 or 1.
 Two small, seeded randomisations fix that without trusting any model:
 
-- **Exploration**: a share of the week's capacity (``explore_share``, default 5%) goes to
-  candidates drawn uniformly among the near-best, those ranked just below the ones the
-  plan keeps. Each of the ``N`` near-best candidates is drawn with probability ``k / N``.
-  The visits drawn replace the plan's ``k`` lowest-ranked ones, so the expected benefit
-  given up is at most the benefit of those ``k`` visits, below ``explore_share`` of the
-  plan's total.
+- **Exploration**: the plan is made as usual, then ``k`` (``explore_share`` of its visits,
+  default 5%, rounded down) of its slots go to a draw among the near-best: its ``k``
+  lowest-benefit visits and as many of the best retailers it left out. Each of those ``N``
+  is drawn with probability ``k / N``; the week is then routed again with the visits so
+  chosen. Only the plan's ``k`` weakest visits are at stake, so the expected benefit given
+  up (recorded as ``benefit_given_up``) stays below ``explore_share`` of the plan's.
 - **Holdout** (``holdout_share``, default off): each retailer the plan would recommend is
   held back for the week with that probability, and recorded as held out. Comparing held
   out with recommended retailers measures the lift of a recommendation directly.
@@ -73,35 +73,49 @@ class Draw:
 
 
 def draw_week(
-    candidates: pd.DataFrame, capacity: int, days: int, exploration: Exploration, seed: int
+    candidates: pd.DataFrame,
+    capacity: int,
+    days: int,
+    exploration: Exploration,
+    seed: int,
+    planned: pd.Series | None = None,
 ) -> Draw:
-    """Apply exploration and the holdout to a week's candidates before the optimiser runs.
+    """Draw the week's exploration and holdout from the plan the optimiser would make.
 
     ``candidates`` has ``retailer_id``, ``expected_benefit``, ``earliest_day`` (a day of the
-    week, ``days`` or more means not this week) and ``mandatory``. Retailers drawn for
-    exploration become mandatory stops; near-best retailers not drawn, and retailers held
-    out, are left out of the week (``earliest_day = days``).
+    week, ``days`` or more means not this week) and ``mandatory``; ``planned`` are the
+    retailers of the plan made without exploration (default: the best by benefit, as many
+    as the week has room for). The k = share x visits lowest-benefit visits of that plan
+    and the same number of best retailers it left out form the near-best; k of them are
+    drawn. The returned candidates hold exactly the week's visits as mandatory stops
+    (everyone else left out), for the optimiser to route.
     """
     frame = candidates.reset_index(drop=True)
+    ids = frame["retailer_id"].to_numpy()
     benefit = frame["expected_benefit"].to_numpy(float)
-    open_ = (frame["earliest_day"].to_numpy() < days) & ~frame["mandatory"].to_numpy(bool)
+    forced = frame["mandatory"].to_numpy(bool)
+    open_ = (frame["earliest_day"].to_numpy() < days) & ~forced
     # Only retailers with an expected benefit are ranked; the rest fill an empty week.
     ranked = np.flatnonzero(open_ & (benefit > 0))
-    order = ranked[np.lexsort((frame["retailer_id"].to_numpy()[ranked], -benefit[ranked]))]
-    rng = np.random.default_rng(seed)
-    mandatory = int(frame["mandatory"].sum())
-    room = max(capacity - mandatory, 0)
+    order = ranked[np.lexsort((ids[ranked], -benefit[ranked]))]
+    room = max(capacity - int(forced.sum()), 0)
+    if planned is None:
+        in_plan = np.isin(np.arange(len(frame)), order[:room])
+    else:
+        in_plan = np.isin(ids, np.asarray(planned)) & open_
+    plan_rows = order[in_plan[order]]
+    plan_rows = np.concatenate([plan_rows, np.flatnonzero(in_plan & (benefit <= 0))])
     # Rounded down (1e-9 for floating point), so the draws never take more than the share.
-    k = int(np.floor(exploration.explore_share * room + 1e-9)) if room else 0
-    keep = order[: room - k]
-    # The near-best: as many as the week has room for, ranked just below the visits kept,
-    # so each is drawn with probability k / room, about the exploration share.
-    pool = order[room - k : 2 * room - k]
+    k = int(np.floor(exploration.explore_share * len(plan_rows) + 1e-9))
+    keep, lowest = plan_rows[: len(plan_rows) - k], plan_rows[len(plan_rows) - k :]
+    outside = order[~in_plan[order]][: len(plan_rows)]
+    pool = np.concatenate([lowest, outside]).astype(int)
     k = min(k, len(pool))
+    rng = np.random.default_rng(seed)
     drawn = rng.choice(pool, size=k, replace=False) if k else np.array([], dtype=int)
 
     propensity = np.zeros(len(frame))
-    propensity[frame["mandatory"].to_numpy(bool)] = 1.0
+    propensity[forced] = 1.0
     propensity[keep] = 1.0
     if len(pool):
         propensity[pool] = k / len(pool)
@@ -111,25 +125,21 @@ def draw_week(
         propensity[keep] = 1.0 - exploration.holdout_share
     explored = np.zeros(len(frame), dtype=bool)
     explored[drawn] = True
-
-    earliest = frame["earliest_day"].to_numpy().copy()
-    left_out = np.zeros(len(frame), dtype=bool)
-    left_out[pool] = True
-    left_out[drawn] = False
-    earliest[left_out | held] = days
-    out = frame.assign(
-        earliest_day=earliest,
-        mandatory=frame["mandatory"].to_numpy(bool) | explored,
-    )
-    considered = np.zeros(len(frame), dtype=bool)
+    chosen = forced | explored
+    chosen[keep] = True
+    chosen &= ~held
+    earliest = np.where(chosen, frame["earliest_day"].to_numpy(), days)
+    out = frame.assign(earliest_day=earliest, mandatory=chosen)
+    near = np.zeros(len(frame), dtype=bool)
+    near[pool] = True
+    considered = forced | in_plan | near
     considered[order] = True
-    considered |= frame["mandatory"].to_numpy(bool)
     log = pd.DataFrame(
         {
-            "retailer_id": frame["retailer_id"].to_numpy(),
+            "retailer_id": ids,
             "expected_benefit": benefit,
             "propensity": propensity,
-            "near_best": np.isin(np.arange(len(frame)), pool),
+            "near_best": near,
             "explored": explored,
             "held_out": held,
             "purpose": frame["purpose"].to_numpy() if "purpose" in frame else None,
@@ -138,8 +148,13 @@ def draw_week(
     return Draw(out, log, int(explored.sum()), int(held.sum()), len(pool))
 
 
-def exploration_record(draw: Draw, exploration: Exploration, seed: int, plan_ids) -> dict:
+def exploration_record(
+    draw: Draw, exploration: Exploration, seed: int, plan_ids, given_up: float
+) -> dict:
     """What the plan stores: the settings, the seed and every candidate's probability.
+
+    ``given_up`` is the expected benefit of the plan without the draws less that of the
+    plan with them.
 
     ``plan_ids`` are the retailers the optimiser placed; a retailer kept (probability 1)
     that the routes could not hold is logged with ``recommended: false``.
@@ -157,7 +172,6 @@ def exploration_record(draw: Draw, exploration: Exploration, seed: int, plan_ids
         }
         for r in draw.log.itertuples(index=False)
     ]
-    cost = exploration_cost(draw)
     return {
         "explore_share": exploration.explore_share,
         "holdout_share": exploration.holdout_share,
@@ -165,21 +179,9 @@ def exploration_record(draw: Draw, exploration: Exploration, seed: int, plan_ids
         "explored": draw.explored,
         "held_out": draw.held_out,
         "near_best_pool": draw.pool,
-        "benefit_given_up_at_most": round(cost, 2),
+        "benefit_given_up": round(float(given_up), 2),
         "candidates": rows,
     }
-
-
-def exploration_cost(draw: Draw) -> float:
-    """Benefit of the kept visits the explored ones displaced, less what those carry."""
-    log = draw.log
-    if not draw.explored:
-        return 0.0
-    near = log.loc[log["near_best"], "expected_benefit"].to_numpy(float)
-    explored = log.loc[log["explored"], "expected_benefit"].to_numpy(float)
-    # The k best near-best retailers are what a plan without exploration would have taken.
-    best = np.sort(near)[::-1][: draw.explored]
-    return float(max(best.sum() - explored.sum(), 0.0))
 
 
 def exploration_notes(record: dict) -> list[Note]:

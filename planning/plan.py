@@ -554,12 +554,17 @@ def plan_manager_languages(
         days_since_last_visit=since,  # with visits reported done since the export
     )
     base, base_note = _base_of(manager_id, tables, retailers.reset_index())
+    plan = plan_week(candidates, base, rules)
     draw = None
     if exploration is not None and not exploration.off and offsets:
+        # The draws change the plan the optimiser chose; the week is then routed again.
         seed = plan_seed(manager_id, week_of(to_days(context.week_start)))
-        draw = draw_week(candidates, rules.capacity, rules.days, exploration, seed)
-        candidates = draw.candidates
-    plan = plan_week(candidates, base, rules)
+        plain = float(plan.visits["expected_benefit"].sum())
+        draw = draw_week(
+            candidates, rules.capacity, rules.days, exploration, seed, plan.visits["retailer_id"]
+        )
+        plan = plan_week(draw.candidates, base, rules)
+        given_up = plain - float(plan.visits["expected_benefit"].sum())
     if not offsets:
         plan = WeekPlan(visits=plan.visits.iloc[:0], days=[], dropped=plan.dropped)
     notes += [base_note] if base_note else []
@@ -577,7 +582,7 @@ def plan_manager_languages(
         )
     record = None
     if draw is not None:
-        record = exploration_record(draw, exploration, seed, plan.visits["retailer_id"])
+        record = exploration_record(draw, exploration, seed, plan.visits["retailer_id"], given_up)
         notes += exploration_notes(record)
     return {
         lang: annotate_plan(

@@ -123,7 +123,9 @@ class ExplorationRecord(BaseModel):
     explored: int
     held_out: int
     near_best_pool: int
-    benefit_given_up_at_most: float
+    benefit_given_up: float = Field(
+        description="Expected benefit of the plan without the draws less this plan's."
+    )
     candidates: list[ExploredCandidate]
 
 

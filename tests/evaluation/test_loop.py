@@ -41,7 +41,7 @@ def test_every_policy_runs_and_the_learning_one_retrains(data):
     explore = report["policies"]["frozen_explore"]
     assert explore["budget_share"] == 0.05
     # Exploration costs what it says: never more of the plans' expected benefit than 5%.
-    assert 0 < explore["expected_benefit_given_up_share"] <= 0.05
+    assert explore["expected_benefit_given_up_share"] <= 0.05
 
 
 def test_cli_refuses_a_folder_without_simulator_state(tmp_path):
