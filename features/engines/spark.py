@@ -27,6 +27,7 @@ import pandas as pd
 from features.calendar import to_days
 from features.coercion import DATE_UNIT, column_kind
 from features.contract import schema_for
+from features.errors import UserInputError
 from features.retailer import (
     DEFAULT_ACTIVE_WEEKS,
     RetailerHistory,
@@ -150,18 +151,30 @@ def _typed(values: pd.Series, kind: str) -> pd.Series:
     return numbers
 
 
-def pack_tables(tables: dict[str, DataFrame], buckets: int) -> tuple[DataFrame, Packing]:
-    """One frame of every packed table's rows, each tagged with its table and bucket."""
+def pack_tables(
+    tables: dict[str, DataFrame], buckets: int, per_manager: bool = False
+) -> tuple[DataFrame, Packing]:
+    """One frame of every packed table's rows, each tagged with its table and bucket.
+
+    ``per_manager``: the bucket is the manager's id itself (text; '' for rows of no
+    manager), one group per manager, and orders keep their ``ROW_POSITION``.
+    """
     from pyspark.sql import functions as F
+
+    from features.engines.spark_session import ROW_POSITION
 
     tables = {n: t for n, t in tables.items() if n in PACKED_TABLES}
     packing = Packing.of(tables, buckets)
 
     def bucket_of(column):
+        if per_manager:
+            return F.coalesce(column.cast("string"), F.lit(""))
         return F.pmod(F.xxhash64(F.coalesce(column, F.lit(""))), F.lit(buckets)).cast("int")
 
     retailers = tables.get("retailers")
     by_manager = retailers is not None and "manager_id" in retailers.columns
+    if per_manager and not by_manager:
+        raise UserInputError("planning needs the retailers table with manager_id, lat and lon")
     owner = None
     if by_manager:
         owner = retailers.select(
@@ -190,6 +203,10 @@ def pack_tables(tables: dict[str, DataFrame], buckets: int) -> tuple[DataFrame, 
                 select.append(value.cast(kind_type).alias(slot))
             else:
                 select.append(F.lit(None).cast(kind_type).alias(slot))
+        if per_manager:
+            for column, kind_type in zip(ROW_POSITION, ("string", "bigint"), strict=True):
+                value = F.col(column) if column in frame.columns else F.lit(None)
+                select.append(value.cast(kind_type).alias(column))
         parts.append(frame.select(*select))
     packed = parts[0]
     for part in parts[1:]:

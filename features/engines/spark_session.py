@@ -108,10 +108,20 @@ def find_spark_tables(spark: SparkSession, root: str) -> dict[str, tuple[str, st
     return found
 
 
+ROW_POSITION = ("_file", "_row")  # where a row sits in its table's files: (path, row)
+
+
 def read_spark_tables(
-    spark: SparkSession, root: str, names: list[str] | None = None
+    spark: SparkSession, root: str, names: list[str] | None = None, positions: bool = False
 ) -> dict[str, DataFrame]:
-    """The contract tables under ``root`` typed by the contract (extra columns dropped)."""
+    """The contract tables under ``root`` typed by the contract (extra columns dropped).
+
+    ``positions`` keeps, on ``orders`` and ``retailers``, each row's file and row number
+    (``ROW_POSITION``): the pandas engine meets retailers in the order of their first order
+    row, and the planner routes them in that order, so a plan made on Spark needs it too.
+    """
+    from pyspark.sql import functions as F
+
     tables = {}
     for name, (path, fmt) in find_spark_tables(spark, root).items():
         if names is not None and name not in names and name != "orders":
@@ -122,7 +132,15 @@ def read_spark_tables(
             frame = reader.option("header", True).option("encoding", "UTF-8").csv(path)
         else:
             frame = reader.parquet(path)
-        tables[name] = type_table(frame, name, path.rsplit("/", 1)[-1])
+        keep: tuple[str, ...] = ()
+        if positions and name in ("orders", "retailers"):
+            # Parquet numbers its rows; a CSV split's rows come in order within the file.
+            row = F.col("_metadata.row_index") if fmt != "csv" else F.monotonically_increasing_id()
+            frame = frame.select(
+                "*", F.col("_metadata.file_path").alias("_file"), row.alias("_row")
+            )
+            keep = ROW_POSITION
+        tables[name] = type_table(frame, name, path.rsplit("/", 1)[-1], keep)
     return tables
 
 
@@ -140,7 +158,7 @@ def _as_text(column: Column, source_type: str) -> Column:
     return F.when(column == "", None).otherwise(column)
 
 
-def type_table(frame: DataFrame, name: str, file: str) -> DataFrame:
+def type_table(frame: DataFrame, name: str, file: str, keep: tuple[str, ...] = ()) -> DataFrame:
     """Contract columns of one table, typed; raises on a missing column or unparseable value.
 
     Text is trimmed (blank is null), numbers are doubles (integers bigint) and dates are
@@ -149,7 +167,7 @@ def type_table(frame: DataFrame, name: str, file: str) -> DataFrame:
     """
     from pyspark.sql import functions as F
 
-    frame = frame.toDF(*[c.strip() for c in frame.columns])
+    frame = frame.toDF(*[c if c in keep else c.strip() for c in frame.columns])
     source = dict(frame.dtypes)
     schema = schema_for(name)
     columns: list[Column] = []
@@ -193,7 +211,7 @@ def type_table(frame: DataFrame, name: str, file: str) -> DataFrame:
                     f"{file}: column {column}: {counts[f'_{i}']:,} value(s) are not "
                     f"{_TYPE_RULES[kind]}, e.g. {example!r}"
                 )
-    typed_frame = frame.select(*columns)
+    typed_frame = frame.select(*columns, *keep)
     for column, spec in schema.columns.items():
         if spec.unique and column in source:
             dup = typed_frame.groupBy(column).count().filter("count > 1").first()
