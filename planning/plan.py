@@ -319,10 +319,12 @@ def _add_last_complaint(frame: pd.DataFrame, history: RetailerHistory, t: int) -
     codes = history.ids.get_indexer(frame["retailer_id"])
     last = log.last_before(history.n, t)[codes]
     found = last >= 0
-    day = np.where(found, log.day[np.maximum(last, 0)], 0)
+    # With no complaint at all (a manager's part of the week can have none) nothing is read.
+    at = np.maximum(last, 0) if len(log.day) else None
+    day = np.where(found, log.day[at], 0) if at is not None else np.zeros(len(frame))
     frame["last_complaint_on"] = pd.to_datetime(day, unit="D").where(found)
     if "category" in log.values:
-        category = log.values["category"][np.maximum(last, 0)]
+        category = log.values["category"][at] if at is not None else None
         frame["last_complaint_category"] = np.where(found, category, None)
 
 

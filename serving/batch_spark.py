@@ -45,6 +45,7 @@ from features.errors import UserInputError
 from features.i18n import Note
 from features.retailer import prepare_history
 from fieldcoach.settings import Settings
+from planning.explore import Exploration
 from planning.feedback import build_feedback
 from planning.plan import (
     Models,
@@ -91,6 +92,7 @@ class WeekSetup:
     time_limit_s: float
     working_days: pd.DataFrame | None
     has_format: bool
+    exploration: Exploration | None = None  # seeded by (manager, week): the same draws
     # The company's located retailers as ``planning.plan._base_of`` samples them, for a
     # manager with none of their own (their base is the company's medoid).
     company_base: pd.DataFrame | None = None
@@ -169,6 +171,7 @@ def manager_plans(
             LANGUAGES,
             time_limit_s=setup.time_limit_s,
             feedback=build_feedback(decisions, outcomes),
+            exploration=setup.exploration,
         )
     except Exception as exc:  # one manager's failure is reported, as in the pandas batch
         return pd.DataFrame(
@@ -238,7 +241,9 @@ def _one_row(frame: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
         if column in ("retailer_id", "manager_id"):
             row[column] = pd.Series(["~template"], dtype=dtype)
         elif pd.api.types.is_datetime64_any_dtype(dtype):
-            row[column] = pd.Series([day]).astype(dtype)
+            # A licence that expired the day before would leave the retailer out.
+            when = day + pd.Timedelta(days=3650) if "expires" in column else day
+            row[column] = pd.Series([when]).astype(dtype)
         elif pd.api.types.is_numeric_dtype(dtype):
             row[column] = pd.Series([1]).astype(dtype)
         else:
@@ -322,6 +327,7 @@ def plan_week_spark(
     time_limit_s: float,
     feedback: dict[str, tuple[list, list]],
     buckets: int | None = None,
+    exploration: Exploration | None = None,
 ) -> tuple[str, DataFrame]:
     """Steps 1-3: the week and a Spark frame of every manager's plans (``PLAN_COLUMNS``)."""
     packed, packing = pack_tables(tables, buckets or default_buckets(tables))
@@ -346,6 +352,7 @@ def plan_week_spark(
         time_limit_s=time_limit_s,
         working_days=_small_table(tables, "working_days"),
         has_format=retailers is not None and "format" in retailers.columns,
+        exploration=exploration,
     )
     columns = map_buckets(
         packed, packing, FIGURE_COLUMNS, lambda part: figure_columns(setup, part)
@@ -394,7 +401,10 @@ def precompute_plans_spark(
         sessions = session_factory(engine)
         with sessions() as session:
             feedback = feedback_payloads(session)
-        week, plans = plan_week_spark(spark, tables, store, week, time_limit_s, feedback)
+        exploration = Exploration(settings.explore_share, settings.holdout_share)
+        week, plans = plan_week_spark(
+            spark, tables, store, week, time_limit_s, feedback, exploration=exploration
+        )
         teams = _teams(tables)
         versions = store.versions_key()
         written: set[str] = set()

@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from fieldcoach.cli.common import progress, user_errors
+from fieldcoach.cli.common import (
+    EngineOption,
+    progress,
+    resolve_engine,
+    spark_session,
+    user_errors,
+)
 
 app = typer.Typer(help="Plan next-best visits.", no_args_is_help=True)
 
@@ -275,7 +281,13 @@ def plan_batch(
     week: Annotated[
         str | None, typer.Option(help="ISO week YYYY-Www (default: the week after the data).")
     ] = None,
-    data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
+    # Text, not Path: a Path would fold hdfs://host/x into hdfs:/host/x (--engine spark).
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="Data folder (default: settings; --engine spark: any path Spark reads)."
+        ),
+    ] = None,
     time_limit: Annotated[
         float,
         typer.Option(
@@ -285,6 +297,7 @@ def plan_batch(
     ] = 5.0,
     explore_share: ExploreOption = None,
     holdout_share: HoldoutOption = None,
+    engine: EngineOption = None,
 ) -> None:
     """Precompute every manager's default plan for the week; the API serves them as stored."""
     from fieldcoach.settings import get_settings
@@ -293,10 +306,28 @@ def plan_batch(
     settings = get_settings()
     chosen = {"explore_share": explore_share, "holdout_share": holdout_share}
     settings = settings.model_copy(update={k: v for k, v in chosen.items() if v is not None})
+    if resolve_engine(engine) == "spark":
+        from serving.batch_spark import precompute_plans_spark
+
+        with user_errors():
+            _exploration(explore_share, holdout_share)  # a share out of range: one line
+            result = precompute_plans_spark(
+                settings, spark_session(), week, data, time_limit, log=typer.echo
+            )
+        typer.echo(
+            f"stored plans for {result['managers']} managers, week {result['week']} "
+            f"(models {result['models']}; spark)"
+        )
+        return
     with user_errors(), progress("planning every manager's week") as (log, total, advance):
         _exploration(explore_share, holdout_share)  # a share out of range: one line
         result = precompute_plans(
-            settings, week, data, time_limit, log=log, progress=(total, advance)
+            settings,
+            week,
+            None if data is None else Path(data),
+            time_limit,
+            log=log,
+            progress=(total, advance),
         )
     typer.echo(
         f"stored plans for {result['managers']} managers, week {result['week']} "
