@@ -8,7 +8,7 @@ two engines agree and extrapolates the cluster for 5 million retailers x 104 wee
 hour, with the assumptions printed.
 
     python benchmarks/bench_spark.py [--retailers 300000] [--managers 1500] [--weeks 104]
-        [--master local[2]] [--data DIR] [--skip-scores]
+        [--master local[2]] [--data DIR] [--skip-scores] [--skip-features]
 """
 
 from __future__ import annotations
@@ -108,6 +108,9 @@ def main() -> None:
     parser.add_argument("--driver-memory", default="4g")
     parser.add_argument("--data", type=Path, default=None, help="Use (or keep) data here.")
     parser.add_argument("--skip-scores", action="store_true")
+    parser.add_argument(
+        "--skip-features", action="store_true", help="Only the scores (each pair still same-run)."
+    )
     args = parser.parse_args()
 
     from features.engines.spark import build_retailer_features_spark, features_to_pandas
@@ -130,39 +133,53 @@ def main() -> None:
         as_of = (last + pd.Timedelta(days=1)).normalize()
         print(f"data: {data} ({n_orders:,} orders, as of {as_of.date()})")
 
-        print("features, one snapshot:")
-        want = timed(
-            "pandas features",
-            lambda: build_retailer_features(load_dataset(data).tables, [as_of], 8)[0],
-            results,
-        )
-        spark = start_spark(
-            args.master,
-            {
-                "spark.driver.memory": args.driver_memory,
-                "spark.ui.enabled": "false",
-                "spark.sql.shuffle.partitions": "64",
-            },
-        )
-        spark.sparkContext.setLogLevel("ERROR")
-        out = scratch / "features.parquet"
+        sessions = []
 
-        def spark_features():
-            result = build_retailer_features_spark(read_spark_tables(spark, str(data)), [as_of], 8)
-            write_parquet(result.frame, str(out))
-            result.release()
+        def session():
+            """Spark, started when first needed (the pandas figures before it exclude it)."""
+            if not sessions:
+                sessions.append(
+                    start_spark(
+                        args.master,
+                        {
+                            "spark.driver.memory": args.driver_memory,
+                            "spark.ui.enabled": "false",
+                            "spark.sql.shuffle.partitions": "64",
+                        },
+                    )
+                )
+                sessions[0].sparkContext.setLogLevel("ERROR")
+            return sessions[0]
 
-        timed("spark features", spark_features, results)
-        got = features_to_pandas(spark.read.parquet(str(out)))
-        key = ["retailer_id"]
-        a = want.sort_values(key, ignore_index=True)
-        b = got.sort_values(key, ignore_index=True)[list(want.columns)]
-        numeric = [c for c in a.columns if pd.api.types.is_float_dtype(a[c])]
-        diff = max(
-            float(np.nanmax(np.abs(a[c].to_numpy(float) - b[c].to_numpy(float)), initial=0))
-            for c in numeric
-        )
-        print(f"  rows pandas {len(a):,}, spark {len(b):,}; max abs diff {diff:.3g}")
+        if args.skip_features:
+            print("features: skipped (--skip-features)")
+        else:
+            print("features, one snapshot:")
+            want = timed(
+                "pandas features",
+                lambda: build_retailer_features(load_dataset(data).tables, [as_of], 8)[0],
+                results,
+            )
+            out = scratch / "features.parquet"
+
+            def spark_features():
+                result = build_retailer_features_spark(
+                    read_spark_tables(session(), str(data)), [as_of], 8
+                )
+                write_parquet(result.frame, str(out))
+                result.release()
+
+            timed("spark features", spark_features, results)
+            got = features_to_pandas(session().read.parquet(str(out)))
+            key = ["retailer_id"]
+            a = want.sort_values(key, ignore_index=True)
+            b = got.sort_values(key, ignore_index=True)[list(want.columns)]
+            numeric = [c for c in a.columns if pd.api.types.is_float_dtype(a[c])]
+            diff = max(
+                float(np.nanmax(np.abs(a[c].to_numpy(float) - b[c].to_numpy(float)), initial=0))
+                for c in numeric
+            )
+            print(f"  rows pandas {len(a):,}, spark {len(b):,}; max abs diff {diff:.3g}")
 
         if not args.skip_scores:
             print("churn scores (champion trained on a separate 2,000-retailer territory):")
@@ -173,16 +190,18 @@ def main() -> None:
             timed("pandas scores", lambda: score_churn(data, str(as_of.date()), settings), results)
 
             def spark_scores():
-                tables = read_spark_tables(spark, str(data))
+                tables = read_spark_tables(session(), str(data))
                 scores = score_churn_spark(tables, str(as_of.date()), settings)
                 write_parquet(scores.frame, str(scratch / "scores.parquet"), ["as_of"])
                 scores.release()
 
             timed("spark scores", spark_scores, results)
-        spark.stop()
+        if sessions:
+            sessions[0].stop()
 
     cores = spark_cores(args.master)
-    seconds = results["spark features"][0] + results.get("spark scores", (0.0, 0.0))[0]
+    seconds = results.get("spark features", (0.0, 0.0))[0]
+    seconds += results.get("spark scores", (0.0, 0.0))[0]
     rate = args.retailers / (seconds * cores)  # retailers per core-second, features + scores
     overhead = 1.5
     needed = math.ceil(TARGET_RETAILERS * overhead / (rate * TARGET_SECONDS))

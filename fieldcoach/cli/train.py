@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from fieldcoach.cli.common import (
-    DataOption,
+    EngineDataOption,
+    EngineOption,
+    fail,
     progress,
+    resolve_engine,
     skills_config,
+    spark_session,
     user_errors,
     write_run_report,
 )
@@ -63,7 +68,7 @@ def train_skills_command(
 
 @app.command("churn")
 def train_churn_command(
-    data: DataOption,
+    data: EngineDataOption,
     horizon_weeks: Annotated[int, typer.Option(help="Label horizon H in weeks.")] = 8,
     cutoff: Annotated[
         str | None, typer.Option(help="Holdout snapshot date (default: newest complete).")
@@ -76,8 +81,25 @@ def train_churn_command(
     snapshot_every_weeks: Annotated[int, typer.Option(min=1)] = 4,
     top_k: Annotated[int | None, typer.Option(help="K for precision/recall at top K.")] = None,
     tune: Annotated[bool, typer.Option(help="Rolling-origin search of LightGBM settings.")] = True,
+    engine: EngineOption = None,
+    sample_retailers: Annotated[
+        int | None,
+        typer.Option(
+            help="--engine spark: draw about this many retailers (whole managers) on Spark "
+            "and train on them here."
+        ),
+    ] = None,
+    sample_seed: Annotated[int, typer.Option(help="Seed of the sample's draw.")] = 0,
+    sample_out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the drawn sample (default: HOME/samples/churn)."),
+    ] = None,
 ) -> None:
-    """Train the churn model and baselines, report on the holdout, register in MLflow."""
+    """Train the churn model and baselines, report on the holdout, register in MLflow.
+
+    With ``--engine spark --sample-retailers N`` the cluster reads the data and draws the
+    sample; the fit runs on this machine, on the sample.
+    """
     from evaluation.churn_oracle import oracle_for
     from features.calendar import parse_date
     from fieldcoach.settings import get_settings
@@ -94,10 +116,18 @@ def train_churn_command(
             tune=tune,
         )
         when = parse_date(cutoff, "--cutoff") if cutoff else None
+        sample = None
+        if resolve_engine(engine) == "spark":
+            data, sample = _draw_sample(data, sample_retailers, sample_seed, sample_out)
+        elif sample_retailers is not None:
+            fail("--sample-retailers draws the sample on Spark: add --engine spark")
+        data = Path(data)
         oracle = oracle_for(data)
         result = run_churn_training(
             data, config, get_settings(), when, log=typer.echo, oracle=oracle
         )
+        if sample is not None:
+            result["sample"] = {**asdict(sample), "share": round(sample.share, 4)}
         if report:
             write_run_report(result, report)
     typer.echo(
@@ -117,6 +147,28 @@ def train_churn_command(
             )
     if report:
         typer.echo(f"report: {report}")
+
+
+def _draw_sample(data: str, retailers: int | None, seed: int, out: Path | None):
+    """The sample drawn on Spark and written here: (its folder, what was drawn)."""
+    from features.engines.spark_session import read_spark_tables
+    from fieldcoach.settings import get_settings
+    from training.sample_spark import write_sample
+
+    if retailers is None:
+        fail(
+            "--engine spark trains on a sample drawn on the cluster: add --sample-retailers N "
+            "(e.g. 200000)"
+        )
+    folder = out or get_settings().home / "samples" / "churn"
+    tables = read_spark_tables(spark_session(), data)
+    sample = write_sample(tables, folder, retailers, seed, source=data)
+    typer.echo(
+        f"sample: {sample.retailers:,} of {sample.of_retailers:,} retailers "
+        f"({sample.share:.1%}; {sample.managers:,} whole managers), {sample.orders:,} of "
+        f"{sample.of_orders:,} orders, drawn on spark into {folder}"
+    )
+    return str(folder), sample
 
 
 @app.command("visits")

@@ -1,0 +1,100 @@
+"""Benchmark: what a churn model trained on a sample drawn on Spark keeps against a full fit.
+
+``train churn --engine spark --sample-retailers N`` draws whole managers on the cluster
+and fits on one machine. This script fits once on all the data and once per sample size
+on a sample drawn by the same code (``training.sample_spark``), then scores every model on
+the SAME holdout: the full data's newest complete snapshot (all retailers at risk), so the
+figures compare the models, not the holdouts. Same training settings for every fit.
+
+    python benchmarks/spark_sample_quality.py [--retailers 100000] [--managers 500]
+        [--samples 10000 30000] [--data DIR] [--master local[2]] [--tune]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from features.engines.spark_session import read_spark_tables, start_spark
+from features.retailer import model_frame
+from features.validate import load_dataset
+from simulator import SimulationConfig, Territory, export_dataset
+from training.churn import ChurnConfig, train_churn
+from training.metrics import score_metrics
+from training.sample_spark import write_sample
+
+METRICS = ("roc_auc", "pr_auc", "brier", "ece", "precision_top10", "recall_top10")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--retailers", type=int, default=100_000)
+    parser.add_argument("--managers", type=int, default=500)
+    parser.add_argument("--weeks", type=int, default=104)
+    parser.add_argument("--samples", type=int, nargs="+", default=[10_000, 30_000])
+    parser.add_argument("--data", type=Path, default=None, help="Use (or keep) data here.")
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--tune", action="store_true", help="Tune LightGBM in every fit.")
+    args = parser.parse_args()
+    config = ChurnConfig(tune=args.tune)
+
+    with tempfile.TemporaryDirectory(prefix="sample-quality-") as scratch_name:
+        scratch = Path(scratch_name)
+        data = args.data or scratch / "data"
+        if not (data / "orders.parquet").exists():
+            print(f"simulating {args.retailers:,} retailers x {args.weeks} weeks ...", flush=True)
+            sim = SimulationConfig(n_retailers=args.retailers, n_managers=args.managers, seed=0)
+            export_dataset(Territory.create(sim).run(args.weeks), data)
+
+        t0 = time.perf_counter()
+        full = train_churn(load_dataset(data).tables, config)
+        full_s = time.perf_counter() - t0
+        top_k = full.report["top_k"]
+        rows = {"full": (full.report["lightgbm"], full_s, full.report["rows"]["holdout"])}
+        print(
+            f"full fit: {full_s:.0f} s; holdout {full.report['cutoff']}, "
+            f"{len(full.y_holdout):,} retailers",
+            flush=True,
+        )
+
+        spark = start_spark(args.master, {"spark.ui.enabled": "false"})
+        spark.sparkContext.setLogLevel("ERROR")
+        for n in args.samples:
+            t0 = time.perf_counter()
+            folder = scratch / f"sample-{n}"
+            sample = write_sample(read_spark_tables(spark, str(data)), folder, n, seed=0)
+            drawn_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            fitted = train_churn(load_dataset(folder).tables, config)
+            fit_s = time.perf_counter() - t0
+            if fitted.report["cutoff"] != full.report["cutoff"]:
+                print(f"  note: the sample's own holdout is {fitted.report['cutoff']}")
+            x = model_frame(full.holdout, fitted.features)
+            p = fitted.calibration.transform(fitted.lightgbm.predict_raw(x))
+            label = f"sample {sample.retailers:,} ({sample.share:.0%}, {sample.managers} mgrs)"
+            rows[label] = (score_metrics(full.y_holdout, p, top_k), fit_s, drawn_s)
+            print(f"{label}: drawn in {drawn_s:.0f} s, fit in {fit_s:.0f} s", flush=True)
+        spark.stop()
+
+    base = rows["full"][0]
+    print(f"\nall scored on the full data's holdout ({len(full.y_holdout):,} retailers):")
+    print(f"{'fit':<34}" + "".join(f"{m:>16}" for m in METRICS))
+    for label, (metrics, *_rest) in rows.items():
+        cells = []
+        for m in METRICS:
+            kept = metrics[m] / base[m] if base[m] else float("nan")
+            cells.append(f"{metrics[m]:>9.4f} ({kept:>4.0%})")
+        print(f"{label:<34}" + "".join(f"{c:>16}" for c in cells))
+    print(
+        f"settings: ChurnConfig(tune={args.tune}), max_train_rows "
+        f"{config.max_train_rows:,} per fit; (x%) = share of the full fit's figure"
+    )
+
+
+if __name__ == "__main__":
+    main()
