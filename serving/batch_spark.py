@@ -44,6 +44,7 @@ from features.engines.spark_session import ROW_POSITION, read_spark_tables
 from features.errors import UserInputError
 from features.i18n import Note
 from features.retailer import prepare_history
+from fieldcoach.champions import CHURN, EFFECT, MODEL_NAMES, ModelStore
 from fieldcoach.settings import Settings
 from planning.explore import Exploration
 from planning.feedback import build_feedback
@@ -55,13 +56,11 @@ from planning.plan import (
     WeekFigures,
     default_week,
     finish_week,
-    load_ranking,
     manager_ids,
     plan_manager_languages,
     score_week,
     week_dates,
 )
-from serving.champions import CHURN, EFFECT, MODEL_NAMES, ModelStore
 from serving.db import Feedback, make_engine, save_plan, session_factory
 from serving.territory import LANGUAGES
 
@@ -335,18 +334,14 @@ def plan_week_spark(
     week = week or default_week(whole)
     monday, as_of = week_dates(whole, week)
     retailers = tables.get("retailers")
-    churn, effect = store.get(CHURN), store.get(EFFECT)
+    served = Models.from_store(store)  # the notes and ranking the API's week would have
     setup = WeekSetup(
         monday=monday,
         as_of=as_of,
         first_day=whole.first_day,
         last_day=whole.last_day,
-        notes=tuple(
-            Note.of("no_loaded_champion", model=n)
-            for n, m in ((CHURN, churn), (EFFECT, effect))
-            if m is None
-        ),
-        ranking=load_ranking(store.tracking_uri),
+        notes=tuple(served.notes),
+        ranking=served.ranking,
         churn=_ship(spark, store, CHURN),
         effect=_ship(spark, store, EFFECT),
         time_limit_s=time_limit_s,
