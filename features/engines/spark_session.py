@@ -141,7 +141,32 @@ def read_spark_tables(
             )
             keep = ROW_POSITION
         tables[name] = type_table(frame, name, path.rsplit("/", 1)[-1], keep)
+    _add_feedback(spark, root, tables, names)
     return tables
+
+
+def _add_feedback(
+    spark: SparkSession, root: str, tables: dict[str, DataFrame], names: list[str] | None
+) -> None:
+    """What the service learnt (``_feedback/NAME.parquet``) after the company's rows whose
+    key they do not hold, as ``features.validate.load_dataset`` merges it."""
+    from pyspark.sql import functions as F
+
+    from features.feedback_rows import FEEDBACK_DIR, FEEDBACK_KEYS
+
+    root = _location(str(root)).rstrip("/")
+    for name, keys in FEEDBACK_KEYS.items():
+        path = f"{root}/{FEEDBACK_DIR}/{name}.parquet"
+        if (names is not None and name not in names) or not path_exists(spark, path):
+            continue
+        learnt = type_table(spark.read.parquet(path), name, f"{FEEDBACK_DIR}/{name}.parquet")
+        learnt = learnt.dropDuplicates([k for k in keys if k in learnt.columns])
+        if name in tables:
+            held = tables[name].select(*[F.col(k) for k in keys if k in tables[name].columns])
+            learnt = learnt.join(held, [k for k in keys if k in held.columns], "left_anti")
+            tables[name] = tables[name].unionByName(learnt, allowMissingColumns=True)
+        else:
+            tables[name] = learnt
 
 
 def _as_text(column: Column, source_type: str) -> Column:

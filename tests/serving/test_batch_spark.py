@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from fieldcoach.cli import app
 from fieldcoach.settings import get_settings
-from serving.batch import precompute_plans
+from serving.batch import export_feedback, precompute_plans
 from serving.db import PrecomputedPlan, make_engine, record_feedback, session_factory
 
 from .conftest import settings_for
@@ -73,6 +73,12 @@ def test_spark_batch_stores_the_pandas_batch_plans(spark, home, monkeypatch):
     databases = {e: f"sqlite:///{(home / f'{e}.db').resolve()}" for e in ("pandas", "spark")}
     for url in databases.values():
         _feedback(url, first["retailer_id"], first["manager_id"], week, str(last.date()))
+    # The done visit exported to what the service learnt (_feedback/), which both read.
+    engine = make_engine(databases["pandas"])
+    with session_factory(engine)() as session:
+        assert export_feedback(session, data)["visits"] == 1
+    engine.dispose()
+    assert (data / "_feedback" / "visits.parquet").exists()
 
     want = precompute_plans(
         settings_for(home, database_url=databases["pandas"]),
