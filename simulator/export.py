@@ -20,7 +20,8 @@ from features.contract import COMPLAINT_CATEGORIES, FORMATS, SKILLS, VISIT_PURPO
 from features.errors import UserInputError
 from features.io import atomic_path
 from simulator.catalogue import CATALOGUE
-from simulator.territory import EXIT_REASONS, Territory
+from simulator.rules import EXIT_REASONS
+from simulator.territory import Territory
 
 TRUTH_DIR = "_truth"
 STATE_FILE = Path("_state") / "territory.pkl"

@@ -11,7 +11,7 @@ from features.retailer import prepare_history, retailer_snapshot
 from features.validate import load_dataset
 from planning.purpose import TALKING_POINTS, choose_purposes
 from simulator import SimulationConfig, Territory, export_dataset
-from simulator.territory import _delivered
+from simulator.rules import delivered as delivered_share
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def snapshot(tmp_path_factory):
     frame = retailer_snapshot(history, territory.current_date, 8).frame
     needs = territory.needs()
     delivered = pd.DataFrame(
-        {p: _delivered(needs, p) for p in VISIT_PURPOSES}, index=territory.retailer_ids()
+        {p: delivered_share(needs, p) for p in VISIT_PURPOSES}, index=territory.retailer_ids()
     )
     delivered["base_value"] = territory.retailers.base_value
     return frame.join(delivered, on="retailer_id")

@@ -17,7 +17,7 @@ from pandas.testing import assert_frame_equal
 from features.calendar import weeks_from_new_year
 from features.contract import VISIT_PURPOSES
 from simulator import SimulationConfig, Territory, export_dataset, load_truth
-from simulator.territory import COURSE, PURPOSE, SKILL
+from simulator.rules import COURSE, PURPOSE, SKILL
 
 CONTRACT_TABLES = (
     "orders",
