@@ -24,11 +24,14 @@ def data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def report(data):
-    return evaluate_policies(
-        data, PolicyConfig(weeks=3, seeds=2, time_limit_s=0.1), log=lambda _: None
-    )
+    # The planner stops on its solution count; the time limit is only a cap far above it, so
+    # its plans, and the figures below, are the same on a loaded machine as on a quiet one
+    # (with a 0.1 s limit a loaded machine cut its solves short: -35,834 against rotation).
+    config = PolicyConfig(weeks=3, seeds=2, solution_limit=50, time_limit_s=60)
+    return evaluate_policies(data, config, log=lambda _: None)
 
 
+@pytest.mark.slow
 def test_every_policy_has_means_and_intervals(report):
     for policy in POLICIES:
         for key in ("retained_value", "retained_retailers"):
@@ -37,8 +40,22 @@ def test_every_policy_has_means_and_intervals(report):
     assert report["rotation"]["saved_value"]["mean"] == 0
 
 
+@pytest.mark.slow
 def test_the_oracle_keeps_more_than_current_practice(report):
     assert report["oracle"]["saved_value"]["mean"] > 0
+
+
+@pytest.mark.slow
+def test_the_planner_keeps_more_than_rotation(report):
+    """The product's claim: with the same capacity and the same luck, fieldcoach's plan keeps
+    more order value than the company's rotation, by at least a fifth of what knowing every
+    visit's true effect (the oracle) keeps beyond rotation.
+
+    Measured: planner +28,314 yuan over 3 weeks (32% of the oracle's +88,350; risk-first
+    +16,051, random +12,036) on rotation's 3,041,390."""
+    planner = report["planner"]["saved_value"]["mean"]
+    oracle = report["oracle"]["saved_value"]["mean"]
+    assert planner > 0.2 * oracle > 0, (planner, oracle)
 
 
 def test_same_seed_same_policy_same_result(data):
@@ -65,6 +82,7 @@ def test_cli_refuses_a_folder_without_simulator_state(tmp_path):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_cli_writes_report_and_chart(data, tmp_path, monkeypatch):
     from fieldcoach.settings import get_settings
 

@@ -16,17 +16,18 @@ from simulator import SimulationConfig, Territory, export_dataset
 from training.churn import ChurnConfig
 from training.churn_run import run_churn_training
 
+# The same simulated territory as test_registry, test_orders_only and test_notebooks: on one
+# worker under xdist, so it is simulated once (tests/conftest.py `simulated`).
+pytestmark = pytest.mark.xdist_group("territory-1200x80")
+
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 @pytest.fixture(scope="module")
-def trained_home(tmp_path_factory: pytest.TempPathFactory):
+def trained_home(tmp_path_factory: pytest.TempPathFactory, simulated):
     """A simulated data folder and a home whose registry holds a churn champion."""
     root = tmp_path_factory.mktemp("notebooks")
-    data, home = root / "data", root / "home"
-    territory = Territory.create(SimulationConfig(n_retailers=1200, n_managers=5, seed=3))
-    territory.run(80)
-    export_dataset(territory, data)
+    data, home = simulated(80, n_retailers=1200, n_managers=5, seed=3), root / "home"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FIELDCOACH_HOME", str(home))
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -64,6 +65,7 @@ def _outputs(cell) -> str:
     return "\n".join(text)
 
 
+@pytest.mark.slow
 def test_churn_evaluation_runs_and_shows_the_metrics(trained_home) -> None:
     root, data, home = trained_home
     with pytest.MonkeyPatch.context() as mp:
@@ -124,6 +126,7 @@ def skills_home(tmp_path_factory: pytest.TempPathFactory):
     return root, data, home
 
 
+@pytest.mark.slow
 def test_skills_notebook_shows_the_gap_heatmap_and_course_effects(skills_home) -> None:
     root, data, home = skills_home
     with pytest.MonkeyPatch.context() as mp:

@@ -67,6 +67,7 @@ def test_a_year_without_official_data_falls_back_to_weekdays_and_says_so():
     assert calendar.years_without_official_data == {2031}
 
 
+@pytest.mark.slow
 def test_no_visit_is_planned_on_new_years_day(context, tables):
     for manager in sorted(tables["managers"]["manager_id"]):
         plans = plan_manager_languages(context, manager, ("zh", "en"), solution_limit=10)
@@ -113,6 +114,7 @@ def cli(tmp_path, monkeypatch):
     get_settings.cache_clear()
 
 
+@pytest.mark.slow
 def test_cli_writes_the_route_as_excel_and_csv_with_chinese_headers(cli, data, tables, tmp_path):
     manager = sorted(tables["managers"]["manager_id"])[0]
     team = tables["managers"]["team_id"].iloc[0]

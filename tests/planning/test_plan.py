@@ -35,6 +35,7 @@ def context(tables):
     return prepare_week(tables, None, Models())
 
 
+@pytest.mark.slow
 def test_plans_are_feasible(context, tables):
     visits = tables["visits"]
     for manager in sorted(tables["managers"]["manager_id"]):
@@ -179,6 +180,7 @@ def test_week_format_is_checked():
             parse_week(bad)
 
 
+@pytest.mark.slow
 def test_team_plan_covers_every_member(context, tables):
     team = tables["managers"]["team_id"].iloc[0]
     plans = plan_team(context, team)
@@ -252,6 +254,7 @@ def test_a_solution_limit_makes_the_plan_repeatable():
     pd.testing.assert_frame_equal(first, again)
 
 
+@pytest.mark.slow
 def test_a_plan_without_manager_homes_fills_capacity_from_its_own_territory(tables):
     """Without home coordinates the base is the middle of the manager's own retailers, not
     the company's: the week fills its capacity and the notes say where days start."""

@@ -119,6 +119,7 @@ def test_bad_week_is_422_with_a_message(client, keys) -> None:
         assert "week" in json.dumps(response.json()["detail"])
 
 
+@pytest.mark.slow
 def test_precomputed_plans_are_served_and_translated(client, keys, settings) -> None:
     result = precompute_plans(settings, time_limit_s=0.2, log=lambda *_: None)
     assert result["managers"] == 6

@@ -7,6 +7,7 @@ import shutil
 
 import mlflow
 import pandas as pd
+import pytest
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
@@ -31,6 +32,7 @@ mlflow.models.set_model(Broken())
 """
 
 
+@pytest.mark.slow
 def test_registry_unreachable_starts_from_the_exported_copy(home, keys) -> None:
     with TestClient(create_app(settings_for(home))) as first:
         assert first.get("/v1/health").json()["status"] == "ok"
@@ -47,6 +49,7 @@ def test_registry_unreachable_starts_from_the_exported_copy(home, keys) -> None:
         assert plan.status_code == 200 and plan.json()["visits"]
 
 
+@pytest.mark.slow
 def test_reload_refuses_a_broken_champion_and_keeps_the_old(home, keys, tmp_path) -> None:
     settings = settings_for(home)
     with TestClient(create_app(settings)) as client:
@@ -86,6 +89,7 @@ def test_reload_refuses_a_broken_champion_and_keeps_the_old(home, keys, tmp_path
     assert '"version": "1"' in exported
 
 
+@pytest.mark.slow
 def test_reload_drops_no_request(home, keys) -> None:
     import threading
 
@@ -115,6 +119,7 @@ def test_reload_drops_no_request(home, keys) -> None:
         assert len(statuses) >= 4 and set(statuses) == {200}
 
 
+@pytest.mark.slow
 def test_a_new_champion_is_swapped_in_and_the_week_replanned(home, keys) -> None:
     settings = settings_for(home)
     uri = settings.resolved_tracking_uri

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from serving.db import make_engine, session_factory
 from serving.security import find_key
 
@@ -31,6 +33,7 @@ def test_keys_create_prints_the_key_once(tmp_path, monkeypatch) -> None:
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_plan_batch_and_feedback_export_commands(home, monkeypatch) -> None:
     from typer.testing import CliRunner
 

@@ -103,6 +103,7 @@ def test_a_done_visit_moves_the_retailer_past_the_minimum_gap(client, keys, sett
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_the_batch_reports_progress_manager_by_manager(client):
     totals, steps = [], []
     store_week_plans(

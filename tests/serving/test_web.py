@@ -231,6 +231,7 @@ def test_coordinator_pages_and_recording_a_training(client, keys) -> None:
     assert coach.get("/app/models").status_code == 403
 
 
+@pytest.mark.slow
 def test_data_scientist_promotes_and_rolls_back(client, keys, settings) -> None:
     science = sign_in(client.app, keys["data_scientist"])
     page = science.get("/app/models")

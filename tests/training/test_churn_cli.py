@@ -160,6 +160,7 @@ def test_out_with_unsupported_extension(data: Path, tmp_path: Path, command, nam
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_score_without_a_registered_model(data: Path, tmp_path: Path, home: Path):
     out = tmp_path / "scores.csv"
     assert_user_error(

@@ -39,11 +39,13 @@ def _score(trained, frame: pd.DataFrame) -> np.ndarray:
     return trained.calibration.transform(trained.lightgbm.predict_raw(x))
 
 
+@pytest.mark.slow
 def test_enough_churners_for_the_comparisons(territory) -> None:
     _, _, trained = territory
     assert trained.y_holdout.sum() >= 30, trained.report["churn_rate"]
 
 
+@pytest.mark.slow
 def test_lightgbm_beats_the_recency_baseline(territory) -> None:
     report = territory[2].report
     for metric in ("roc_auc", "pr_auc"):
@@ -54,6 +56,7 @@ def test_lightgbm_beats_the_recency_baseline(territory) -> None:
         )
 
 
+@pytest.mark.slow
 def test_lightgbm_is_calibrated(territory) -> None:
     report = territory[2].report
     assert report["lightgbm"]["ece"] <= 0.03
@@ -62,6 +65,7 @@ def test_lightgbm_is_calibrated(territory) -> None:
     assert abs(mean - rate) <= 0.5 * rate, (mean, rate)
 
 
+@pytest.mark.slow
 def test_report_compares_with_the_oracle(territory) -> None:
     report = territory[2].report
     oracle = report["oracle"]
@@ -73,6 +77,7 @@ def test_report_compares_with_the_oracle(territory) -> None:
     assert 0.8 < report["lightgbm_vs_oracle_roc_auc"] <= 1.02
 
 
+@pytest.mark.slow
 def test_retailers_that_really_exit_score_higher(territory) -> None:
     data, _, trained = territory
     cutoff = trained.plan.cutoff
@@ -89,6 +94,7 @@ def test_retailers_that_really_exit_score_higher(territory) -> None:
     assert roc_auc_score(exits_soon, p) > 0.7
 
 
+@pytest.mark.slow
 def test_a_retailer_made_to_look_lapsed_scores_higher(territory) -> None:
     _, tables, trained = territory
     cutoff = trained.plan.cutoff
@@ -119,6 +125,7 @@ def test_a_retailer_made_to_look_lapsed_scores_higher(territory) -> None:
     assert after.median() > 10 * before.median()
 
 
+@pytest.mark.slow
 def test_original_rows_score_as_in_the_report(territory) -> None:
     # Guards the direction test: rebuilding features and scoring reproduces the holdout.
     _, tables, trained = territory
@@ -127,6 +134,7 @@ def test_original_rows_score_as_in_the_report(territory) -> None:
     np.testing.assert_allclose(_score(trained, frame), trained.predictions["lightgbm"])
 
 
+@pytest.mark.slow
 def test_top_scored_retailers_are_explained_by_order_gaps_or_value_drops(territory) -> None:
     _, _, trained = territory
     p = trained.predictions["lightgbm"]

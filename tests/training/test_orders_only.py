@@ -11,9 +11,11 @@ from typer.testing import CliRunner
 
 from fieldcoach.cli import app
 from fieldcoach.settings import get_settings
-from simulator import SimulationConfig, Territory, export_dataset
 
 runner = CliRunner()
+# The same simulated territory as test_registry, test_orders_only and test_notebooks: on one
+# worker under xdist, so it is simulated once (tests/conftest.py `simulated`).
+pytestmark = pytest.mark.xdist_group("territory-1200x80")
 METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "precision_top10", "recall_top10")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -25,14 +27,12 @@ def _invoke(*args) -> str:
 
 
 @pytest.fixture(scope="module")
-def orders_only(tmp_path_factory: pytest.TempPathFactory):
+def orders_only(tmp_path_factory: pytest.TempPathFactory, simulated):
     """A folder with a single orders.csv, and a fresh home."""
     root = tmp_path_factory.mktemp("orders_only")
-    simulated, data = root / "simulated", root / "data"
-    territory = Territory.create(SimulationConfig(n_retailers=1200, n_managers=5, seed=3))
-    territory.run(80)
-    export_dataset(territory, simulated)
-    orders = pd.read_parquet(simulated / "orders.parquet")
+    data = root / "data"
+    full = simulated(80, n_retailers=1200, n_managers=5, seed=3)
+    orders = pd.read_parquet(full / "orders.parquet")
     orders = orders[["retailer_id", "order_date", "amount", "quantity"]]
     data.mkdir()
     orders.to_csv(data / "orders.csv", index=False)
@@ -45,6 +45,7 @@ def orders_only(tmp_path_factory: pytest.TempPathFactory):
     get_settings.cache_clear()
 
 
+@pytest.mark.slow
 def test_orders_only_folder_gets_features_model_and_scores(orders_only) -> None:
     root, data, order_dates = orders_only
     assert [p.name for p in data.iterdir()] == ["orders.csv"]

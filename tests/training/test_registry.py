@@ -17,7 +17,6 @@ from features.io import data_fingerprint
 from features.retailer import build_retailer_features, model_input, prepare_history
 from features.validate import load_dataset
 from fieldcoach.settings import Settings
-from simulator import SimulationConfig, Territory, export_dataset
 from training.churn import RECENCY_FEATURE, ChurnConfig, train_churn
 from training.churn_run import (
     CHURN_MODEL,
@@ -41,6 +40,10 @@ from training.registry import (
     rollback,
     version_by_alias,
 )
+
+# The same simulated territory as test_registry, test_orders_only and test_notebooks: on one
+# worker under xdist, so it is simulated once (tests/conftest.py `simulated`).
+pytestmark = pytest.mark.xdist_group("territory-1200x80")
 
 RULE = PromotionRule()
 BRIER = PromotionRule(metric="brier", lower_is_better=True)
@@ -128,13 +131,10 @@ def test_nan_ece_is_not_promoted() -> None:
 
 # ------------------------------------------------------- a real local MLflow store
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory):
+def registry(tmp_path_factory: pytest.TempPathFactory, simulated):
     """Two training runs on the same simulated data, in a fresh SQLite store."""
     root = tmp_path_factory.mktemp("registry")
-    data = root / "data"
-    territory = Territory.create(SimulationConfig(n_retailers=1200, n_managers=5, seed=3))
-    territory.run(80)
-    export_dataset(territory, data)
+    data = simulated(80, n_retailers=1200, n_managers=5, seed=3)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FIELDCOACH_HOME", str(root / "home"))
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -155,6 +155,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory):
         }
 
 
+@pytest.mark.slow
 def test_a_logged_recency_rule_predicts_what_the_rule_predicted(registry) -> None:
     tables = load_dataset(registry["data"]).tables
     trained = train_churn(tables, ChurnConfig(tune=False))
@@ -180,6 +181,7 @@ def _alias(client, alias: str) -> int | None:
     return int(found.version) if found is not None else None
 
 
+@pytest.mark.slow
 def test_first_run_registers_v1_as_champion(registry) -> None:
     first = registry["reports"][0]["registry"]
     assert first["version"] == 1
@@ -196,6 +198,7 @@ def test_first_run_registers_v1_as_champion(registry) -> None:
     assert tags["rule_metric"] == "brier"
 
 
+@pytest.mark.slow
 def test_second_run_is_challenger_judged_on_the_same_holdout(registry) -> None:
     report = registry["reports"][1]
     decision = report["registry"]
@@ -223,6 +226,7 @@ def test_second_run_is_challenger_judged_on_the_same_holdout(registry) -> None:
     assert run.data.tags["promotion"] == "promoted"
 
 
+@pytest.mark.slow
 def test_promote_rollback_and_list(registry) -> None:
     client = registry["client"]
     promote(client, CHURN_MODEL, 2)
@@ -246,6 +250,7 @@ def test_promote_rollback_and_list(registry) -> None:
     assert rows[1]["aliases"] == [PREVIOUS]
 
 
+@pytest.mark.slow
 def test_promote_of_a_missing_version_is_a_user_error(registry) -> None:
     client = registry["client"]
     before = _alias(client, CHAMPION)
@@ -256,6 +261,7 @@ def test_promote_of_a_missing_version_is_a_user_error(registry) -> None:
     assert _alias(client, CHAMPION) == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "degrade",
     [
@@ -288,6 +294,7 @@ def test_a_bad_model_never_replaces_a_good_one(registry, degrade) -> None:
     assert client.get_run(run_id).data.tags["promotion"] == "not promoted"
 
 
+@pytest.mark.slow
 def test_a_champion_that_cannot_score_blocks_promotion(registry) -> None:
     client = registry["client"]
     champion_before = _alias(client, CHAMPION)
@@ -315,6 +322,7 @@ def test_a_champion_that_cannot_score_blocks_promotion(registry) -> None:
 
 
 # ----------------------------------------------------------- the logged model and run
+@pytest.mark.slow
 def test_champion_loads_and_scores_the_holdout(registry) -> None:
     client = registry["client"]
     model = mlflow.pyfunc.load_model(f"models:/{CHURN_MODEL}@{CHAMPION}")
@@ -346,6 +354,7 @@ def test_champion_loads_and_scores_the_holdout(registry) -> None:
     assert score_metrics(y, p)["roc_auc"] == pytest.approx(logged["lightgbm_roc_auc"], abs=1e-9)
 
 
+@pytest.mark.slow
 def test_run_logs_params_metrics_artifacts_and_fingerprint(registry) -> None:
     client = registry["client"]
     report = registry["reports"][0]

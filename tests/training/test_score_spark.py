@@ -17,7 +17,8 @@ from training.churn import ChurnConfig
 from training.churn_run import run_churn_training
 from training.registry import CHAMPION, PromotionRule
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+# One worker starts the one Spark session (tests/conftest.py) for both Spark modules.
+pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.xdist_group("spark")]
 AS_OF = "2025-12-29"  # the Monday after the data
 
 

@@ -139,6 +139,7 @@ def _scheduled_company(n, effects, plan, seed=0, sessions=4, noise=6.0):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_courses_taken_in_sequence_or_together_each_get_their_own_gain(seed) -> None:
     """A (8 points on skill 0) for the weakest third, and half a year later B (nothing) for
@@ -268,6 +269,7 @@ def company(tmp_path_factory: pytest.TempPathFactory):
     return out, tables, as_of, fit_skills(tables, as_of)
 
 
+@pytest.mark.slow
 def test_estimates_track_the_true_skills_better_than_the_latest_assessment(company) -> None:
     data, _, _, fitted = company
     report = evaluate_fitted(
@@ -287,6 +289,7 @@ def test_estimates_track_the_true_skills_better_than_the_latest_assessment(compa
     assert report["recommendation"]["gain_vs_oracle"] > 0.6
 
 
+@pytest.mark.slow
 def test_recommendations_respect_budget_prerequisites_and_completions(company) -> None:
     _, _, as_of, fitted = company
     state = fitted.state
@@ -314,6 +317,7 @@ def test_recommendations_respect_budget_prerequisites_and_completions(company) -
     )
 
 
+@pytest.mark.slow
 def test_cohorts_share_a_course_and_respect_sizes(company) -> None:
     state = company[3].state
     sessions = recommend_cohorts(state, min_size=3, max_size=5)
@@ -327,11 +331,13 @@ def test_cohorts_share_a_course_and_respect_sizes(company) -> None:
         recommend_cohorts(state, min_size=5, max_size=3)
 
 
+@pytest.mark.slow
 def test_unknown_manager_is_a_clear_error(company) -> None:
     with pytest.raises(UserInputError, match="unknown manager 'M9999'"):
         recommend_training(company[3].state, "M9999")
 
 
+@pytest.mark.slow
 def test_a_manager_without_assessments_gets_a_flagged_kpi_estimate(company) -> None:
     _, tables, as_of, _ = company
     a = tables["assessments"]
@@ -345,6 +351,7 @@ def test_a_manager_without_assessments_gets_a_flagged_kpi_estimate(company) -> N
     assert recommend_training(fitted.state, "M0007")
 
 
+@pytest.mark.slow
 def test_empty_assessments_and_bad_catalogue_are_refused(company) -> None:
     _, tables, as_of, _ = company
     empty = {**tables, "assessments": tables["assessments"].iloc[:0]}

@@ -43,6 +43,7 @@ def _invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
+@pytest.mark.slow
 def test_recommend_before_training_is_a_clear_error(home) -> None:
     result = _invoke("recommend", "training", "--manager", "M0001")
     assert result.exit_code == 1
@@ -50,6 +51,7 @@ def test_recommend_before_training_is_a_clear_error(home) -> None:
     assert last.startswith("error: cannot load models:/manager-skills@champion")
 
 
+@pytest.mark.slow
 def test_train_registers_then_recommends_and_gates_a_second_run(data, home, tmp_path) -> None:
     report = tmp_path / "skills.json"
     result = _invoke("train", "skills", "--data", data, "--report", report)
@@ -102,6 +104,7 @@ def test_train_registers_then_recommends_and_gates_a_second_run(data, home, tmp_
     assert "could not score" not in result.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -123,6 +126,7 @@ def test_bad_requests_are_one_line(data, home, args, message) -> None:
     assert len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_bad_data_is_one_line(data, home, tmp_path) -> None:
     broken = tmp_path / "data"
     shutil.copytree(data, broken, ignore=shutil.ignore_patterns("_state"))
@@ -142,6 +146,7 @@ def test_bad_data_is_one_line(data, home, tmp_path) -> None:
     assert "juggling" in result.output
 
 
+@pytest.mark.slow
 def test_evaluate_writes_the_figures_and_refuses_without_truth(data, home, tmp_path) -> None:
     report = tmp_path / "eval.json"
     result = _invoke("evaluate", "skills", "--data", data, "--report", report)

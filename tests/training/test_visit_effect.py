@@ -43,6 +43,7 @@ def fitted(tmp_path_factory: pytest.TempPathFactory):
     return data, tables, model, effect_truth_correlation(data, model)
 
 
+@pytest.mark.slow
 def test_estimate_ranks_like_the_true_effect(fitted) -> None:
     truth = fitted[3]
     # Measured: DR-learner 0.34, T-learner 0.12, rotation -0.01, order recency 0.02.
@@ -52,6 +53,7 @@ def test_estimate_ranks_like_the_true_effect(fitted) -> None:
     assert truth["dr_learner"] > truth["t_learner"], truth
 
 
+@pytest.mark.slow
 def test_top_fifth_gains_more_than_under_the_rotation(fitted) -> None:
     uplift = fitted[2].report_["uplift_top20"]
     # Measured: DR-learner 0.051, rotation 0.011 (relative order value over 8 weeks).
@@ -59,6 +61,7 @@ def test_top_fifth_gains_more_than_under_the_rotation(fitted) -> None:
     assert uplift["dr_learner"] > 0.02, uplift
 
 
+@pytest.mark.slow
 def test_not_fooled_by_visits_aimed_at_declining_retailers(fitted) -> None:
     """Managers jump the queue for retailers whose orders already fell, so the visited rows
     would order less even without the visit: the naive visited-minus-unvisited difference
@@ -76,12 +79,14 @@ def test_not_fooled_by_visits_aimed_at_declining_retailers(fitted) -> None:
     assert level[1] < level[0], level
 
 
+@pytest.mark.slow
 def test_overlap_is_reported(fitted) -> None:
     overlap = fitted[2].report_["overlap"]
     assert 0 < overlap["share_clipped"] < 1
     assert overlap["mean_treated"] > overlap["mean_untreated"]
 
 
+@pytest.mark.slow
 def test_predict_and_saved_value(fitted) -> None:
     model = fitted[2]
     frame = model.holdout_.head(50)
@@ -99,12 +104,14 @@ def test_uplift_of_a_constant_score_is_about_zero() -> None:
     assert uplift_top(phi, phi) > 1.0
 
 
+@pytest.mark.slow
 def test_no_visits_table_is_a_clear_error(fitted) -> None:
     tables = {k: v for k, v in fitted[1].items() if k != "visits"}
     with pytest.raises(UserInputError, match=r"needs a visits table.*falls back"):
         fit_visit_effect(tables, CONFIG)
 
 
+@pytest.mark.slow
 def test_self_check_is_reported_per_candidate(fitted) -> None:
     """Every candidate has an estimate and interval; exactly one is chosen. (On this
     territory the DR-learner's own ranking measured +2% over churn probability: short of the
@@ -119,6 +126,7 @@ def test_self_check_is_reported_per_candidate(fitted) -> None:
     assert "propensity" in fitted[2].report_["overlap_advice"]
 
 
+@pytest.mark.slow
 def test_self_check_falls_back_when_the_model_learnt_shuffled_outcomes(fitted) -> None:
     """An effect model trained on shuffled pseudo-outcomes is useless; the planner must
     then rank by the best simple ranking."""
@@ -138,6 +146,7 @@ def test_self_check_falls_back_when_the_model_learnt_shuffled_outcomes(fitted) -
     assert check["chosen"] == check["fallback"] != EFFECT_MODEL, check["reason"]
 
 
+@pytest.mark.slow
 def test_mlflow_registers_a_champion_that_predicts(
     fitted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -173,6 +182,7 @@ def test_mlflow_registers_a_champion_that_predicts(
         get_settings.cache_clear()
 
 
+@pytest.mark.slow
 def test_cli_without_visits_is_one_line_error(fitted, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
