@@ -7,8 +7,6 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD ?= 1
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= .fieldcoach/demo-data
-# make test runs pytest on this many workers (each module whole on one; tests/README.md).
-TEST_WORKERS ?= 2
 
 .PHONY: install java demo demo-steps demo-check browser-deps test lint bench lock docs clean
 
@@ -86,7 +84,7 @@ test: $(STAMP) browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

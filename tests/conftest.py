@@ -1,13 +1,9 @@
-"""What the whole suite shares, built once per run (once per xdist worker under ``-n``).
+"""What the whole suite shares, built once per run.
 
 - ``simulated(weeks, **config)``: a simulated data folder per distinct territory, so the
   modules that test on the same territory simulate it once between them;
 - ``spark``: one local[2] SparkSession for every Spark test (starting one takes ~20 s).
   Spark tests are marked ``spark`` (and ``slow``); ``pytest -m "not spark"`` leaves them out.
-
-Under ``pytest -n 2 --dist loadgroup`` (``make test``) each module runs whole on one worker,
-so its module fixtures are built once; modules that share a session fixture worth keeping
-on one worker name the same ``xdist_group``.
 """
 
 from __future__ import annotations
@@ -22,21 +18,8 @@ import pytest
 # The suite trains LightGBM in-process, as the CLI does: without this OpenMP's idle threads
 # spin and starve the working ones on a small shared machine (see fieldcoach/cli/main.py).
 # It must precede the first import of LightGBM, which no conftest or test module does
-# before this file is loaded; xdist's workers inherit it.
+# before this file is loaded.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# LightGBM takes every core by default; two xdist workers each doing so would run twice as
-# many threads as cores. Each worker gets its share (a value set by the caller wins).
-if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
-    _share = (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, _share)))
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the items
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A module without an ``xdist_group`` of its own is a group of its own."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture(scope="session")

@@ -21,8 +21,7 @@ from fieldcoach.cli import app
 from fieldcoach.settings import get_settings
 from simulator import SimulationConfig, Territory, export_dataset
 
-# One worker starts the one Spark session (tests/conftest.py) for both Spark modules.
-pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.xdist_group("spark")]
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
 KEY = ["as_of", "retailer_id"]
 DATES = ("2025-11-19", "2025-06-07")  # a Wednesday and a Saturday
 DATE_COLUMNS = {

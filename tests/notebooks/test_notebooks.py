@@ -16,10 +16,6 @@ from simulator import SimulationConfig, Territory, export_dataset
 from training.churn import ChurnConfig
 from training.churn_run import run_churn_training
 
-# The same simulated territory as test_registry, test_orders_only and test_notebooks: on one
-# worker under xdist, so it is simulated once (tests/conftest.py `simulated`).
-pytestmark = pytest.mark.xdist_group("territory-1200x80")
-
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 

@@ -48,6 +48,7 @@ def cli(settings, monkeypatch):
     get_settings.cache_clear()
 
 
+@pytest.mark.slow
 def test_the_cli_and_the_api_give_the_same_plan_twice_in_a_row(client, keys, cli, tmp_path):
     language = "zh"
     territory = client.app.state.territory

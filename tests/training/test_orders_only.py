@@ -13,9 +13,6 @@ from fieldcoach.cli import app
 from fieldcoach.settings import get_settings
 
 runner = CliRunner()
-# The same simulated territory as test_registry, test_orders_only and test_notebooks: on one
-# worker under xdist, so it is simulated once (tests/conftest.py `simulated`).
-pytestmark = pytest.mark.xdist_group("territory-1200x80")
 METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "precision_top10", "recall_top10")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

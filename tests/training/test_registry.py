@@ -41,10 +41,6 @@ from training.registry import (
     version_by_alias,
 )
 
-# The same simulated territory as test_registry, test_orders_only and test_notebooks: on one
-# worker under xdist, so it is simulated once (tests/conftest.py `simulated`).
-pytestmark = pytest.mark.xdist_group("territory-1200x80")
-
 RULE = PromotionRule()
 BRIER = PromotionRule(metric="brier", lower_is_better=True)
 

@@ -17,8 +17,7 @@ from training.churn import ChurnConfig
 from training.churn_run import run_churn_training
 from training.registry import CHAMPION, PromotionRule
 
-# One worker starts the one Spark session (tests/conftest.py) for both Spark modules.
-pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.xdist_group("spark")]
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
 AS_OF = "2025-12-29"  # the Monday after the data
 
 
