@@ -583,7 +583,7 @@ def plan_manager_languages(
             )
         )
     record = None
-    if draw is not None:
+    if draw is not None and exploration is not None:  # a draw is only made with exploration
         record = exploration_record(draw, exploration, seed, plan.visits["retailer_id"], given_up)
         notes += exploration_notes(record)
     return {

@@ -84,7 +84,7 @@ class WeekSetup:
     as_of: pd.Timestamp
     first_day: int
     last_day: int
-    notes: tuple[Note, ...]
+    notes: tuple[Note | str, ...]
     ranking: Ranking | None
     churn: str | None  # file name of the shipped champion, None when none serves
     effect: str | None
