@@ -25,13 +25,13 @@ from fieldcoach.settings import Settings
 from training import plots
 from training.churn import (
     BTYD_FEATURES,
-    MODELS,
     RECENCY_FEATURE,
     ChurnConfig,
     TrainedChurn,
     plan_snapshots,
     train_churn,
 )
+from training.churn_snapshots import MODELS
 from training.metrics import score_metrics
 from training.registry import (
     PromotionRule,

@@ -8,12 +8,8 @@ import pytest
 from features.calendar import to_days
 from features.errors import UserInputError
 from features.retailer import prepare_history, retailer_snapshot
-from training.churn import (
-    MIN_HISTORY_FLOOR_WEEKS,
-    MIN_TRAINING_SNAPSHOTS,
-    ChurnConfig,
-    plan_snapshots,
-)
+from training.churn import ChurnConfig, plan_snapshots
+from training.churn_snapshots import MIN_HISTORY_FLOOR_WEEKS, MIN_TRAINING_SNAPSHOTS
 from training.labels import LabelSpec, churn_labels
 
 T = pd.Timestamp("2024-03-06")  # a Wednesday
