@@ -1,11 +1,14 @@
 """Benchmark: features and churn scores on Spark next to the pandas engine, same data, same run.
 
-Simulates a province (default 300,000 retailers x 104 weeks), then times and measures the
-peak memory of: pandas features (one snapshot), Spark features on ``--master`` (default
-local[2]), pandas scoring and Spark scoring with a churn champion trained on a small
-separate territory (scoring time does not depend on the model's quality). It checks the
-two engines agree and extrapolates the cluster for 5 million retailers x 104 weeks in one
-hour, with the assumptions printed.
+Simulates a province (default 300,000 retailers x 104 weeks) unless ``--data`` holds one,
+trains a churn champion on a small separate territory (scoring time does not depend on the
+model's quality), then times and measures the peak memory and CPU time (this process and
+its children) of: pandas features (one snapshot) and pandas scoring, before Spark starts;
+then Spark features and Spark scoring on ``--master`` (default local[2]). It checks the two
+engines agree (features and churn probabilities: max abs diff; reasons: equal) and
+extrapolates the cluster for 5 million retailers x 104 weeks in one hour, with the
+assumptions printed. Pass ``--data`` of a simulated folder for figures without the
+simulator's leftover memory in the process.
 
     python benchmarks/bench_spark.py [--retailers 300000] [--managers 1500] [--weeks 104]
         [--master local[2]] [--data DIR] [--skip-scores] [--skip-features]
@@ -45,7 +48,7 @@ class PeakMemory:
     measures the load as much as the work."""
 
     def __init__(self) -> None:
-        self.peak, self._stop = 0, threading.Event()
+        self.peak, self.at_start, self._stop = 0, 0, threading.Event()
         self._start: dict[int, float] = {}
         self._last: dict[int, float] = {}
 
@@ -67,7 +70,9 @@ class PeakMemory:
                 return
 
     def __enter__(self) -> PeakMemory:
-        self._start = {pid: cpu for pid, (cpu, _) in self._processes().items()}
+        seen = self._processes()
+        self._start = {pid: cpu for pid, (cpu, _) in seen.items()}
+        self.at_start = sum(rss for _, rss in seen.values())
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
@@ -95,7 +100,7 @@ def timed(label: str, fn, results: dict):
     results[label] = (seconds, memory.gib, memory.cpu_seconds)
     print(
         f"  {label:<22} {seconds:8.1f} s   cpu {memory.cpu_seconds:8.1f} s   "
-        f"peak {memory.gib:6.2f} GiB",
+        f"peak {memory.gib:6.2f} GiB (resident at start {memory.at_start / 1024**3:.2f})",
         flush=True,
     )
     return value
@@ -173,15 +178,26 @@ def main() -> None:
                 sessions[0].sparkContext.setLogLevel("ERROR")
             return sessions[0]
 
-        if args.skip_features:
-            print("features: skipped (--skip-features)")
-        else:
-            print("features, one snapshot:")
-            want = timed(
+        # Every pandas step before Spark starts, so its figures exclude the JVM and workers;
+        # the champion is trained first, so no step counts the training's memory as its own.
+        settings = None if args.skip_scores else champion_home(scratch)
+        want_features = want_scores = None
+        print("pandas engine:")
+        if not args.skip_features:
+            want_features = timed(
                 "pandas features",
                 lambda: build_retailer_features(load_dataset(data).tables, [as_of], 8)[0],
                 results,
             )
+        if settings is not None:
+            from training.score import score_churn
+            from training.score_spark import score_churn_spark
+
+            want_scores = timed(
+                "pandas scores", lambda: score_churn(data, str(as_of.date()), settings), results
+            )
+        print(f"spark engine ({args.master}):")
+        if want_features is not None:
             out = scratch / "features.parquet"
 
             def spark_features():
@@ -192,26 +208,7 @@ def main() -> None:
                 result.release()
 
             timed("spark features", spark_features, results)
-            got = features_to_pandas(session().read.parquet(str(out)))
-            key = ["retailer_id"]
-            a = want.sort_values(key, ignore_index=True)
-            b = got.sort_values(key, ignore_index=True)[list(want.columns)]
-            numeric = [c for c in a.columns if pd.api.types.is_float_dtype(a[c])]
-            diff = max(
-                float(np.nanmax(np.abs(a[c].to_numpy(float) - b[c].to_numpy(float)), initial=0))
-                for c in numeric
-            )
-            print(f"  rows pandas {len(a):,}, spark {len(b):,}; max abs diff {diff:.3g}")
-
-        if not args.skip_scores:
-            print("churn scores (champion trained on a separate 2,000-retailer territory):")
-            settings = champion_home(scratch)
-            from training.score import score_churn
-            from training.score_spark import score_churn_spark
-
-            want = timed(
-                "pandas scores", lambda: score_churn(data, str(as_of.date()), settings), results
-            )
+        if want_scores is not None:
 
             def spark_scores():
                 tables = read_spark_tables(session(), str(data))
@@ -220,8 +217,20 @@ def main() -> None:
                 scores.release()
 
             timed("spark scores", spark_scores, results)
+        if want_features is not None:
+            got = features_to_pandas(session().read.parquet(str(scratch / "features.parquet")))
+            key = ["retailer_id"]
+            a = want_features.sort_values(key, ignore_index=True)
+            b = got.sort_values(key, ignore_index=True)[list(want_features.columns)]
+            numeric = [c for c in a.columns if pd.api.types.is_float_dtype(a[c])]
+            diff = max(
+                float(np.nanmax(np.abs(a[c].to_numpy(float) - b[c].to_numpy(float)), initial=0))
+                for c in numeric
+            )
+            print(f"features: rows pandas {len(a):,}, spark {len(b):,}; max abs diff {diff:.3g}")
+        if want_scores is not None:
             got = session().read.parquet(str(scratch / "scores.parquet")).toPandas()
-            both = want.merge(got, on="retailer_id", how="outer", suffixes=("", "_spark"))
+            both = want_scores.merge(got, on="retailer_id", how="outer", suffixes=("", "_spark"))
             diff = float(
                 np.nanmax(np.abs(both["churn_probability"] - both["churn_probability_spark"]))
             )
@@ -230,8 +239,9 @@ def main() -> None:
             )
             same_reasons = bool((both["reasons"] == both["reasons_spark"]).all())
             print(
-                f"  rows pandas {len(want):,}, spark {len(got):,}, unmatched {unmatched}; "
-                f"max abs diff of churn_probability {diff:.3g}; reasons equal: {same_reasons}"
+                f"scores: rows pandas {len(want_scores):,}, spark {len(got):,}, unmatched "
+                f"{unmatched}; max abs diff of churn_probability {diff:.3g}; "
+                f"reasons equal: {same_reasons}"
             )
         if sessions:
             sessions[0].stop()
