@@ -172,3 +172,33 @@ def test_orders_only_and_partitioned_parquet_and_csv(spark, small, tmp_path):
     orders.to_csv(csv / "orders.csv", index=False)
     with pytest.raises(UserInputError, match=r"orders.csv: column amount: 1 value\(s\) .*twelve"):
         read_spark_tables(spark, str(csv))
+
+
+def test_spark_features_change_with_the_day_before_and_not_with_the_day_itself(spark, small):
+    """The boundary of point in time: orders and visits dated exactly ``t`` are unseen, the
+    same records dated ``t - 1 day`` are seen (so the property above is not vacuous)."""
+    tables = {
+        name: frame
+        for name, frame in load_dataset(small).tables.items()
+        if name not in ("courses", "trainings")
+    }
+    as_of = pd.Timestamp("2024-11-20")
+    base = _spark_features(spark, tables, [as_of])
+
+    def with_rows_on(day: pd.Timestamp) -> dict[str, pd.DataFrame]:
+        out = dict(tables)
+        for name, column in (("orders", "order_date"), ("visits", "visit_date")):
+            added = tables[name].sample(n=50, random_state=5).assign(**{column: day})
+            if name == "orders":
+                added["amount"] = 40_000.0
+            out[name] = pd.concat([tables[name], added], ignore_index=True)
+        return out
+
+    on_t = _spark_features(spark, with_rows_on(as_of), [as_of])
+    assert_same_features(base, on_t, tolerance=0.0)
+    before = with_rows_on(as_of - pd.Timedelta(days=1))
+    seen = _spark_features(spark, before, [as_of])
+    merged = base.merge(seen, on=KEY, suffixes=("", "_seen"))
+    assert (merged["value_13w_seen"] > merged["value_13w"] + 1).sum() >= 30
+    want, _, _ = build_retailer_features(before, [as_of], 8)
+    assert_same_features(want, seen)
