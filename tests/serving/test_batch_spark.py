@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -113,3 +116,60 @@ def test_spark_batch_stores_the_pandas_batch_plans(spark, home, monkeypatch):
     assert len(busy["visits"]) > 10
     assert str((monday + pd.Timedelta(days=1)).date()) not in busy["working_dates"]
     assert first["retailer_id"] not in {v["retailer_id"] for v in busy["visits"]}
+
+
+def test_spark_plans_for_a_week_ignore_records_dated_in_it(spark, trained_home, tmp_path):
+    """Point in time for plans: the week holding the data's last day, planned on Spark, is
+    the same when its own orders and visits are deleted, rewritten or added to, and differs
+    when the week before it changes."""
+    from serving.batch_spark import precompute_plans_spark
+
+    home = tmp_path / "home"
+    shutil.copytree(trained_home, home)
+    base = home / "data"
+    orders = pd.read_parquet(base / "orders.parquet")
+    last = pd.to_datetime(orders["order_date"]).max()
+    monday = (last - pd.Timedelta(days=last.weekday())).normalize()
+    week = f"{monday.isocalendar().year}-W{monday.isocalendar().week:02d}"
+    rng = np.random.default_rng(4)
+
+    def variant(name: str, change) -> Path:
+        folder = home / name
+        shutil.copytree(base, folder)
+        for table, column in (("orders", "order_date"), ("visits", "visit_date")):
+            frame = pd.read_parquet(base / f"{table}.parquet")
+            change(table, column, frame).to_parquet(folder / f"{table}.parquet", index=False)
+        return folder
+
+    def future(table, column, frame):
+        dates = pd.to_datetime(frame[column])
+        inside = (dates >= monday).to_numpy()
+        frame = frame.loc[~inside | (rng.random(len(frame)) < 0.5)].reset_index(drop=True)
+        added = frame.sample(n=100, replace=True, random_state=1).reset_index(drop=True)
+        days = rng.integers(0, (last - monday).days + 1, len(added))
+        added[column] = (monday + pd.to_timedelta(days, unit="D")).astype(frame[column].dtype)
+        if table == "orders":
+            added["amount"] = rng.uniform(0, 50_000, len(added)).round(2)
+            kept = pd.to_datetime(frame[column]) >= monday
+            frame.loc[kept, "amount"] = rng.uniform(0, 50_000, int(kept.sum())).round(2)
+        return pd.concat([frame, added], ignore_index=True)
+
+    def past(table, column, frame):
+        if table == "orders":
+            dates = pd.to_datetime(frame[column])
+            week_before = ((dates >= monday - pd.Timedelta(days=7)) & (dates < monday)).to_numpy()
+            frame.loc[week_before, "amount"] = frame.loc[week_before, "amount"] * 3
+        return frame
+
+    def plans(folder: Path) -> dict[tuple[str, str], str]:
+        url = f"sqlite:///{(home / f'{folder.name}.db').resolve()}"
+        settings = settings_for(home, database_url=url, data_dir=folder)
+        precompute_plans_spark(
+            settings, spark, week, str(folder), float(TIME_LIMIT), log=lambda *_: None
+        )
+        return {(m, lang): body for (m, _, lang), (_, _, body) in _stored(url).items()}
+
+    want = plans(base)
+    assert len(want) >= 10 and all(json.loads(b)["visits"] for b in want.values())
+    assert plans(variant("future", future)) == want
+    assert plans(variant("past", past)) != want
