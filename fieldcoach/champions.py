@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import logging
 import shutil
+import sqlite3
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -94,6 +95,65 @@ def registry_missing(tracking_uri: str) -> str | None:
     return f"no MLflow store at {path} (not created; train a model first)"
 
 
+def _sqlite_path(tracking_uri: str) -> Path | None:
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    path = Path(tracking_uri.removeprefix("sqlite:///").split("?", 1)[0])
+    return path if path.is_file() else None
+
+
+def read_registry(tracking_uri: str, query: str, params: tuple) -> list[tuple] | None:
+    """Rows of the SQLite registry read directly, opened read-only; None when the store is
+    not a SQLite file. Starting MLflow's SQLAlchemy store (and its migration check) costs
+    seconds of CPU per command, more than one manager's whole plan."""
+    path = _sqlite_path(tracking_uri)
+    if path is None:
+        return None
+    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return con.execute(query, params).fetchall()
+    finally:
+        con.close()
+
+
+def _local_champion(tracking_uri: str, name: str) -> tuple[str, str | None, Path] | None:
+    """(version, run_id, folder) of the champion when its files are on this machine, else
+    None (the MLflow client then resolves it)."""
+    try:
+        rows = read_registry(
+            tracking_uri,
+            "SELECT v.version, v.run_id, v.storage_location, v.status FROM "
+            "registered_model_aliases a JOIN model_versions v ON v.name = a.name AND "
+            "v.version = a.version WHERE a.name = ? AND a.alias = ?",
+            (name, CHAMPION),
+        )
+    except sqlite3.Error:  # another schema or a locked file: the client decides
+        return None
+    if not rows or len(rows) != 1 or rows[0][3] != "READY":
+        return None
+    version, run_id, where, _ = rows[0]
+    if not str(where or "").startswith("file://"):
+        return None
+    from urllib.parse import unquote, urlparse
+
+    folder = Path(unquote(urlparse(where).path))
+    if not (folder / "MLmodel").is_file():
+        return None
+    return str(version), run_id, folder
+
+
+def registered_tags(tracking_uri: str, name: str) -> dict[str, str] | None:
+    """A registered model's tags read from a SQLite registry, or None (not SQLite, or not
+    readable so: ask the MLflow client)."""
+    try:
+        rows = read_registry(
+            tracking_uri, "SELECT key, value FROM registered_model_tags WHERE name = ?", (name,)
+        )
+    except sqlite3.Error:
+        return None
+    return None if rows is None else {k: v for k, v in rows}
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -134,6 +194,10 @@ class ModelStore:
         missing = registry_missing(self.tracking_uri)
         if missing:
             raise FileNotFoundError(missing)
+        if not self.export:
+            local = _local_champion(self.tracking_uri, name)
+            if local is not None:
+                return self._from_local(name, *local)
         client = self._client()
         version = client.get_model_version_by_alias(name, CHAMPION)
         if self.export:
@@ -157,6 +221,22 @@ class ModelStore:
             return loaded
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+    def _from_local(
+        self, name: str, version: str, run_id: str | None, folder: Path
+    ) -> LoadedModel:
+        """The champion read in place from a local artifact store (a command: no export)."""
+        model = mlflow.pyfunc.load_model(str(folder))
+        smoke_test(name, model)
+        metrics: dict[str, float] = {}
+        if run_id:
+            rows = read_registry(
+                self.tracking_uri,
+                "SELECT key, value, is_nan FROM latest_metrics WHERE run_uuid = ?",
+                (run_id,),
+            )
+            metrics = {k: float("nan") if nan else float(v) for k, v, nan in rows or []}
+        return LoadedModel(name, model, version, run_id, "registry", _now(), metrics)
 
     def _export(self, name: str, local: Path, loaded: LoadedModel) -> None:
         """Replace ``models_dir/NAME`` with this copy (built aside, then renamed in)."""

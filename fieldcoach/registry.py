@@ -8,12 +8,12 @@ Registering a run's model and the promotion rule live in ``training.registry``.
 from __future__ import annotations
 
 import math
-from typing import Any
-
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
+from typing import TYPE_CHECKING, Any
 
 from features.errors import UserInputError
+
+if TYPE_CHECKING:  # MLflow costs seconds to import; the model names below must not
+    from mlflow import MlflowClient
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous-champion"
 # Every registered model, named once: training registers them, the rest load them.
@@ -25,6 +25,8 @@ MODEL_NAMES = (CHURN_MODEL, VISIT_EFFECT_MODEL, SKILLS_MODEL)
 
 def list_models(client: MlflowClient) -> list[dict[str, Any]]:
     """Every registered model's versions with aliases and metrics, newest first."""
+    from mlflow.exceptions import MlflowException
+
     rows = []
     for model in client.search_registered_models():
         aliases: dict[str, list[str]] = {}
@@ -53,6 +55,8 @@ def list_models(client: MlflowClient) -> list[dict[str, Any]]:
 
 
 def version_by_alias(client: MlflowClient, name: str, alias: str):
+    from mlflow.exceptions import MlflowException
+
     try:
         return client.get_model_version_by_alias(name, alias)
     except MlflowException:
@@ -67,6 +71,8 @@ def set_champion(client: MlflowClient, name: str, version: str | int) -> None:
 
 
 def promote(client: MlflowClient, name: str, version: int) -> str:
+    from mlflow.exceptions import MlflowException
+
     try:
         client.get_model_version(name, str(version))
     except MlflowException:

@@ -40,7 +40,7 @@ from features.retailer import (
     prepare_history,
     retailer_snapshot,
 )
-from fieldcoach.champions import ModelStore, registry_missing
+from fieldcoach.champions import ModelStore, registered_tags, registry_missing
 from fieldcoach.registry import CHURN_MODEL, VISIT_EFFECT_MODEL
 from planning.explore import (
     Exploration,
@@ -129,6 +129,9 @@ def load_ranking(tracking_uri: str | None = None) -> Ranking | None:
     """The ranking the latest self-check chose, or None (never checked, registry down)."""
     if tracking_uri and registry_missing(tracking_uri):
         return None  # asking would create an empty store in place of the one meant
+    tags = registered_tags(tracking_uri, VISIT_EFFECT_MODEL) if tracking_uri else None
+    if tags is not None:  # read from the SQLite file, without starting MLflow's store
+        return Ranking.from_tags(tags)
     try:
         client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         return Ranking.from_tags(client.get_registered_model(VISIT_EFFECT_MODEL).tags)
