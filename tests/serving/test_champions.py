@@ -179,3 +179,29 @@ def test_ready_needs_a_loaded_champion_as_well_as_the_data(home, tmp_path) -> No
     with TestClient(create_app(settings_for(home))) as client:
         ready = client.get("/v1/ready")
         assert ready.status_code == 200 and all(ready.json().values())
+
+
+@pytest.mark.slow
+def test_a_command_reads_the_same_champion_from_sqlite_as_the_mlflow_client(home) -> None:
+    """The command line's direct read of the SQLite registry (no MLflow store started)
+    finds the version, run, metrics and tags the MLflow client reports, and a model that
+    predicts as the client's does."""
+    from fieldcoach.champions import CHURN, EFFECT, ModelStore, registered_tags
+
+    settings = settings_for(home)
+    uri = settings.resolved_tracking_uri
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    store = ModelStore(uri, settings.models_dir, (CHURN, EFFECT), export=False)
+    for name in (CHURN, EFFECT):
+        expected = client.get_model_version_by_alias(name, "champion")
+        fast = store._from_registry(name)
+        assert fast.source == "registry"
+        assert (fast.version, fast.run_id) == (str(expected.version), expected.run_id)
+        assert fast.metrics == client.get_run(expected.run_id).data.metrics
+        assert registered_tags(uri, name) == client.get_registered_model(name).tags
+        slow = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+        example = pd.DataFrame(slow.input_example).head(20)
+        pd.testing.assert_frame_equal(fast.model.predict(example), slow.predict(example))
+    assert registered_tags("postgresql://nowhere/db", EFFECT) is None  # the client decides
