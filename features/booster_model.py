@@ -11,10 +11,9 @@ import json
 from typing import Any
 
 import lightgbm as lgb
+import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
-
-from features.retailer import booster_input
 
 
 class BoosterModel(PythonModel):
@@ -37,3 +36,23 @@ class BoosterModel(PythonModel):
 
     def model_input(self, frame: pd.DataFrame) -> pd.DataFrame:
         return booster_input(frame, self.features, self.categories, self.label)
+
+
+def booster_input(
+    frame: pd.DataFrame, features: list[str], categories: dict[str, list[str]], model: str
+) -> pd.DataFrame:
+    """Rows typed as a logged booster was trained: floats, categoricals with its levels."""
+    missing = [c for c in features if c not in frame]
+    if missing:
+        raise ValueError(f"{model}: input lacks feature column(s) {missing[:8]}")
+    x = frame[features].copy()
+    for column in features:
+        if column in categories:
+            x[column] = pd.Categorical(x[column].astype("object"), categories=categories[column])
+        else:
+            x[column] = (
+                pd.to_numeric(x[column], errors="coerce")
+                .astype("float64")
+                .replace([np.inf, -np.inf], np.nan)
+            )
+    return x

@@ -353,12 +353,12 @@ def test_manager_skills_use_only_assessments_before_the_as_of_date(tables, as_of
 
 
 def test_nan_slope_uses_only_the_weeks_with_a_value():
-    from features.retailer import _nan_slope
+    from features.retailer.signals import nan_slope
 
     # Columns run from the latest week back; the level fell by 0.1 a week, with gaps.
     falling = np.array([[0.0, np.nan, 0.2, 0.3, np.nan, 0.5]])
     too_few = np.array([[1.0, np.nan, np.nan, 2.0, np.nan, np.nan]])
     flat = np.array([[3.0, 3.0, 3.0, 3.0, 3.0, 3.0]])
-    assert _nan_slope(falling)[0] == pytest.approx(-0.1)
-    assert np.isnan(_nan_slope(too_few)[0])
-    assert _nan_slope(flat)[0] == pytest.approx(0.0)
+    assert nan_slope(falling)[0] == pytest.approx(-0.1)
+    assert np.isnan(nan_slope(too_few)[0])
+    assert nan_slope(flat)[0] == pytest.approx(0.0)
