@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -39,21 +40,43 @@ ManagerPath = Annotated[str, Path(pattern=ID_PATTERN, examples=["M0003"])]
 TeamPath = Annotated[str, Path(pattern=ID_PATTERN, examples=["T00"])]
 
 
-def _memo_key(request: Request, manager_id: str, week: str, language: str) -> tuple:
-    return (manager_id, week, language, request.app.state.store.versions_key())
+@dataclass(frozen=True)
+class PlanAsk:
+    """What one manager's week is asked for; the default ask is the plan the batch made."""
+
+    manager_id: str
+    week: str
+    language: str
+    capacity: int | None = None
+    days: int = 5
+    work_on_holidays: bool = False
+    explore_share: float | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return (
+            self.capacity is None
+            and self.days == 5
+            and not self.work_on_holidays
+            and self.explore_share is None
+        )
 
 
-def cached_plan(request: Request, session, manager_id: str, week: str, language: str):
+def _memo_key(request: Request, ask: PlanAsk) -> tuple:
+    return (ask.manager_id, ask.week, ask.language, request.app.state.store.versions_key())
+
+
+def cached_plan(request: Request, session, ask: PlanAsk):
     """The precomputed default plan's JSON, if made with the models now serving."""
     store = request.app.state.store
-    key = _memo_key(request, manager_id, week, language)
+    key = _memo_key(request, ask)
     memo: dict = request.app.state.plan_memo
     if key in memo:
         return memo[key]
-    row = load_plan(session, manager_id, week, language)
+    row = load_plan(session, ask.manager_id, ask.week, ask.language)
     if row is None or row.models != store.versions_key():
         return None
-    told = latest_feedback_at(session, manager_id)
+    told = latest_feedback_at(session, ask.manager_id)
     if told is not None and told >= row.created_at:
         return None  # feedback arrived after the batch: the plan must hear it
     if len(memo) > 5000:
@@ -63,82 +86,41 @@ def cached_plan(request: Request, session, manager_id: str, week: str, language:
 
 
 def manager_plan(
-    request: Request,
-    session,
-    territory: Territory,
-    manager_id: str,
-    week: str | None,
-    capacity: int | None,
-    days: int,
-    language: str,
-    work_on_holidays: bool = False,
-    explore_share: float | None = None,
+    request: Request, session, territory: Territory, ask: PlanAsk
 ) -> tuple[str | None, dict[str, Any] | None]:
     """(cached JSON, None) for a default plan made by the batch, else (None, fresh plan)."""
-    week = week or territory.default_week()
-    if capacity is None and days == 5 and not work_on_holidays and explore_share is None:
-        body = cached_plan(request, session, manager_id, week, language)
+    if ask.is_default:
+        body = cached_plan(request, session, ask)
         if body is not None:
             return body, None
-    feedback = plan_feedback(session, [manager_id])
-    plan = computed_plan(
-        request,
-        territory,
-        manager_id,
-        week,
-        capacity,
-        days,
-        language,
-        feedback,
-        work_on_holidays,
-        explore_share,
-    )
+    plan = computed_plan(request, territory, ask, plan_feedback(session, [ask.manager_id]))
     plan["source"] = "computed"
     return None, plan
 
 
 def computed_plan(
-    request: Request,
-    territory: Territory,
-    manager_id: str,
-    week: str,
-    capacity: int | None,
-    days: int,
-    language: str,
-    feedback=None,
-    work_on_holidays: bool = False,
-    explore_share: float | None = None,
+    request: Request, territory: Territory, ask: PlanAsk, feedback=None
 ) -> dict[str, Any]:
     """A plan made on request: identical concurrent requests share one solver run, and the
     result is kept while the same models serve and no new feedback arrived (the generation
     and the feedback's fingerprint are part of the key)."""
-    territory.manager_team(manager_id)  # an unknown manager is a 404, never kept
+    territory.manager_team(ask.manager_id)  # an unknown manager is a 404, never kept
     heard = None if feedback is None else feedback.fingerprint()
-    key = (
-        manager_id,
-        week,
-        capacity,
-        days,
-        language,
-        territory.store.generation,
-        heard,
-        work_on_holidays,
-        explore_share,
-    )
+    key = (ask, territory.store.generation, heard)
     exploration = None
-    if explore_share is not None:
+    if ask.explore_share is not None:
         holdout = territory.exploration.holdout_share if territory.exploration else 0.0
-        exploration = Exploration(explore_share, holdout)
+        exploration = Exploration(ask.explore_share, holdout)
     return request.app.state.plan_flights.get(
         key,
         lambda: territory.plan(
-            manager_id,
-            week,
-            capacity,
-            days,
-            language,
+            ask.manager_id,
+            ask.week,
+            ask.capacity,
+            ask.days,
+            ask.language,
             feedback=feedback,
-            include_non_working_days=work_on_holidays,
+            include_non_working_days=ask.work_on_holidays,
             exploration=exploration,
         ),
     )
@@ -202,58 +184,31 @@ async def get_visit_plan(
 ):
     """A manager's next-best visits for a week: ranked list and day-by-day routes."""
     authorise_manager(principal, territory, manager_id)
-    # The week's precomputed plan straight from memory: the request the latency bar is
-    # about never leaves the event loop. Anything else (database, solver) runs in a thread.
-    default = capacity is None and days == 5 and not work_on_holidays and explore_share is None
-    if default and format == "json":
-        memo_key = _memo_key(request, manager_id, week or territory.default_week(), language)
-        body = request.app.state.plan_memo.get(memo_key)
-        if body is not None:
-            return Response(body, media_type="application/json")
-    return await run_in_threadpool(
-        _visit_plan,
-        request,
-        territory,
+    ask = PlanAsk(
         manager_id,
-        week,
+        week or territory.default_week(),
+        language,
         capacity,
         days,
-        language,
-        format,
         work_on_holidays,
         explore_share,
     )
+    # The week's precomputed plan straight from memory: the request the latency bar is
+    # about never leaves the event loop. Anything else (database, solver) runs in a thread.
+    if ask.is_default and format == "json":
+        body = request.app.state.plan_memo.get(_memo_key(request, ask))
+        if body is not None:
+            return Response(body, media_type="application/json")
+    return await run_in_threadpool(_visit_plan, request, territory, ask, format)
 
 
-def _visit_plan(
-    request,
-    territory,
-    manager_id,
-    week,
-    capacity,
-    days,
-    language,
-    format,
-    work_on_holidays,
-    explore_share=None,
-):
+def _visit_plan(request: Request, territory: Territory, ask: PlanAsk, format: str):
     with request.app.state.sessions() as session:
-        body, plan = manager_plan(
-            request,
-            session,
-            territory,
-            manager_id,
-            week,
-            capacity,
-            days,
-            language,
-            work_on_holidays,
-            explore_share,
-        )
+        body, plan = manager_plan(request, session, territory, ask)
     if format == "csv":
-        return csv_response(
-            _visit_rows(plan or json.loads(body)), f"visit-plan-{manager_id}", language
-        )
+        # manager_plan gives the cached JSON or a fresh plan, never neither.
+        found = plan if plan is not None else json.loads(cast(str, body))
+        return csv_response(_visit_rows(found), f"visit-plan-{ask.manager_id}", ask.language)
     if body is not None:
         return Response(body, media_type="application/json")
     return plan
@@ -277,8 +232,10 @@ def get_team_plan(
 ):
     """Plans for every manager of a team for the week (precomputed ones where available)."""
     plans: list[dict[str, Any]] = []
+    week = week or territory.default_week()
     for manager_id in authorise_team(principal, territory, team_id):
-        body, plan = manager_plan(request, session, territory, manager_id, week, None, 5, language)
+        ask = PlanAsk(manager_id, week, language)
+        body, plan = manager_plan(request, session, territory, ask)
         # manager_plan gives the cached JSON or a fresh plan, never neither.
         plans.append(plan if plan is not None else json.loads(cast(str, body)))
     if format == "csv":

@@ -13,6 +13,15 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from fastapi import HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
+
+from serving.routes.feedback import FeedbackDesk
+from serving.schemas import FeedbackBase
+from serving.security import Principal
+from serving.territory import Territory
+
 
 def call(handler: Callable[..., Any], **offered: Any) -> Any:
     """``handler(...)`` with the offered values its signature names (``_`` is the principal).
@@ -33,3 +42,26 @@ def call(handler: Callable[..., Any], **offered: Any) -> Any:
 def needs(handler: Callable[..., Any], name: str) -> bool:
     """Whether ``handler`` declares ``name`` (to open a database session only if it does)."""
     return name in inspect.signature(handler).parameters
+
+
+async def post_feedback(
+    request: Request,
+    handler: Callable[..., Any],
+    body: FeedbackBase,
+    principal: Principal,
+    territory: Territory,
+) -> None:
+    """Store a form's feedback through the API's handler, in a thread with its own session."""
+
+    def store() -> None:
+        with request.app.state.sessions() as session:
+            desk = FeedbackDesk(request, session, territory, Response())
+            call(handler, body=body, principal=principal, desk=desk)
+
+    await run_in_threadpool(store)
+
+
+def form_error(exc: ValidationError) -> HTTPException:
+    """A form that fails its API schema: 422 naming each field and what is wrong with it."""
+    detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+    return HTTPException(422, detail)

@@ -10,7 +10,7 @@ import datetime as dt
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
@@ -23,7 +23,7 @@ from serving.routes.feedback import post_training_completion
 from serving.routes.skills import ManagerPath, get_cohorts, get_skills, get_training, skills_state
 from serving.schemas import TrainingCompletion
 from serving.web.auth import CoordinatorUser, writing_form
-from serving.web.calls import call
+from serving.web.calls import call, form_error, post_feedback
 from serving.web.charts import gap_colour
 from serving.web.render import PREFIX, language_of, page
 
@@ -142,25 +142,11 @@ async def record_training(
             completed_on=form.get("completed_on", ""),
         )
     except ValidationError as exc:
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise HTTPException(422, detail) from None
+        raise form_error(exc) from None
     state, _version = skills_state(store)
     if body.course_id not in {c["course_id"] for c in state.catalogue}:
         raise HTTPException(422, f"no course {body.course_id!r}")
-
-    def store_it():
-        with request.app.state.sessions() as session:
-            call(
-                post_training_completion,
-                request=request,
-                body=body,
-                principal=user.principal,
-                session=session,
-                territory=territory,
-                response=Response(),
-            )
-
-    await run_in_threadpool(store_it)
+    await post_feedback(request, post_training_completion, body, user.principal, territory)
     return RedirectResponse(f"{PREFIX}/skills/managers/{manager_id}?saved=1", 303)
 
 

@@ -25,7 +25,7 @@ from serving.routes.retailers import get_retailer_risk
 from serving.routes.visits import ManagerPath, TeamPath, WeekQuery, get_team_plan, get_visit_plan
 from serving.schemas import ID_PATTERN, VisitDecision, VisitOutcome
 from serving.web.auth import PlannerUser, WebUser, writing_form
-from serving.web.calls import call
+from serving.web.calls import call, form_error, post_feedback
 from serving.web.charts import bar_chart, route_map
 from serving.web.render import PREFIX, language_of, page, safe_next
 
@@ -70,14 +70,8 @@ def team_rows(team: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-@router.get("/teams/{team_id}")
-async def team_week(
-    request: Request,
-    team_id: TeamPath,
-    user: PlannerUser,
-    territory: TerritoryDep,
-    week: WeekQuery = None,
-):
+async def _team_plan(request, user, territory, team_id, week, fmt):
+    """The API's team plan (JSON rows or its CSV download), off the event loop."""
     language = language_of(request)
 
     def plans():
@@ -91,10 +85,21 @@ async def team_week(
                 territory=territory,
                 language=language,
                 week=week,
-                format="json",
+                format=fmt,
             )
 
-    team = await run_in_threadpool(plans)
+    return await run_in_threadpool(plans)
+
+
+@router.get("/teams/{team_id}")
+async def team_week(
+    request: Request,
+    team_id: TeamPath,
+    user: PlannerUser,
+    territory: TerritoryDep,
+    week: WeekQuery = None,
+):
+    team = await _team_plan(request, user, territory, team_id, week, "json")
     return page(request, "plan_team.html", user, team=team, rows=team_rows(team))
 
 
@@ -106,23 +111,7 @@ async def team_csv(
     territory: TerritoryDep,
     week: WeekQuery = None,
 ):
-    language = language_of(request)
-
-    def csv():
-        with request.app.state.sessions() as session:
-            return call(
-                get_team_plan,
-                request=request,
-                team_id=team_id,
-                principal=user.principal,
-                session=session,
-                territory=territory,
-                language=language,
-                week=week,
-                format="csv",
-            )
-
-    return await run_in_threadpool(csv)
+    return await _team_plan(request, user, territory, team_id, week, "csv")
 
 
 async def _plan(request, user, territory, manager_id, week, capacity, days, fmt="json"):
@@ -253,23 +242,9 @@ async def manager_feedback(
     try:
         kind, body = _feedback_body(manager_id, form, client_key)
     except ValidationError as exc:
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise HTTPException(422, detail) from None
+        raise form_error(exc) from None
     handler = post_visit_decision if kind == "decision" else post_visit_outcome
-
-    def store():
-        with request.app.state.sessions() as session:
-            call(
-                handler,
-                request=request,
-                body=body,
-                principal=user.principal,
-                session=session,
-                territory=territory,
-                response=Response(),
-            )
-
-    await run_in_threadpool(store)
+    await post_feedback(request, handler, body, user.principal, territory)
     back = safe_next(form.get("next"))
     joiner = "&" if "?" in back else "?"
     return RedirectResponse(f"{back}{joiner}saved=1#visit-{body.retailer_id}", 303)
