@@ -72,7 +72,7 @@ def build_home(home: Path, retailers: int, managers: int, weeks: int) -> None:
     from training.churn_run import run_churn_training
     from training.registry import CHAMPION, configure_mlflow
     from training.skills_run import run_skills_training
-    from training.visits import VisitEffectConfig
+    from training.visit_rows import VisitEffectConfig
     from training.visits_run import run_visit_effect_training
 
     get_settings.cache_clear()

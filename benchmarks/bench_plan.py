@@ -39,7 +39,7 @@ def main() -> None:
         from simulator import SimulationConfig, Territory, export_dataset
         from training.churn import ChurnConfig
         from training.churn_run import run_churn_training
-        from training.visits import VisitEffectConfig
+        from training.visit_rows import VisitEffectConfig
         from training.visits_run import run_visit_effect_training
 
         data = Path(scratch) / "data"

@@ -43,7 +43,7 @@ from features.retailer import model_frame, prepare_history
 from features.validate import load_dataset
 from simulator.export import STATE_FILE, load_truth
 from simulator.territory import Territory
-from training.visits import VisitEffectConfig, plan_weeks, visit_rows
+from training.visit_rows import VisitEffectConfig, plan_weeks, visit_rows
 
 
 class TruthTrainedEffect:

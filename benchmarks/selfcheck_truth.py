@@ -27,7 +27,8 @@ from features.validate import load_dataset
 from planning.purpose import choose_purposes
 from simulator.export import load_truth
 from training.visit_policy import _top_logged_budget, candidate_scores, check_rankings
-from training.visits import VisitEffectConfig, fit_visit_effect
+from training.visit_rows import VisitEffectConfig
+from training.visits import fit_visit_effect
 
 
 def true_values(data: Path, frame: pd.DataFrame, scores: dict[str, np.ndarray]) -> dict:

@@ -88,7 +88,8 @@ def fit_estimators(tables: dict[str, pd.DataFrame], config: PolicyConfig) -> Est
     churn = train_churn(tables, ChurnConfig(horizon_weeks=config.horizon_weeks, tune=False))
     effect = None
     if "visits" in tables:
-        from training.visits import VisitEffectConfig, fit_visit_effect
+        from training.visit_rows import VisitEffectConfig
+        from training.visits import fit_visit_effect
 
         effect = fit_visit_effect(
             tables, VisitEffectConfig(horizon_weeks=config.horizon_weeks), choose_purposes

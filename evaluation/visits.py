@@ -15,7 +15,8 @@ import pandas as pd
 
 from features.retailer import model_frame
 from simulator.export import has_truth, load_truth
-from training.visits import VisitEffect, baseline_scores, visit_rows
+from training.visit_rows import visit_rows
+from training.visits import VisitEffect, baseline_scores
 
 
 def truth_check_for(data_dir: Path) -> Callable[[VisitEffect], dict[str, Any]] | None:

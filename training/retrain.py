@@ -34,7 +34,7 @@ from training.churn import ChurnConfig
 from training.churn_run import CHURN_MODEL, run_churn_training
 from training.registry import ServingChange, configure_mlflow, deferred_serving_changes
 from training.skills_run import SKILLS_MODEL, run_skills_training
-from training.visits import VisitEffectConfig
+from training.visit_rows import VisitEffectConfig
 from training.visits_run import RANKING_TAGS, VISIT_EFFECT_MODEL, run_visit_effect_training
 
 MODELS = (CHURN_MODEL, VISIT_EFFECT_MODEL, SKILLS_MODEL)

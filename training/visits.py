@@ -36,26 +36,16 @@ for the model and for the rankings a planner would otherwise use.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.calendar import to_days
-from features.contract import VISIT_PURPOSES
 from features.errors import UserInputError
 from features.rankings import saved_yuan
-from features.retailer import (
-    RetailerHistory,
-    feature_columns,
-    model_frame,
-    prepare_history,
-    retailer_snapshot,
-)
-from training.boosters import lightgbm_params
+from features.retailer import feature_columns, model_frame, prepare_history
+from training.visit_nuisance import Nuisance, NuisanceModels, booster_params, fit_booster, fold_of
 from training.visit_policy import (
     SELFCHECK_COLUMNS,
     check_rankings,
@@ -63,6 +53,7 @@ from training.visit_policy import (
     overlap_advice,
     overlap_summary,
 )
+from training.visit_rows import PurposeRule, VisitEffectConfig, plan_weeks, visit_rows
 
 UPLIFT_SHARE = 0.2
 HUBER_DELTA = 0.5  # in units of the relative outcome; phi has a standard deviation near 0.5
@@ -71,137 +62,6 @@ NO_VISITS_MESSAGE = (
     "the visit-effect model needs a visits table (which retailers were visited when); "
     "without one, planning falls back to churn risk x value at risk"
 )
-
-
-@dataclass(frozen=True)
-class VisitEffectConfig:
-    """How the visit-effect model is trained; every field is logged with the run."""
-
-    horizon_weeks: int = 8
-    snapshot_every_weeks: int = 2
-    min_history_weeks: int = 26
-    holdout_weeks: int = 4  # the latest complete weekly snapshots, held out
-    folds: int = 2
-    max_rows: int = 400_000
-    propensity_clip: float = 0.05
-    max_outcome: float = 3.0
-    nuisance_rounds: int = 250
-    effect_rounds: int = 150
-    seed: int = 0
-
-
-@dataclass
-class WeekPlan:
-    """Snapshot dates: the training weeks and the held-out weeks."""
-
-    train: list[pd.Timestamp]
-    holdout: list[pd.Timestamp]
-    data_span: tuple[pd.Timestamp, pd.Timestamp]
-
-
-def _monday_on_or_after(day: int) -> int:
-    # Day 0 (1970-01-01) was a Thursday, so Mondays are the days with day % 7 == 4.
-    return day + (4 - day) % 7
-
-
-def plan_weeks(history: RetailerHistory, config: VisitEffectConfig) -> WeekPlan:
-    """Choose training and holdout Mondays, or say why the data is too short."""
-    first, last = history.first_day, history.last_day
-    span = (pd.Timestamp(first, unit="D"), pd.Timestamp(last, unit="D"))
-    horizon = 7 * config.horizon_weeks
-    earliest = _monday_on_or_after(first + 7 * config.min_history_weeks)
-    latest = last + 1 - horizon  # the outcome window [t, t + H weeks) must be in the data
-    latest -= (latest - 4) % 7
-    holdout = [latest - 7 * k for k in range(config.holdout_weeks)][::-1]
-    train_end = holdout[0] - horizon  # outcome windows of training weeks end before the holdout
-    train = list(range(train_end, earliest - 1, -7 * config.snapshot_every_weeks))[::-1]
-    if len(train) < 2 or holdout[0] < earliest:
-        weeks = (last - first + 1) // 7
-        raise UserInputError(
-            f"--horizon-weeks {config.horizon_weeks} is longer than the data allows: "
-            f"{weeks} weeks of orders ({span[0].date()} .. {span[1].date()}) must hold "
-            f"{config.min_history_weeks} weeks of history, two training weeks and "
-            f"{config.holdout_weeks} held-out weeks, each followed by a "
-            f"{config.horizon_weeks}-week outcome window"
-        )
-    return WeekPlan(
-        train=[pd.Timestamp(d, unit="D") for d in train],
-        holdout=[pd.Timestamp(d, unit="D") for d in holdout],
-        data_span=span,
-    )
-
-
-def _window_sums(
-    history: RetailerHistory, kind: str, codes: np.ndarray, start: int, days: int
-) -> np.ndarray:
-    """Per row (retailer code): order value (``orders``) or visit count in [start, start+days)."""
-    log = history.orders if kind == "orders" else history.visits
-    window = log.window(start, start + days)
-    weights = log.values["amount"][window] if kind == "orders" else None
-    sums = np.bincount(log.code[window], weights=weights, minlength=history.n)
-    return sums[codes]
-
-
-PurposeRule = Callable[[pd.DataFrame], pd.Series]
-
-
-def _planned_purpose_visited(
-    history: RetailerHistory,
-    frame: pd.DataFrame,
-    codes: np.ndarray,
-    t: int,
-    visited: np.ndarray,
-    purposes: PurposeRule | None,
-) -> np.ndarray:
-    """Per row: visited in the week from ``t`` with the purpose a plan would give it now.
-
-    Without logged purposes every visit counts (the purpose cannot be told apart); a row
-    the planner gives no purpose (a lapsed shop not worth winning back) counts any visit.
-    """
-    log = history.visits
-    logged = log.values.get("purpose_code") if log is not None else None
-    if logged is None or purposes is None:
-        return visited
-    planned = pd.Categorical(purposes(frame), categories=VISIT_PURPOSES).codes
-    window = log.window(t, t + 7)
-    width = len(VISIT_PURPOSES) + 1
-    done = log.code[window].astype(np.int64) * width + logged[window]
-    match = np.isin(codes.astype(np.int64) * width + planned, done)
-    return np.where(planned < 0, visited, match & visited)
-
-
-def visit_rows(
-    history: RetailerHistory,
-    date: pd.Timestamp,
-    config: VisitEffectConfig,
-    purposes: PurposeRule | None = None,
-) -> pd.DataFrame:
-    """Features at ``date`` with ``_t`` (visited that week), ``_m`` (visited with the
-    planner's purpose, see the module doc) and outcome ``_y``."""
-    snapshot = retailer_snapshot(history, date, active_weeks=config.horizon_weeks)
-    frame = snapshot.frame
-    codes = history.ids.get_indexer(frame["retailer_id"])
-    t = to_days(date)
-    visited = _window_sums(history, "visits", codes, t, 7) > 0
-    matched = _planned_purpose_visited(history, frame, codes, t, visited, purposes)
-    value = _window_sums(history, "orders", codes, t, 7 * config.horizon_weeks)
-    expected = frame["baseline_weekly_value"].to_numpy(dtype=np.float64) * config.horizon_weeks
-    with np.errstate(divide="ignore", invalid="ignore"):
-        y = np.clip(value / expected, 0.0, config.max_outcome)
-    keep = np.isfinite(y) & (expected > 0)
-    rows = frame.assign(_t=visited.astype(np.int8), _m=matched.astype(np.int8), _y=y)
-    return rows.loc[keep].reset_index(drop=True)
-
-
-# ---------------------------------------------------------------------- models
-def _lgb_params(objective: str, seed: int, **overrides: Any) -> dict[str, Any]:
-    return lightgbm_params(
-        objective, seed, **{"num_leaves": 31, "min_child_samples": 100, **overrides}
-    )
-
-
-def _fit(x: pd.DataFrame, y: np.ndarray, params: dict[str, Any], rounds: int) -> lgb.Booster:
-    return lgb.train(params, lgb.Dataset(x, y), num_boost_round=rounds)
 
 
 def effect_params(rows: int, seed: int) -> dict[str, Any]:
@@ -213,7 +73,7 @@ def effect_params(rows: int, seed: int) -> dict[str, Any]:
     the true effect from 0.36 to 0.41 and the share of the truly best visits the ranking
     picks from 0.72 to 0.77.
     """
-    return _lgb_params(
+    return booster_params(
         "huber",
         seed,
         alpha=HUBER_DELTA,
@@ -223,90 +83,6 @@ def effect_params(rows: int, seed: int) -> dict[str, Any]:
         lambda_l2=10.0,
         feature_fraction=0.7,
     )
-
-
-@dataclass
-class Nuisance:
-    """Cross-fitted propensities and outcome predictions for a set of rows."""
-
-    e: np.ndarray  # clipped visit propensity
-    e_raw: np.ndarray
-    mu0: np.ndarray
-    mu1: np.ndarray  # outcome of a visit with the planner's purpose, mu1(x, m=1)
-    ep: np.ndarray | None = None  # clipped propensity of such a visit, e(x) q(x)
-    ep_raw: np.ndarray | None = None
-
-    def phi(self, t: np.ndarray, y: np.ndarray, m: np.ndarray | None = None) -> np.ndarray:
-        """The DR pseudo-outcome of each row for a visit with the planner's purpose."""
-        m = t if m is None else m
-        ep = self.e if self.ep is None else self.ep
-        return (
-            self.mu1
-            - self.mu0
-            + t * m * (y - self.mu1) / ep
-            - (1 - t) * (y - self.mu0) / (1 - self.e)
-        )
-
-
-def _with_purpose(x: pd.DataFrame, m) -> pd.DataFrame:
-    return x.assign(_purpose_match=np.broadcast_to(np.asarray(m, dtype=np.float64), len(x)))
-
-
-@dataclass
-class NuisanceModels:
-    """Per fold: the visit propensity, the planner's-purpose share and two outcome models."""
-
-    propensity: list[lgb.Booster] = field(default_factory=list)
-    control: list[lgb.Booster] = field(default_factory=list)
-    treated: list[lgb.Booster] = field(default_factory=list)
-    matched: list[lgb.Booster | float] = field(default_factory=list)
-
-    def fit_fold(
-        self, x: pd.DataFrame, t: np.ndarray, y: np.ndarray, config, m: np.ndarray | None = None
-    ) -> None:
-        seed = config.seed + len(self.propensity)
-        rounds = config.nuisance_rounds
-        m = t if m is None else m
-        visited = t == 1
-        self.propensity.append(_fit(x, t, _lgb_params("binary", seed), rounds))
-        self.control.append(_fit(x[t == 0], y[t == 0], _lgb_params("regression", seed), rounds))
-        self.treated.append(
-            _fit(
-                _with_purpose(x[visited], m[visited]),
-                y[visited],
-                _lgb_params("regression", seed),
-                rounds,
-            )
-        )
-        share = float(m[visited].mean())
-        if 0 < share < 1:
-            self.matched.append(_fit(x[visited], m[visited], _lgb_params("binary", seed), rounds))
-        else:  # every visit had the planner's purpose (or none had): a constant share
-            self.matched.append(share)
-
-    def predict(self, x: pd.DataFrame, clip: float, folds: list[int] | None = None) -> Nuisance:
-        """Average of the given folds' models (all folds by default)."""
-        use = folds if folds is not None else list(range(len(self.propensity)))
-        e_raw = np.mean([self.propensity[k].predict(x) for k in use], axis=0)
-        mu0 = np.mean([self.control[k].predict(x) for k in use], axis=0)
-        planned = _with_purpose(x, 1.0)
-        mu1 = np.mean([self.treated[k].predict(planned) for k in use], axis=0)
-        q = np.mean(
-            [
-                m.predict(x) if isinstance(m, lgb.Booster) else np.full(len(x), m)
-                for m in (self.matched[k] for k in use)
-            ],
-            axis=0,
-        )
-        e = np.clip(e_raw, clip, 1 - clip)
-        return Nuisance(e, e_raw, mu0, mu1, np.clip(e_raw * q, clip, 1.0), e_raw * q)
-
-
-def _fold_of(retailer_ids: pd.Series, folds: int, seed: int) -> np.ndarray:
-    """Fold of each row, the same for every week of a retailer."""
-    codes, uniques = pd.factorize(retailer_ids)
-    assignment = np.random.default_rng(seed).permutation(len(uniques)) % folds
-    return assignment[codes]
 
 
 def uplift_top(score: np.ndarray, phi: np.ndarray, share: float = UPLIFT_SHARE) -> float:
@@ -408,7 +184,7 @@ def fit_visit_effect(
             "the training weeks; the visit-effect model needs at least 50 of each"
         )
 
-    fold = _fold_of(train["retailer_id"], config.folds, config.seed)
+    fold = fold_of(train["retailer_id"], config.folds, config.seed)
     nuisance = NuisanceModels()
     e_raw, mu0, mu1, ep_raw = (np.empty(len(t)) for _ in range(4))
     for k in range(config.folds):
@@ -426,7 +202,7 @@ def fit_visit_effect(
     e_clipped, ep = np.clip(e_raw, clip, 1 - clip), np.clip(ep_raw, clip, 1.0)
     train_nuisance = Nuisance(e_clipped, e_raw, mu0, mu1, ep, ep_raw)
     phi = train_nuisance.phi(t, y, m)
-    booster = _fit(x, phi, effect_params(len(phi), config.seed), config.effect_rounds)
+    booster = fit_booster(x, phi, effect_params(len(phi), config.seed), config.effect_rounds)
 
     x_hold = model_frame(holdout, features)
     t_hold, y_hold = holdout["_t"].to_numpy(), holdout["_y"].to_numpy()
@@ -445,7 +221,9 @@ def fit_visit_effect(
     for k in range(config.folds):
         out = fold == k
         params = effect_params(int((~out).sum()), config.seed)
-        tau_oof[out] = _fit(x[~out], phi[~out], params, config.effect_rounds).predict(x[out])
+        tau_oof[out] = fit_booster(x[~out], phi[~out], params, config.effect_rounds).predict(
+            x[out]
+        )
         churn_oof[out] = fit_churn_proxy(x[~out], y[~out], config.seed).predict(x[out])
 
     model = VisitEffect(config)

@@ -32,7 +32,8 @@ from training.registry import (
 )
 from training.runs import log_pyfunc, model_run
 from training.visit_policy import EFFECT_MODEL, check_rankings
-from training.visits import PurposeRule, VisitEffect, VisitEffectConfig, fit_visit_effect
+from training.visit_rows import PurposeRule, VisitEffectConfig
+from training.visits import VisitEffect, fit_visit_effect
 
 PYFUNC_CODE = Path(__file__).with_name("visits_pyfunc.py")
 METRIC = "uplift_top20"

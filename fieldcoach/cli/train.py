@@ -183,7 +183,7 @@ def train_visits_command(
     from evaluation.visits import truth_check_for
     from fieldcoach.settings import get_settings
     from planning.purpose import choose_purposes
-    from training.visits import VisitEffectConfig
+    from training.visit_rows import VisitEffectConfig
     from training.visits_run import run_visit_effect_training
 
     with user_errors():

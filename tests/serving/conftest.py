@@ -23,7 +23,7 @@ from training.churn import ChurnConfig
 from training.churn_run import run_churn_training
 from training.registry import CHAMPION, PromotionRule
 from training.skills_run import run_skills_training
-from training.visits import VisitEffectConfig
+from training.visit_rows import VisitEffectConfig
 from training.visits_run import run_visit_effect_training
 
 MODELS = MODEL_NAMES

@@ -21,12 +21,8 @@ from fieldcoach.settings import get_settings
 from planning.purpose import choose_purposes
 from simulator import SimulationConfig, Territory, export_dataset
 from training.visit_policy import EFFECT_MODEL, check_rankings
-from training.visits import (
-    VisitEffectConfig,
-    expected_saved_value,
-    fit_visit_effect,
-    uplift_top,
-)
+from training.visit_rows import VisitEffectConfig
+from training.visits import expected_saved_value, fit_visit_effect, uplift_top
 
 CONFIG = VisitEffectConfig()
 
@@ -205,7 +201,7 @@ def test_the_effect_is_that_of_a_visit_with_the_planners_purpose() -> None:
     gave that purpose to a third of their visits. The pseudo-outcome must value the visit a
     plan makes (with its purpose), 0.30 where the need is, not the logged mix (about 0.13);
     where no need is, about nothing."""
-    from training.visits import NuisanceModels
+    from training.visit_nuisance import NuisanceModels
 
     rng = np.random.default_rng(0)
     n = 40_000
