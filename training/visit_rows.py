@@ -39,8 +39,9 @@ class VisitEffectConfig:
 
 
 @dataclass
-class WeekPlan:
-    """Snapshot dates: the training weeks and the held-out weeks."""
+class SnapshotWeeks:
+    """The Monday snapshots a visit-effect run learns from, the ones it holds out, and the
+    span of the data they were chosen in."""
 
     train: list[pd.Timestamp]
     holdout: list[pd.Timestamp]
@@ -52,7 +53,7 @@ def _monday_on_or_after(day: int) -> int:
     return day + (4 - day) % 7
 
 
-def plan_weeks(history: RetailerHistory, config: VisitEffectConfig) -> WeekPlan:
+def plan_weeks(history: RetailerHistory, config: VisitEffectConfig) -> SnapshotWeeks:
     """Choose training and holdout Mondays, or say why the data is too short."""
     first, last = history.first_day, history.last_day
     span = (pd.Timestamp(first, unit="D"), pd.Timestamp(last, unit="D"))
@@ -72,7 +73,7 @@ def plan_weeks(history: RetailerHistory, config: VisitEffectConfig) -> WeekPlan:
             f"{config.holdout_weeks} held-out weeks, each followed by a "
             f"{config.horizon_weeks}-week outcome window"
         )
-    return WeekPlan(
+    return SnapshotWeeks(
         train=[pd.Timestamp(d, unit="D") for d in train],
         holdout=[pd.Timestamp(d, unit="D") for d in holdout],
         data_span=span,
