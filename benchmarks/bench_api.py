@@ -252,7 +252,7 @@ def churn_rows(home: Path, manager: str) -> dict:
 
     from features.retailer import model_input
     from features.validate import load_dataset
-    from planning.plan import Models, prepare_week
+    from planning.week import Models, prepare_week
 
     mlflow.set_tracking_uri(env_for(home)["MLFLOW_TRACKING_URI"])
     model = mlflow.pyfunc.load_model("models:/retailer-churn@champion")

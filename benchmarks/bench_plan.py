@@ -35,7 +35,8 @@ def main() -> None:
         from features.validate import load_dataset
         from fieldcoach.settings import get_settings
         from planning.optimise import PlanRules, plan_week
-        from planning.plan import Models, plan_manager, plan_team, prepare_week
+        from planning.plan import plan_manager, plan_team
+        from planning.week import Models, prepare_week
         from simulator import SimulationConfig, Territory, export_dataset
         from training.churn import ChurnConfig
         from training.churn_run import run_churn_training

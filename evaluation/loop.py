@@ -47,8 +47,8 @@ from features.retailer import prepare_history, retailer_snapshot
 from features.validate import load_dataset
 from planning.explore import Exploration, draw_week, plan_seed
 from planning.optimise import PlanRules, plan_week
-from planning.plan import week_of
 from planning.purpose import choose_purposes
+from planning.week import week_of
 from simulator.export import STATE_FILE
 from simulator.territory import Territory
 

@@ -34,8 +34,8 @@ from features.rankings import EFFECT_RANKING, saved_value
 from features.retailer import model_frame, prepare_history, retailer_snapshot
 from features.validate import load_dataset
 from planning.optimise import PlanRules, plan_week
-from planning.plan import FALLBACK_EFFECT_SHARE, Ranking, ranked_benefit
 from planning.purpose import choose_purposes
+from planning.week import FALLBACK_EFFECT_SHARE, Ranking, ranked_benefit
 from simulator.export import STATE_FILE, build_event_tables, build_static_tables
 from simulator.territory import Territory
 from training.churn import ChurnConfig, TrainedChurn, train_churn

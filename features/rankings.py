@@ -1,7 +1,7 @@
 """How a visit is ranked: the rankings the planner may use and the yuan a visit saves.
 
 Training's self-check (``training.visit_policy``) picks one of these rankings on held-out
-weeks, the planner (``planning.plan``) plans by it and the policy evaluation replays it;
+weeks, the planner (``planning.week``) plans by it and the policy evaluation replays it;
 all three take the definitions from here, so they rank by the same numbers.
 """
 

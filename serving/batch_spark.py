@@ -1,7 +1,7 @@
 """``plan batch --engine spark``: every manager's week planned in parallel on Spark, stored
 where the API reads the pandas batch's plans.
 
-The week is prepared by the planner's own steps (``planning.plan``), split where the data
+The week is prepared by the planner's own steps (``planning.week``), split where the data
 splits:
 
 1. per bucket of whole managers (``features.engines.spark``), ``score_week``: each retailer
@@ -48,7 +48,8 @@ from fieldcoach.champions import CHURN, EFFECT, MODEL_NAMES, ModelStore
 from fieldcoach.settings import Settings
 from planning.explore import Exploration
 from planning.feedback import build_feedback
-from planning.plan import (
+from planning.plan import manager_ids, plan_manager_languages
+from planning.week import (
     Models,
     PlanContext,
     Ranking,
@@ -56,8 +57,6 @@ from planning.plan import (
     WeekFigures,
     default_week,
     finish_week,
-    manager_ids,
-    plan_manager_languages,
     score_week,
     week_dates,
 )

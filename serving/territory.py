@@ -24,17 +24,9 @@ from features.validate import ValidationReport, load_dataset
 from fieldcoach.champions import CHURN, ModelStore
 from planning.explore import Exploration
 from planning.feedback import PlanFeedback
-from planning.plan import (
-    Models,
-    PlanContext,
-    default_week,
-    plan_manager,
-    plan_manager_languages,
-    plannable_days,
-    prepare_week,
-    week_of,
-)
+from planning.plan import plan_manager, plan_manager_languages
 from planning.purpose import choose_purposes, talking_point
+from planning.week import Models, PlanContext, default_week, plannable_days, prepare_week, week_of
 
 LANGUAGES = ("en", "zh")
 HISTORY_WEEKS = 13

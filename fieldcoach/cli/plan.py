@@ -18,25 +18,34 @@ from fieldcoach.cli.common import (
 app = typer.Typer(help="Plan next-best visits.", no_args_is_help=True)
 
 
-def _plan_context(data: Path | None, week: str | None):
+def _plan_context(
+    data: Path | None, week: str | None, manager: str | None = None, team: str | None = None
+):
+    """The week prepared for one manager's or one team's plans: only their retailers are
+    scored (the plans are those of the week prepared whole)."""
     from features.validate import load_dataset
     from fieldcoach.settings import get_settings
-    from planning.plan import Models, prepare_week
+    from planning.week import Models, prepare_week
 
     settings = get_settings()
     dataset = load_dataset(data or settings.resolved_data_dir)
     models = Models.load(settings.resolved_tracking_uri, settings.models_dir)
-    return prepare_week(dataset.tables, week, models)
+    managers = [manager] if manager else None
+    staff = dataset.tables.get("managers")
+    if team is not None and staff is not None and "team_id" in staff:
+        managers = list(staff.loc[staff["team_id"] == team, "manager_id"]) or None
+    return prepare_week(dataset.tables, week, models, managers=managers)
 
 
 def _stored_feedback():
     """Planners' decisions and done visits from the service database, for the CLI's plans."""
     from fieldcoach.settings import get_settings
-    from serving.db import make_engine, plan_feedback, session_factory
 
     url = get_settings().resolved_database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return None  # no service database yet: nobody has told us anything
+    from serving.db import make_engine, plan_feedback, session_factory  # SQLAlchemy: 0.5 s
+
     engine = make_engine(url)
     try:
         with session_factory(engine)() as session:
@@ -193,7 +202,7 @@ def plan_visits(
         check_language(language)
         if out:
             check_report_path(out)
-        context = _plan_context(data, week)
+        context = _plan_context(data, week, manager=manager)
         plan = plan_manager(
             context,
             manager,
@@ -235,7 +244,7 @@ def plan_team_command(
         check_language(language)
         if out:
             check_report_path(out)
-        context = _plan_context(data, week)
+        context = _plan_context(data, week, team=team)
         plans = plan_team(
             context,
             team,

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from features.calendar import WorkingCalendar, week_working_offsets
-from planning.plan import Models, plan_manager, plan_manager_languages, prepare_week
+from planning.plan import plan_manager, plan_manager_languages
+from planning.week import Models, prepare_week
 
 NEW_YEAR_WEEK = pd.Timestamp("2025-12-29")  # 2026-W01: 元旦 Thu 1 - Sat 3, Sun 4 worked
 # Ids (R0000123, M0003, 2026-W01) and units may stay in Latin letters in Chinese text.

@@ -9,7 +9,8 @@ import pytest
 
 from features.errors import UserInputError
 from planning.explore import Exploration, draw_week, plan_seed
-from planning.plan import Models, plan_manager, prepare_week
+from planning.plan import plan_manager
+from planning.week import Models, prepare_week
 
 
 def _candidates(n: int = 40, days: int = 5) -> pd.DataFrame:

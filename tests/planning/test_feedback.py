@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from planning.feedback import build_feedback, not_now_period
-from planning.plan import Models, plan_manager, prepare_week
+from planning.plan import plan_manager
+from planning.week import Models, prepare_week
 
 
 @pytest.mark.parametrize(

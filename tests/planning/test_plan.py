@@ -10,15 +10,8 @@ from features.contract import VISIT_PURPOSES
 from features.errors import UserInputError
 from features.validate import load_dataset
 from planning.optimise import PlanRules, plan_week
-from planning.plan import (
-    SOLUTION_LIMIT,
-    Models,
-    Ranking,
-    parse_week,
-    plan_manager,
-    plan_team,
-    prepare_week,
-)
+from planning.plan import SOLUTION_LIMIT, plan_manager, plan_team
+from planning.week import Models, Ranking, parse_week, prepare_week
 from simulator import SimulationConfig, Territory, export_dataset
 
 

@@ -7,7 +7,8 @@ import pandas as pd
 
 from features.i18n import localise_rows
 from planning.export import route_rows
-from planning.plan import Models, plan_manager, prepare_week
+from planning.plan import plan_manager
+from planning.week import Models, prepare_week
 from serving.territory import Territory
 
 

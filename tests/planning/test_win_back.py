@@ -12,13 +12,8 @@ import pandas as pd
 import pytest
 
 from features.validate import load_dataset
-from planning.plan import (
-    FALLBACK_EFFECT_SHARE,
-    Models,
-    plan_manager,
-    plan_manager_languages,
-    prepare_week,
-)
+from planning.plan import plan_manager, plan_manager_languages
+from planning.week import FALLBACK_EFFECT_SHARE, Models, prepare_week
 from simulator import SimulationConfig, Territory, export_dataset
 
 RETURN_WEEKS = 20  # the fake champion gives lapsed retailers quiet up to this a fair chance
@@ -126,3 +121,13 @@ def test_the_frequency_rule_does_not_make_win_backs_due(tables, lapsed_context):
     due = [v for v in plan["visits"] if v["due"]]
     assert due and not any(v["retailer_id"] in lapsed_ids for v in due)
     json.dumps(plan)  # the plan with win-backs is still plain JSON
+
+
+def test_a_week_prepared_for_one_manager_gives_the_plans_of_the_whole_week(tables):
+    """`plan visits` scores only the manager's retailers; the plan is the whole week's."""
+    models = Models(churn=LapsedChurnModel())
+    whole = prepare_week(tables, None, models)
+    for manager in _managers(tables):
+        part = prepare_week(tables, None, models, managers=[manager])
+        assert set(part.features["manager_id"]) == {manager}
+        assert plan_manager_languages(part, manager) == plan_manager_languages(whole, manager)

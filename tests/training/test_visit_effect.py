@@ -168,7 +168,7 @@ def test_mlflow_registers_a_champion_that_predicts(
         assert (out["expected_saved_value"] >= 0).all()
         assert champion.metadata.metadata["horizon_weeks"] == CONFIG.horizon_weeks
         # The planner learns the self-check's choice from the registry, not from training.
-        from planning.plan import Models
+        from planning.week import Models
 
         settings = get_settings()
         ranking = Models.load(settings.resolved_tracking_uri, settings.models_dir).ranking
