@@ -2,6 +2,9 @@
 capacity, from a week prepared by ``planning.week``; and a team's week from its managers'.
 """
 
+from __future__ import annotations
+
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -206,8 +209,12 @@ def plan_manager_languages(
         draw = draw_week(
             candidates, rules.capacity, rules.days, exploration, seed, plan.visits["retailer_id"]
         )
+        first = plan
         plan = plan_week(draw.candidates, base, rules)
         given_up = plain - float(plan.visits["expected_benefit"].sum())
+        # The draw leaves only the week's chosen stops open; whether more candidates could
+        # have been visited is a fact of the week, not of the draw (the notes say why not).
+        plan = replace(plan, eligible=first.eligible)
     if not offsets:
         plan = WeekPlan(visits=plan.visits.iloc[:0], days=[], dropped=plan.dropped)
     notes += [base_note] if base_note else []

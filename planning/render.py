@@ -1,6 +1,8 @@
 """A planned week as people read it: each visit with its reasons, rank and route, the
 schedule per day and the notes, in one language."""
 
+from __future__ import annotations
+
 from collections.abc import Sequence
 from typing import Any
 

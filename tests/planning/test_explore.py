@@ -103,3 +103,17 @@ def test_a_plan_with_exploration_logs_every_candidate_and_costs_at_most_its_shar
     lost = plain["expected_benefit"] - explored["expected_benefit"]
     assert lost <= 0.1 * plain["expected_benefit"] + 1e-6
     assert record["benefit_given_up"] == pytest.approx(lost, abs=0.05)
+
+
+def test_a_week_short_of_minutes_says_so_with_exploration_on(new_year_tables):
+    """90 visits in 5 days of 480 minutes at 25 a visit cannot fit: the note says the days
+    are full, as without exploration, not that too few retailers could be visited."""
+    context = prepare_week(new_year_tables, "2026-W02", Models())
+    manager = sorted(new_year_tables["managers"]["manager_id"])[0]
+    options = {"capacity": 90, "time_limit_s": 120, "language": "en"}
+    plain = plan_manager(context, manager, **options)
+    explored = plan_manager(context, manager, exploration=Exploration(0.1), **options)
+    assert len(plain["visits"]) < 90 and len(explored["visits"]) < 90
+    for plan in (plain, explored):
+        assert any("hold no more at these distances" in note for note in plan["notes"])
+        assert not any("can be visited this week" in note for note in plan["notes"])
