@@ -72,6 +72,7 @@ def user_errors() -> Iterator[None]:
 
 
 DataOption = Annotated[Path, typer.Option(help="Folder holding the company's tables.")]
+SettingsDataOption = Annotated[Path | None, typer.Option(help="Data folder (default: settings).")]
 # Text, not Path: a Path would fold hdfs://host/x into hdfs:/host/x.
 EngineDataOption = Annotated[
     str,

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
-from fieldcoach.cli.common import user_errors
+from fieldcoach.cli.common import SettingsDataOption, user_errors
 
 app = typer.Typer(help="Feedback collected by the API.", no_args_is_help=True)
 
 
 @app.command("export")
 def feedback_export(
-    data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
+    data: SettingsDataOption = None,
 ) -> None:
     """Add done visits and training completions to the data folder (in _feedback/; once each),
     and the stored plans' candidates with their probabilities (recommendations)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +11,7 @@ import typer
 
 from fieldcoach.cli.common import (
     EngineOption,
+    SettingsDataOption,
     progress,
     resolve_engine,
     spark_session,
@@ -104,8 +107,9 @@ def _echo_plan(plan: dict) -> None:
         typer.echo(f"  {say('cli_note', language, note=note)}")
 
 
-def _write_plan(out: Path, plan: dict, team: bool = False) -> None:
-    """The plan as JSON, or its route rows as CSV or Excel, by the file's extension."""
+def _write_plan(out: Path, plan: dict) -> None:
+    """The plan (a manager's, or a team's with its managers' plans) as JSON, or its route rows
+    as CSV or Excel, by the file's extension."""
     import json
 
     from features.i18n import localise_rows
@@ -117,6 +121,7 @@ def _write_plan(out: Path, plan: dict, team: bool = False) -> None:
         with atomic_path(out) as tmp:
             tmp.write_text(json.dumps(plan, ensure_ascii=False, indent=2), encoding="utf-8")
         return
+    team = "managers" in plan
     rows = team_route_rows(plan) if team else route_rows(plan)
     language = plan["managers"][0]["language"] if team and plan["managers"] else None
     language = language or plan.get("language", "en")
@@ -176,36 +181,42 @@ PlanOutOption = Annotated[
 ]
 
 
-@app.command("visits")
-def plan_visits(
-    manager: Annotated[str, typer.Option(help="Customer manager id.")],
-    week: Annotated[
-        str | None, typer.Option(help="ISO week YYYY-Www (default: the week after the data).")
-    ] = None,
+WeekOption = Annotated[
+    str | None, typer.Option(help="ISO week YYYY-Www (default: the week after the data).")
+]
+
+
+def _plan_week(
+    planner: Callable[..., dict],
+    target: str,
+    of_team: bool,
+    *,
+    week: WeekOption = None,
     capacity: CapacityOption = None,
     days: DaysOption = 5,
     min_gap_days: MinGapOption = 7,
     max_days_between_visits: FrequencyOption = None,
-    data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
+    data: SettingsDataOption = None,
     language: LanguageOption = "en",
     out: PlanOutOption = None,
     work_on_holidays: HolidaysOption = False,
     explore_share: ExploreOption = None,
     holdout_share: HoldoutOption = None,
-) -> None:
-    """A manager's next-best visits for a week: ranked list and day-by-day routes."""
+) -> dict:
+    """``planner(context, target)``, a manager's plan or (``of_team``) a team's, with the
+    options `plan visits` and `plan team` share, written to ``out`` if asked. Its keyword-only
+    parameters are those commands' options (see ``_week_options``)."""
     from features.i18n import check_language
     from features.io import check_report_path
-    from planning.plan import plan_manager
 
     with user_errors():
         check_language(language)
         if out:
             check_report_path(out)
-        context = _plan_context(data, week, manager=manager)
-        plan = plan_manager(
-            context,
-            manager,
+        scope = {"team" if of_team else "manager": target}
+        plan = planner(
+            _plan_context(data, week, **scope),
+            target,
             capacity=capacity,
             days=days,
             min_gap_days=min_gap_days,
@@ -217,50 +228,43 @@ def plan_visits(
         )
         if out:
             _write_plan(out, plan)
-    _echo_plan(plan)
+    return plan
+
+
+def _week_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` as typer reads it: its own options, then ``_plan_week``'s, which typer
+    hands it as ``**options``; so both plan commands declare the shared options once."""
+    own = inspect.signature(command, eval_str=True).parameters.values()
+    shared = inspect.signature(_plan_week, eval_str=True).parameters.values()
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [p for p in own if p.kind is not p.VAR_KEYWORD]
+        + [p for p in shared if p.kind is p.KEYWORD_ONLY]
+    )
+    return command
+
+
+@app.command("visits")
+@_week_options
+def plan_visits(
+    manager: Annotated[str, typer.Option(help="Customer manager id.")], **options
+) -> None:
+    """A manager's next-best visits for a week: ranked list and day-by-day routes."""
+    from planning.plan import plan_manager
+
+    _echo_plan(_plan_week(plan_manager, manager, False, **options))
 
 
 @app.command("team")
+@_week_options
 def plan_team_command(
-    team: Annotated[str, typer.Option(help="Team id (managers.team_id).")],
-    week: Annotated[str | None, typer.Option(help="ISO week YYYY-Www.")] = None,
-    capacity: CapacityOption = None,
-    days: DaysOption = 5,
-    min_gap_days: MinGapOption = 7,
-    max_days_between_visits: FrequencyOption = None,
-    data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
-    language: LanguageOption = "en",
-    out: PlanOutOption = None,
-    work_on_holidays: HolidaysOption = False,
-    explore_share: ExploreOption = None,
-    holdout_share: HoldoutOption = None,
+    team: Annotated[str, typer.Option(help="Team id (managers.team_id).")], **options
 ) -> None:
     """Plans for every manager of a team for the week (same options as `plan visits`)."""
-    from features.i18n import check_language
-    from features.io import check_report_path
+    from features.i18n import say
     from planning.plan import plan_team
 
-    with user_errors():
-        check_language(language)
-        if out:
-            check_report_path(out)
-        context = _plan_context(data, week, team=team)
-        plans = plan_team(
-            context,
-            team,
-            capacity=capacity,
-            days=days,
-            min_gap_days=min_gap_days,
-            language=language,
-            max_days_between_visits=max_days_between_visits,
-            include_non_working_days=work_on_holidays,
-            feedback=_stored_feedback(),
-            exploration=_exploration(explore_share, holdout_share),
-        )
-        if out:
-            _write_plan(out, plans, team=True)
-    from features.i18n import say
-
+    plans = _plan_week(plan_team, team, True, **options)
+    language = options.get("language", "en")
     typer.echo(
         say(
             "cli_team_head",
@@ -287,9 +291,7 @@ def plan_team_command(
 
 @app.command("batch")
 def plan_batch(
-    week: Annotated[
-        str | None, typer.Option(help="ISO week YYYY-Www (default: the week after the data).")
-    ] = None,
+    week: WeekOption = None,
     # Text, not Path: a Path would fold hdfs://host/x into hdfs:/host/x (--engine spark).
     data: Annotated[
         str | None,

@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from fieldcoach.cli.common import fail, user_errors
+from fieldcoach.cli.common import SettingsDataOption, fail, user_errors
 
 
 def retrain(
-    data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
+    data: SettingsDataOption = None,
     wait: Annotated[
         float,
         typer.Option(

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from fieldcoach.cli.common import SettingsDataOption
+
 
 def serve(
-    data: Annotated[Path | None, typer.Option(help="Data folder (default: settings).")] = None,
+    data: SettingsDataOption = None,
     host: Annotated[str | None, typer.Option(help="Address (default: settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: settings).")] = None,
 ) -> None:
