@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from features.contract import SKILLS
 from features.errors import UserInputError
 from features.retailer import CATEGORICAL, build_retailer_features
 from features.validate import load_dataset
@@ -180,18 +181,26 @@ def test_orders_only_and_partitioned_parquet_and_csv(spark, small, tmp_path):
 
 
 def test_spark_features_change_with_the_day_before_and_not_with_the_day_itself(spark, small):
-    """The boundary of point in time: orders and visits dated exactly ``t`` are unseen, the
-    same records dated ``t - 1 day`` are seen (so the property above is not vacuous)."""
+    """The boundary of point in time, for every dated table the engine reads: records dated
+    exactly ``t`` are unseen, the same records dated ``t - 1 day`` are seen (each table
+    moves a feature of its own, so the property above is not vacuous for any of them)."""
     tables = _dated_record_tables(small)
+    assert set(DATE_COLUMNS) <= set(tables)
     as_of = pd.Timestamp("2024-11-20")
     base = _spark_features(spark, tables, [as_of])
+    # Values no record of the simulated territory has, so a seen record shows.
+    new_values = {
+        "orders": {"amount": 40_000.0},
+        "surveys": {"satisfaction": 1},
+        "assessments": {"score": 0.5},
+    }
 
     def with_rows_on(day: pd.Timestamp) -> dict[str, pd.DataFrame]:
         out = dict(tables)
-        for name, column in (("orders", "order_date"), ("visits", "visit_date")):
-            added = tables[name].sample(n=50, random_state=5).assign(**{column: day})
-            if name == "orders":
-                added["amount"] = 40_000.0
+        for name, column in DATE_COLUMNS.items():
+            n = min(50, len(tables[name]))
+            added = tables[name].sample(n=n, random_state=5).assign(**{column: day})
+            added = added.assign(**new_values.get(name, {}))
             out[name] = pd.concat([tables[name], added], ignore_index=True)
         return out
 
@@ -199,7 +208,13 @@ def test_spark_features_change_with_the_day_before_and_not_with_the_day_itself(s
     assert_same_features(base, on_t, tolerance=0.0)
     before = with_rows_on(as_of - pd.Timedelta(days=1))
     seen = _spark_features(spark, before, [as_of])
-    merged = base.merge(seen, on=KEY, suffixes=("", "_seen"))
-    assert (merged["value_13w_seen"] > merged["value_13w"] + 1).sum() >= 30
+    m = base.merge(seen, on=KEY, suffixes=("", "_seen"))
+    assert (m["value_13w_seen"] > m["value_13w"] + 1).sum() >= 30
+    assert (m["days_since_last_visit_seen"] < m["days_since_last_visit"]).sum() >= 30
+    assert (m["complaints_13w_seen"] > m["complaints_13w"]).sum() >= 30
+    assert (m["latest_satisfaction_seen"] < m["latest_satisfaction"]).sum() >= 30
+    skills = [f"manager_{skill}" for skill in SKILLS]
+    assert (m[[f"{c}_seen" for c in skills]].to_numpy() == 0.5).any()
+    assert not (m[skills].to_numpy() == 0.5).any()
     want, _, _ = build_retailer_features(before, [as_of], 8)
     assert_same_features(want, seen)
