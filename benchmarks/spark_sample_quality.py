@@ -48,37 +48,52 @@ def main() -> None:
         data = args.data or scratch / "data"
         if not (data / "orders.parquet").exists():
             print(f"simulating {args.retailers:,} retailers x {args.weeks} weeks ...", flush=True)
+            t0, c0 = time.perf_counter(), time.process_time()
             sim = SimulationConfig(n_retailers=args.retailers, n_managers=args.managers, seed=0)
             export_dataset(Territory.create(sim).run(args.weeks), data)
+            print(
+                f"simulated in {time.perf_counter() - t0:.0f} s "
+                f"(CPU {time.process_time() - c0:.0f} s)",
+                flush=True,
+            )
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         full = train_churn(load_dataset(data).tables, config)
-        full_s = time.perf_counter() - t0
+        full_s, full_cpu = time.perf_counter() - t0, time.process_time() - c0
         top_k = full.report["top_k"]
         rows = {"full": (full.report["lightgbm"], full_s, full.report["rows"]["holdout"])}
         print(
-            f"full fit: {full_s:.0f} s; holdout {full.report['cutoff']}, "
-            f"{len(full.y_holdout):,} retailers",
+            f"full fit: {full_s:.0f} s (CPU {full_cpu:.0f} s); holdout {full.report['cutoff']}, "
+            f"{len(full.y_holdout):,} retailers; stages (s): {full.report['timings_s']}",
             flush=True,
         )
 
         spark = start_spark(args.master, {"spark.ui.enabled": "false"})
         spark.sparkContext.setLogLevel("ERROR")
+        t0 = time.perf_counter()
+        tables = read_spark_tables(spark, str(data))  # read and typed once for every sample
+        read_s = time.perf_counter() - t0
+        print(f"tables read and typed on Spark in {read_s:.0f} s", flush=True)
         for n in args.samples:
             t0 = time.perf_counter()
             folder = scratch / f"sample-{n}"
-            sample = write_sample(read_spark_tables(spark, str(data)), folder, n, seed=0)
+            sample = write_sample(tables, folder, n, seed=0)
             drawn_s = time.perf_counter() - t0
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fitted = train_churn(load_dataset(folder).tables, config)
-            fit_s = time.perf_counter() - t0
+            fit_s, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
             if fitted.report["cutoff"] != full.report["cutoff"]:
                 print(f"  note: the sample's own holdout is {fitted.report['cutoff']}")
             x = model_frame(full.holdout, fitted.features)
             p = fitted.calibration.transform(fitted.lightgbm.predict_raw(x))
             label = f"sample {sample.retailers:,} ({sample.share:.0%}, {sample.managers} mgrs)"
             rows[label] = (score_metrics(full.y_holdout, p, top_k), fit_s, drawn_s)
-            print(f"{label}: drawn in {drawn_s:.0f} s, fit in {fit_s:.0f} s", flush=True)
+            print(
+                f"{label}: {sample.orders:,} of {sample.of_orders:,} orders; drawn in "
+                f"{drawn_s:.0f} s (Spark's JVM: its CPU is not this process's), fit in "
+                f"{fit_s:.0f} s (CPU {fit_cpu:.0f} s)",
+                flush=True,
+            )
         spark.stop()
 
     base = rows["full"][0]
