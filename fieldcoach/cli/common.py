@@ -101,16 +101,23 @@ def spark_session():
     return start_spark(settings.spark_master, settings.spark_conf)
 
 
-def spark_output(out: str) -> str:
-    if not out.rstrip("/").endswith(".parquet"):
-        fail(f"--out {out}: --engine spark writes a Parquet dataset; name it NAME.parquet")
-    return out
+def spark_tables(data: str) -> dict:
+    """The company's tables as Spark frames, read on the session the settings configure."""
+    from features.engines.spark_session import read_spark_tables
+
+    return read_spark_tables(spark_session(), data)
 
 
-def output_path(out: Path) -> Path:
-    if out.suffix not in (".csv", ".parquet"):
-        fail(f"--out {out}: use a .csv or .parquet file name")
-    return out
+def engine_output(engine: str | None, out: str) -> tuple[str, str]:
+    """(the engine to run on, --out checked for what it writes): a Parquet dataset named
+    NAME.parquet on Spark (any path Spark writes), a local .csv or .parquet file on pandas."""
+    chosen = resolve_engine(engine)
+    if chosen == "spark":
+        if not out.rstrip("/").endswith(".parquet"):
+            fail(f"--out {out}: --engine spark writes a Parquet dataset; name it NAME.parquet")
+    elif Path(out).suffix not in (".csv", ".parquet"):
+        fail(f"--out {Path(out)}: use a .csv or .parquet file name")
+    return chosen, out
 
 
 def write_run_report(report: dict, path: Path) -> None:

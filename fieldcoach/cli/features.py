@@ -10,10 +10,8 @@ import typer
 from fieldcoach.cli.common import (
     EngineDataOption,
     EngineOption,
-    output_path,
-    resolve_engine,
-    spark_output,
-    spark_session,
+    engine_output,
+    spark_tables,
     user_errors,
 )
 
@@ -38,18 +36,18 @@ def features_build(
     from features.retailer import build_retailer_features, check_as_of, prepare_history
     from features.validate import load_dataset
 
-    if resolve_engine(engine) == "spark":
-        return _features_build_spark(data, as_of, spark_output(out), active_weeks)
+    chosen, out = engine_output(engine, out)
+    if chosen == "spark":
+        return _features_build_spark(data, as_of, out, active_weeks)
     with user_errors():
-        out = output_path(Path(out))
         dates = [parse_date(d, "--as-of") for d in as_of]
         dataset = load_dataset(Path(data))
         history = prepare_history(dataset.tables)
         for date in dates:
             check_as_of(history, date)
         frame, _, snapshots = build_retailer_features(dataset.tables, dates, active_weeks, history)
-        write_table(frame, out)
-    typer.echo(f"wrote {len(frame):,} rows x {frame.shape[1]} columns to {out}")
+        write_table(frame, Path(out))
+    typer.echo(f"wrote {len(frame):,} rows x {frame.shape[1]} columns to {Path(out)}")
     for snapshot in snapshots:
         left_out = ", ".join(f"{n:,} {why}" for why, n in snapshot.excluded.items() if n)
         typer.echo(
@@ -63,12 +61,11 @@ def features_build(
 def _features_build_spark(data: str, as_of: list[str], out: str, active_weeks: int) -> None:
     from features.calendar import parse_date
     from features.engines.spark import build_retailer_features_spark
-    from features.engines.spark_session import read_spark_tables, write_parquet
+    from features.engines.spark_session import write_parquet
 
     with user_errors():
         dates = [parse_date(d, "--as-of") for d in as_of]
-        spark = spark_session()
-        result = build_retailer_features_spark(read_spark_tables(spark, data), dates, active_weeks)
+        result = build_retailer_features_spark(spark_tables(data), dates, active_weeks)
         write_parquet(result.frame, out)
         at_risk, left_out = result.at_risk(), result.left_out()
         result.release()

@@ -10,10 +10,8 @@ import typer
 from fieldcoach.cli.common import (
     EngineDataOption,
     EngineOption,
-    output_path,
-    resolve_engine,
-    spark_output,
-    spark_session,
+    engine_output,
+    spark_tables,
     user_errors,
 )
 
@@ -41,25 +39,22 @@ def score_churn_command(
     from fieldcoach.settings import get_settings
     from training.score import score_churn
 
-    if resolve_engine(engine) == "spark":
-        return _score_churn_spark(data, as_of, spark_output(out), model_uri)
+    chosen, out = engine_output(engine, out)
+    if chosen == "spark":
+        return _score_churn_spark(data, as_of, out, model_uri)
     with user_errors():
-        out = output_path(Path(out))
         scores = score_churn(Path(data), as_of, get_settings(), model_uri)
-        write_table(scores, out)
-    typer.echo(f"scored {len(scores):,} retailers as of {as_of}; wrote {out}")
+        write_table(scores, Path(out))
+    typer.echo(f"scored {len(scores):,} retailers as of {as_of}; wrote {Path(out)}")
 
 
 def _score_churn_spark(data: str, as_of: str, out: str, model_uri: str | None) -> None:
-    from features.engines.spark_session import read_spark_tables, write_parquet
+    from features.engines.spark_session import write_parquet
     from fieldcoach.settings import get_settings
     from training.score_spark import score_churn_spark
 
     with user_errors():
-        spark = spark_session()
-        scores = score_churn_spark(
-            read_spark_tables(spark, data), as_of, get_settings(), model_uri
-        )
+        scores = score_churn_spark(spark_tables(data), as_of, get_settings(), model_uri)
         write_parquet(scores.frame, out, partition_by=["as_of"])
         scores.release()
     typer.echo(f"scored {scores.at_risk:,} retailers as of {as_of}; wrote {out} (spark)")

@@ -15,7 +15,7 @@ from fieldcoach.cli.common import (
     progress,
     resolve_engine,
     skills_config,
-    spark_session,
+    spark_tables,
     user_errors,
     write_run_report,
 )
@@ -151,7 +151,6 @@ def train_churn_command(
 
 def _draw_sample(data: str, retailers: int | None, seed: int, out: Path | None):
     """The sample drawn on Spark and written here: (its folder, what was drawn)."""
-    from features.engines.spark_session import read_spark_tables
     from fieldcoach.settings import get_settings
     from training.sample_spark import write_sample
 
@@ -161,7 +160,7 @@ def _draw_sample(data: str, retailers: int | None, seed: int, out: Path | None):
             "(e.g. 200000)"
         )
     folder = out or get_settings().home / "samples" / "churn"
-    tables = read_spark_tables(spark_session(), data)
+    tables = spark_tables(data)
     sample = write_sample(tables, folder, retailers, seed, source=data)
     typer.echo(
         f"sample: {sample.retailers:,} of {sample.of_retailers:,} retailers "
