@@ -16,7 +16,7 @@ from fastapi import HTTPException, status
 
 from serving.limits import error_item, safe_text
 from serving.security import Principal
-from serving.territory import Territory
+from serving.served_territory import ServedTerritory
 
 _MISSING = object()
 
@@ -39,7 +39,7 @@ def unprocessable(message: str, field: str) -> HTTPException:
     )
 
 
-def authorise_manager(principal: Principal, territory: Territory, manager_id: str) -> None:
+def authorise_manager(principal: Principal, territory: ServedTerritory, manager_id: str) -> None:
     """403 if the key may not see this manager (or it is unknown to a scoped key), else 404
     for an unknown manager."""
     team = territory.team_of_manager.get(manager_id, _MISSING)
@@ -51,7 +51,7 @@ def authorise_manager(principal: Principal, territory: Territory, manager_id: st
         raise forbidden("manager", manager_id)
 
 
-def authorise_team(principal: Principal, territory: Territory, team_id: str) -> list[str]:
+def authorise_team(principal: Principal, territory: ServedTerritory, team_id: str) -> list[str]:
     """The team's managers, if the key may see the team (same 403 / 404 rule)."""
     members = sorted(m for m, t in territory.team_of_manager.items() if t == team_id)
     if principal.all_teams:
@@ -62,7 +62,7 @@ def authorise_team(principal: Principal, territory: Territory, team_id: str) -> 
     return members
 
 
-def authorise_retailer(principal: Principal, territory: Territory, retailer_id: str) -> None:
+def authorise_retailer(principal: Principal, territory: ServedTerritory, retailer_id: str) -> None:
     """403 if the key may not see the retailer's manager (or it is unknown to a scoped
     key), else 404 for an unknown retailer."""
     known = territory.knows_retailer(retailer_id)
@@ -77,7 +77,7 @@ def authorise_retailer(principal: Principal, territory: Territory, retailer_id: 
 
 
 def authorise_visit(
-    principal: Principal, territory: Territory, manager_id: str, retailer_id: str
+    principal: Principal, territory: ServedTerritory, manager_id: str, retailer_id: str
 ) -> None:
     """A body naming a manager and a retailer: the key may see the manager, and the
     retailer is that manager's in the data (a scoped key gets the same 403 for any other
@@ -101,7 +101,7 @@ def authorise_visit(
         )
 
 
-def scoped_managers(principal: Principal, territory: Territory | None) -> list[str] | None:
+def scoped_managers(principal: Principal, territory: ServedTerritory | None) -> list[str] | None:
     """The managers a scoped key may see, or None for a key that sees every team."""
     if principal.all_teams:
         return None

@@ -32,7 +32,7 @@ from serving.flights import SharedResults
 from serving.limits import BodyLimitMiddleware, error_item, install_error_handlers, json_error
 from serving.routes import feedback, keys, retailers, skills, system, visits
 from serving.security import KeyLookup
-from serving.territory import NotFound, Territory
+from serving.served_territory import NotFound, ServedTerritory
 from serving.web import install_web
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def _metrics(registry: CollectorRegistry) -> dict:
     }
 
 
-def _fill_plans(territory: Territory, sessions, stop: threading.Event) -> None:
+def _fill_plans(territory: ServedTerritory, sessions, stop: threading.Event) -> None:
     """The week's default plans, when ``plan batch`` has not stored them (a thread)."""
     try:
         result = fill_week_plans(territory, sessions, log=log.info, stop=stop)
@@ -100,7 +100,7 @@ def create_app(settings: Settings, load_data: bool = True) -> FastAPI:
         app.state.territory, app.state.data_error = None, None
         if load_data:
             try:
-                app.state.territory = Territory.load(settings.resolved_data_dir, store)
+                app.state.territory = ServedTerritory.load(settings.resolved_data_dir, store)
                 app.state.territory.exploration = Exploration(
                     settings.explore_share, settings.holdout_share
                 )

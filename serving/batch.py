@@ -36,7 +36,7 @@ from serving.db import (
     session_factory,
     utcnow,
 )
-from serving.territory import LANGUAGES, Territory
+from serving.served_territory import LANGUAGES, ServedTerritory
 
 
 def precompute_plans(
@@ -55,7 +55,7 @@ def precompute_plans(
     store.start()
     for note in store.notes:
         log(f"note: {note}")
-    territory = Territory.load(data_dir or settings.resolved_data_dir, store)
+    territory = ServedTerritory.load(data_dir or settings.resolved_data_dir, store)
     territory.exploration = Exploration(settings.explore_share, settings.holdout_share)
     engine = make_engine(settings.resolved_database_url)
     try:
@@ -67,7 +67,7 @@ def precompute_plans(
 
 
 def store_week_plans(
-    territory: Territory,
+    territory: ServedTerritory,
     sessions: sessionmaker[Session],
     week: str | None = None,
     time_limit_s: float = 5.0,
@@ -114,7 +114,7 @@ def store_week_plans(
 
 
 def missing_week_plans(
-    territory: Territory, sessions: sessionmaker[Session], week: str | None = None
+    territory: ServedTerritory, sessions: sessionmaker[Session], week: str | None = None
 ) -> list[str]:
     """Managers whose default plan for the week is not stored, in every language, with the
     models now serving."""
@@ -135,7 +135,7 @@ def missing_week_plans(
 
 
 def fill_week_plans(
-    territory: Territory,
+    territory: ServedTerritory,
     sessions: sessionmaker[Session],
     log: Callable[[str], None] = print,
     stop: threading.Event | None = None,

@@ -61,12 +61,14 @@ from planning.week import (
     week_dates,
 )
 from serving.db import Feedback, make_engine, save_plan, session_factory
-from serving.territory import LANGUAGES
+from serving.served_territory import LANGUAGES
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-HORIZON_WEEKS = 8  # the horizon ``serving.territory.Territory.context`` prepares weeks with
+HORIZON_WEEKS = (
+    8  # the horizon ``serving.served_territory.ServedTerritory.context`` prepares weeks with
+)
 FIGURE_COLUMNS = (
     "format string, baseline_weekly_value double, brands_per_order_26w double, effect double"
 )
@@ -307,7 +309,7 @@ def _small_table(tables: dict[str, DataFrame], name: str) -> pd.DataFrame | None
 
 
 def _teams(tables: dict[str, DataFrame]) -> dict[str, str | None]:
-    """Each manager's team, as ``serving.territory.Territory`` reads it."""
+    """Each manager's team, as ``serving.served_territory.ServedTerritory`` reads it."""
     managers = _small_table(tables, "managers")
     if managers is None or "team_id" not in managers:
         return {}

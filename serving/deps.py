@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from features.i18n import localise_rows
 from fieldcoach.champions import ModelStore
 from serving.security import KeyLookup, Principal
-from serving.territory import Territory
+from serving.served_territory import ServedTerritory
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -32,14 +32,14 @@ async def get_store(request: Request) -> ModelStore:
 StoreDep = Annotated[ModelStore, Depends(get_store)]
 
 
-async def get_territory(request: Request) -> Territory:
+async def get_territory(request: Request) -> ServedTerritory:
     territory = request.app.state.territory
     if territory is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the data is not loaded")
     return territory
 
 
-TerritoryDep = Annotated[Territory, Depends(get_territory)]
+TerritoryDep = Annotated[ServedTerritory, Depends(get_territory)]
 
 
 async def lookup_principal(request: Request, key: str) -> Principal | None:

@@ -13,14 +13,14 @@ import datetime as dt
 
 from serving.access import unprocessable
 from serving.limits import safe_text
-from serving.territory import Territory
+from serving.served_territory import ServedTerritory
 
 
 def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-def check_day(territory: Territory, manager_id: str, day: dt.date, field: str) -> None:
+def check_day(territory: ServedTerritory, manager_id: str, day: dt.date, field: str) -> None:
     """Not before the manager's hire (the contract's rule) and not in the future."""
     hired = territory.hired_on(manager_id)
     if hired is not None and day < hired:
@@ -35,7 +35,7 @@ def check_day(territory: Territory, manager_id: str, day: dt.date, field: str) -
         )
 
 
-def check_course(territory: Territory, course_id: str) -> None:
+def check_course(territory: ServedTerritory, course_id: str) -> None:
     known = territory.course_ids()
     if known is not None and course_id not in known:
         raise unprocessable(
@@ -43,7 +43,7 @@ def check_course(territory: Territory, course_id: str) -> None:
         )
 
 
-def check_week(territory: Territory, week: str) -> None:
+def check_week(territory: ServedTerritory, week: str) -> None:
     first, last = territory.plannable_weeks()
     if not first <= week <= last:
         raise unprocessable(

@@ -30,7 +30,7 @@ from serving.schemas import (
     VisitOutcome,
 )
 from serving.security import Principal
-from serving.territory import Territory
+from serving.served_territory import ServedTerritory
 
 router = APIRouter(prefix="/feedback", tags=["feedback"])
 
@@ -71,7 +71,7 @@ class FeedbackDesk:
 
     request: Request
     session: Session
-    territory: Territory
+    territory: ServedTerritory
     response: Response
 
     def record(

@@ -24,7 +24,7 @@ from serving.deps import (
 )
 from serving.responses import protected
 from serving.schemas import ID_PATTERN, WEEK_PATTERN, TeamPlan, VisitPlan
-from serving.territory import Territory
+from serving.served_territory import ServedTerritory
 
 router = APIRouter(tags=["visits"])
 
@@ -86,7 +86,7 @@ def cached_plan(request: Request, session, ask: PlanAsk):
 
 
 def manager_plan(
-    request: Request, session, territory: Territory, ask: PlanAsk
+    request: Request, session, territory: ServedTerritory, ask: PlanAsk
 ) -> tuple[str | None, dict[str, Any] | None]:
     """(cached JSON, None) for a default plan made by the batch, else (None, fresh plan)."""
     if ask.is_default:
@@ -99,7 +99,7 @@ def manager_plan(
 
 
 def computed_plan(
-    request: Request, territory: Territory, ask: PlanAsk, feedback=None
+    request: Request, territory: ServedTerritory, ask: PlanAsk, feedback=None
 ) -> dict[str, Any]:
     """A plan made on request: identical concurrent requests share one solver run, and the
     result is kept while the same models serve and no new feedback arrived (the generation
@@ -202,7 +202,7 @@ async def get_visit_plan(
     return await run_in_threadpool(_visit_plan, request, territory, ask, format)
 
 
-def _visit_plan(request: Request, territory: Territory, ask: PlanAsk, format: str):
+def _visit_plan(request: Request, territory: ServedTerritory, ask: PlanAsk, format: str):
     with request.app.state.sessions() as session:
         body, plan = manager_plan(request, session, territory, ask)
     if format == "csv":

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from serving.routes.feedback import FeedbackDesk
 from serving.schemas import FeedbackBase
 from serving.security import Principal
-from serving.territory import Territory
+from serving.served_territory import ServedTerritory
 
 
 def call(handler: Callable[..., Any], **offered: Any) -> Any:
@@ -49,7 +49,7 @@ async def post_feedback(
     handler: Callable[..., Any],
     body: FeedbackBase,
     principal: Principal,
-    territory: Territory,
+    territory: ServedTerritory,
 ) -> None:
     """Store a form's feedback through the API's handler, in a thread with its own session."""
 

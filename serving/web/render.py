@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from features.errors import UserInputError
-from serving.territory import NotFound
+from serving.served_territory import NotFound
 from serving.web.auth import SignInRequired, WebUser
 from serving.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, purpose_label, skill_label, translate
 

@@ -9,7 +9,7 @@ from features.i18n import localise_rows
 from planning.export import route_rows
 from planning.plan import plan_manager
 from planning.week import Models, prepare_week
-from serving.territory import Territory
+from serving.served_territory import ServedTerritory
 
 
 def _with_labels(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -36,7 +36,7 @@ def test_plans_routes_and_risks_show_the_shop_name_and_address(new_year_tables):
     assert all(r["客户名称"] == names[r["客户编码"]] for r in stops)
     assert all(r["地址"].startswith("城关镇人民路") for r in stops)
     first = plan["visits"][0]["retailer_id"]
-    labels = Territory(tables, store=None).retailer_labels(first)
+    labels = ServedTerritory(tables, store=None).retailer_labels(first)
     assert labels == {"name": names[first], "address": f"城关镇人民路{int(first[1:])}号"}
     # Without the columns the plan still works and says nothing it does not know.
     bare = plan_manager(prepare_week(new_year_tables, "2026-W01", Models()), manager, capacity=5)

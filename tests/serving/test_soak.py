@@ -28,7 +28,7 @@ from fieldcoach.champions import MODEL_NAMES, ModelStore
 from serving.batch import store_week_plans
 from serving.db import Feedback, make_engine, session_factory
 from serving.security import create_key
-from serving.territory import Territory
+from serving.served_territory import ServedTerritory
 
 from .conftest import settings_for
 from .test_kill import _free_port, _start
@@ -80,7 +80,7 @@ def test_twenty_clients_for_a_minute(home) -> None:
         key_id = row.id
     store = ModelStore(settings.resolved_tracking_uri, settings.models_dir, MODEL_NAMES)
     store.start()
-    territory = Territory.load(settings.resolved_data_dir, store)
+    territory = ServedTerritory.load(settings.resolved_data_dir, store)
     store_week_plans(territory, sessions, time_limit_s=0.1, log=lambda *_: None)
     own_retailers = [
         r for r, m in territory.manager_of_retailer.items() if m in ("M0000", "M0001", "M0002")

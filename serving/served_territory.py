@@ -36,7 +36,7 @@ class NotFound(LookupError):
     """An id the data does not know (the API answers 404)."""
 
 
-class Territory:
+class ServedTerritory:
     """Tables, history and per-week planning contexts for one data folder."""
 
     def __init__(self, tables: dict[str, pd.DataFrame], store: ModelStore) -> None:
@@ -74,7 +74,7 @@ class Territory:
         self.report: ValidationReport | None = None
 
     @classmethod
-    def load(cls, data_dir: Path, store: ModelStore) -> Territory:
+    def load(cls, data_dir: Path, store: ModelStore) -> ServedTerritory:
         dataset = load_dataset(data_dir)
         territory = cls(dataset.tables, store)
         territory.report = dataset.report  # the data folder's status, for the workspace
