@@ -26,6 +26,7 @@ from planning.explore import (
 )
 from planning.feedback import PlanFeedback
 from planning.optimise import PlanRules, WeekPlan, haversine_km, plan_week
+from planning.pace import PACE_WEEKS, observed_pace, paced
 from planning.render import render_plan
 from planning.week import PlanContext, week_of
 from planning.win_back import win_back_note
@@ -200,6 +201,23 @@ def plan_manager_languages(
         days_since_last_visit=since,  # with visits reported done since the export
     )
     base, base_note = _base_of(manager_id, tables, retailers.reset_index())
+    assumed = rules.service_minutes
+    pace = observed_pace(
+        tables.get("visits"), tables["retailers"], manager_id, base, context.week_start, rules
+    )
+    rules = paced(rules, pace)
+    if pace is not None and rules.service_minutes < assumed:
+        notes.append(
+            Note.of(
+                "pace_from_visits",
+                manager=manager_id,
+                weeks=PACE_WEEKS,
+                days=pace.days,
+                visits=f"{pace.visits_per_day:g}",
+                minutes=f"{rules.service_minutes:g}",
+                default=f"{assumed:g}",
+            )
+        )
     plan = plan_week(candidates, base, rules)
     draw = None
     if exploration is not None and not exploration.off and offsets:

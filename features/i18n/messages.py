@@ -100,6 +100,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "no home location for {manager}: days start and end at the middle of their own "
         "retailers ({lat}, {lon}); add home_lat/home_lon to managers for routes from home",
     ),
+    "pace_from_visits": (
+        "拜访时长按{manager}近{weeks}周的拜访记录估算（{days}个拜访日，每天约{visits}次）："
+        "每次拜访按{minutes}分钟计划，而非默认的{default}分钟。",
+        "visit time from {manager}'s visits of the last {weeks} weeks ({days} days with "
+        "visits, about {visits} a day): {minutes} minutes a visit instead of the assumed "
+        "{default}",
+    ),
     "short_candidates": (
         "计划{planned}次拜访（容量{capacity}次）：{total}户在险客户中本周仅{eligible}户可拜访"
         "（{gap}户在最近{min_gap}天内已拜访）。",
