@@ -100,7 +100,7 @@ def _planned_purpose_visited(
     codes: np.ndarray,
     t: int,
     visited: np.ndarray,
-    purposes: PurposeRule | None,
+    planned_purpose: pd.Series | None,
 ) -> np.ndarray:
     """Per row: visited in the week from ``t`` with the purpose a plan would give it now.
 
@@ -109,9 +109,9 @@ def _planned_purpose_visited(
     """
     log = history.visits
     logged = log.values.get("purpose_code") if log is not None else None
-    if logged is None or purposes is None:
+    if logged is None or planned_purpose is None:
         return visited
-    planned = pd.Categorical(purposes(frame), categories=VISIT_PURPOSES).codes
+    planned = pd.Categorical(planned_purpose, categories=VISIT_PURPOSES).codes
     window = log.window(t, t + 7)
     width = len(VISIT_PURPOSES) + 1
     done = log.code[window].astype(np.int64) * width + logged[window]
@@ -126,17 +126,23 @@ def visit_rows(
     purposes: PurposeRule | None = None,
 ) -> pd.DataFrame:
     """Features at ``date`` with ``_t`` (visited that week), ``_m`` (visited with the
-    planner's purpose, see ``training.visits``) and outcome ``_y``."""
+    planner's purpose, see ``training.visits``), that purpose ``_purpose`` and outcome ``_y``."""
     snapshot = retailer_snapshot(history, date, active_weeks=config.horizon_weeks)
     frame = snapshot.frame
     codes = history.ids.get_indexer(frame["retailer_id"])
     t = to_days(date)
     visited = _window_sums(history, "visits", codes, t, 7) > 0
-    matched = _planned_purpose_visited(history, frame, codes, t, visited, purposes)
+    planned = purposes(frame) if purposes is not None else None
+    matched = _planned_purpose_visited(history, frame, codes, t, visited, planned)
     value = _window_sums(history, "orders", codes, t, 7 * config.horizon_weeks)
     expected = frame["baseline_weekly_value"].to_numpy(dtype=np.float64) * config.horizon_weeks
     with np.errstate(divide="ignore", invalid="ignore"):
         y = np.clip(value / expected, 0.0, config.max_outcome)
     keep = np.isfinite(y) & (expected > 0)
-    rows = frame.assign(_t=visited.astype(np.int8), _m=matched.astype(np.int8), _y=y)
+    rows = frame.assign(
+        _t=visited.astype(np.int8),
+        _m=matched.astype(np.int8),
+        _y=y,
+        _purpose=planned.to_numpy() if planned is not None else None,
+    )
     return rows.loc[keep].reset_index(drop=True)

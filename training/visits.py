@@ -175,7 +175,7 @@ def fit_visit_effect(
     holdout = pd.concat(
         [visit_rows(history, d, config, purposes) for d in plan.holdout], ignore_index=True
     )
-    features = feature_columns(train.drop(columns=["_t", "_m", "_y"]))
+    features = feature_columns(train.drop(columns=["_t", "_m", "_y", "_purpose"]))
     x, t, y = model_frame(train, features), train["_t"].to_numpy(), train["_y"].to_numpy()
     m = train["_m"].to_numpy()
     if t.sum() < 50 or (1 - t).sum() < 50:
@@ -195,10 +195,15 @@ def fit_visit_effect(
         ep_raw[out] = fitted.ep_raw
     clip = config.propensity_clip
     # Where a plan logged the probability it recommended the retailer (exploration, the
-    # holdout), that probability replaces the estimated one: it is known, not modelled.
+    # holdout), that probability replaces the estimated one: it is known, not modelled. It
+    # is the chance of a visit, and of a visit with the planner's purpose only where the
+    # plan recommended that purpose (otherwise such a visit was not on offer).
     logged = logged_propensities(tables, train)
     has_log = np.isfinite(logged)
     e_raw[has_log] = logged[has_log]
+    logged_planned = logged_propensities(tables, train, same_purpose=True)
+    has_planned_log = np.isfinite(logged_planned)
+    ep_raw[has_planned_log] = logged_planned[has_planned_log]
     e_clipped, ep = np.clip(e_raw, clip, 1 - clip), np.clip(ep_raw, clip, 1.0)
     train_nuisance = Nuisance(e_clipped, e_raw, mu0, mu1, ep, ep_raw)
     phi = train_nuisance.phi(t, y, m)
@@ -211,7 +216,15 @@ def fit_visit_effect(
     has_log_hold = np.isfinite(logged_hold)
     if has_log_hold.any():
         e_hold = np.where(has_log_hold, logged_hold, hold_nuisance.e_raw)
-        hold_nuisance = replace(hold_nuisance, e=np.clip(e_hold, clip, 1 - clip), e_raw=e_hold)
+        planned_hold = logged_propensities(tables, holdout, same_purpose=True)
+        ep_hold = np.where(np.isfinite(planned_hold), planned_hold, hold_nuisance.ep_raw)
+        hold_nuisance = replace(
+            hold_nuisance,
+            e=np.clip(e_hold, clip, 1 - clip),
+            e_raw=e_hold,
+            ep=np.clip(ep_hold, clip, 1.0),
+            ep_raw=ep_hold,
+        )
     phi_hold = hold_nuisance.phi(t_hold, y_hold, holdout["_m"].to_numpy())
     tau_hold = booster.predict(x_hold)
     churn_proxy = fit_churn_proxy(x, y, config.seed)
@@ -255,13 +268,20 @@ def fit_visit_effect(
         "train_rows": int(has_log.sum()),
         "holdout_rows": int(has_log_hold.sum()),
         "share_train": float(has_log.mean()),
+        "train_rows_same_purpose": int(has_planned_log.sum()),
         "source": "the recommendations table (plans' logged probabilities)",
     }
     return model
 
 
-def logged_propensities(tables: dict[str, pd.DataFrame], rows: pd.DataFrame) -> np.ndarray:
+def logged_propensities(
+    tables: dict[str, pd.DataFrame], rows: pd.DataFrame, same_purpose: bool = False
+) -> np.ndarray:
     """Each row's logged probability of being recommended in its week; NaN where none.
+
+    ``same_purpose``: only where the plan recommended the purpose of the row's ``_purpose``
+    (the planner's purpose the treatment is defined by); NaN where it recommended another.
+    Without purposes on either side, every logged row counts.
 
     ``rows`` are retailer-weeks with ``retailer_id`` and ``as_of`` (the week's Monday). The
     log is the plan's recommendation, so using it as the chance of a visit assumes the
@@ -276,7 +296,14 @@ def logged_propensities(tables: dict[str, pd.DataFrame], rows: pd.DataFrame) -> 
     wanted = pd.MultiIndex.from_arrays(
         [rows["retailer_id"].to_numpy(), pd.to_datetime(rows["as_of"]).to_numpy()]
     )
-    return known.reindex(wanted).to_numpy(float)
+    found = known.reindex(wanted).to_numpy(float, copy=True)
+    if same_purpose and "purpose" in log and "_purpose" in rows:
+        recommended = log.drop_duplicates(["retailer_id", "week_start"]).set_index(
+            ["retailer_id", "week_start"]
+        )["purpose"]
+        same = recommended.reindex(wanted).to_numpy(object) == rows["_purpose"].to_numpy(object)
+        found[~same] = np.nan
+    return found
 
 
 def _report(

@@ -244,3 +244,30 @@ def test_logged_propensities_are_matched_by_retailer_and_week() -> None:
     got = logged_propensities({"recommendations": log}, rows)
     assert np.allclose(got[:2], [0.05, 1.0]) and np.isnan(got[2:]).all()
     assert np.isnan(logged_propensities({}, rows)).all()
+
+
+def test_a_logged_propensity_is_that_of_the_planners_purpose_only_where_it_was_offered():
+    """A plan that recommended a complaint visit logged the chance of a visit, not of the
+    order-decline follow-up the treatment is defined by."""
+    from training.visits import logged_propensities
+
+    monday = pd.Timestamp("2025-03-03")
+    log = pd.DataFrame(
+        {
+            "retailer_id": ["R1", "R2"],
+            "week_start": [monday, monday],
+            "propensity": [0.2, 0.4],
+            "purpose": ["order_decline_followup", "complaint_recovery"],
+        }
+    )
+    rows = pd.DataFrame(
+        {
+            "retailer_id": ["R1", "R2", "R3"],
+            "as_of": [monday] * 3,
+            "_purpose": ["order_decline_followup"] * 3,
+        }
+    )
+    tables = {"recommendations": log}
+    assert np.allclose(logged_propensities(tables, rows)[:2], [0.2, 0.4])
+    same = logged_propensities(tables, rows, same_purpose=True)
+    assert same[0] == 0.2 and np.isnan(same[1:]).all()
