@@ -6,9 +6,12 @@ From the territory saved at the end of a simulated folder, per seed (shared luck
 - ``rotation``: the company's current practice (the baseline of "saved value");
 - ``frozen``: the planner with the models fitted before the start, never retrained;
 - ``frozen_explore``: the same with exploration, to price it (expected benefit given up);
-- ``learning``: the planner with exploration and a holdout, every plan's probabilities
-  logged, the churn and visit-effect models retrained every ``retrain_every`` weeks on the
-  data so far with the logged probabilities (``train visits`` does the same);
+- ``learning``: the planner with exploration, every plan's probabilities logged, the churn
+  and visit-effect models retrained every ``retrain_every`` weeks on the data so far with
+  the logged probabilities (``train visits`` does the same). Its holdout share is 0 by
+  default: a held-out retailer is a visit the planner wanted and did not make, which is
+  the price of measuring (the review's job, ``review_holdout_share``), not of learning;
+  every retrain's self-check (which ranking, kept or changed) is in the report;
 - ``oracle``: the true visit effect (the ceiling of what any features could reach).
 
 Saved value (order value beyond rotation) is reported per block of ``block_weeks`` with a
@@ -24,6 +27,7 @@ review, fed only the plan log and the orders as planned, must cover it.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,7 +46,9 @@ from evaluation.policy import (
     policy_plan,
 )
 from evaluation.uplift import ReviewConfig, review
+from features.calendar import to_days
 from features.errors import UserInputError
+from features.rankings import EFFECT_RANKING
 from features.retailer import prepare_history, retailer_snapshot
 from features.validate import load_dataset
 from planning.explore import Exploration, draw_week, plan_seed
@@ -62,7 +68,8 @@ class LoopConfig:
     seeds: int = 3
     block_weeks: int = 4
     explore_share: float = 0.05
-    holdout_share: float = 0.1
+    holdout_share: float = 0.0  # the learning planner's (see the module doc)
+    review_holdout_share: float = 0.1  # the review check's "with holdout" runs
     # The models' horizon: shorter than the product's 8 weeks so that weeks planned in the
     # loop have complete outcome windows (and reach training) within a half-year run.
     horizon_weeks: int = 4
@@ -216,14 +223,19 @@ def run_loop_policy(
     elif policy == "learning":
         exploration = Exploration(config.explore_share, config.holdout_share)
     logged: list[pd.DataFrame] = []
-    weekly, benefit, given_up = [], [], []
+    weekly, benefit, given_up, retrains = [], [], [], []
     for week in range(config.weeks):
         if policy == "learning" and week and week % config.retrain_every == 0:
             tables = observed.tables(territory)
             tables["recommendations"] = pd.concat(logged, ignore_index=True)
             t0 = time.perf_counter()
-            estimators = fit_estimators(tables, config.policy_config())
-            log(f"    seed {seed} week {week}: retrained in {time.perf_counter() - t0:.0f} s")
+            in_use = estimators.ranking.name if estimators.ranking is not None else None
+            estimators = fit_estimators(tables, config.policy_config(), in_use)
+            retrains.append(_retrain_record(week, estimators, territory.current_day))
+            log(
+                f"    seed {seed} week {week}: retrained in {time.perf_counter() - t0:.0f} s, "
+                f"ranking {retrains[-1]['chosen']}"
+            )
         before = len(territory.records.get("orders", []))
         if policy in ("rotation", "oracle"):
             plan = policy_plan(
@@ -241,7 +253,35 @@ def run_loop_policy(
                 plan = plan.drop(columns="expected_benefit")
         territory.step(visit_plan=plan, plan_given=(plan is not None, False))
         weekly.append(_week_value(territory, before))
-    return {"weekly_value": weekly, "expected_benefit": benefit, "given_up": given_up}
+    return {
+        "weekly_value": weekly,
+        "expected_benefit": benefit,
+        "given_up": given_up,
+        "retrains": retrains,
+    }
+
+
+def _retrain_record(week: int, estimators: Estimators, today: int) -> dict[str, Any]:
+    """What one retrain's self-check decided, and how fresh the data it learnt from was."""
+    effect = estimators.effect
+    if effect is None:
+        return {"week": week, "chosen": None, "effect_model_chosen": False}
+    check, report = effect.ranking_check_, effect.report_
+    newest = pd.Timestamp(report["training_weeks"][-1])
+    return {
+        "week": week,
+        "chosen": check["chosen"],
+        "effect_model_chosen": check["chosen"] == EFFECT_RANKING,
+        "reason": check["reason"],
+        "best_simple": check["best_simple"],
+        "incumbent": check.get("incumbent"),
+        "kept_incumbent": check.get("kept_incumbent"),
+        "challenger": check.get("challenger"),
+        "newest_training_week": str(newest.date()),
+        "holdout_weeks": report["holdout_weeks"],
+        "training_lag_weeks": int((today - to_days(newest)) // 7),
+        "logged_propensity_rows": report.get("logged_propensities"),
+    }
 
 
 def evaluate_loop(
@@ -298,6 +338,15 @@ def loop_report(runs: dict[str, list[dict]], config: LoopConfig, start: Territor
         report["policies"][policy]["vs_frozen_last_8_weeks"] = interval(
             list((values - frozen)[:, -min(8, config.weeks) :].sum(axis=1))
         )
+    retrains = [[r["chosen"] for r in run["retrains"]] for run in runs["learning"]]
+    report["policies"]["learning"]["retrains"] = [
+        {"seed": seed, **record}
+        for seed, run in enumerate(runs["learning"])
+        for record in run["retrains"]
+    ]
+    report["policies"]["learning"]["ranking_changes"] = sum(
+        sum(a != b for a, b in itertools.pairwise(seq)) for seq in retrains
+    )
     # What exploration gives up, as the planner itself expects it, against the budget.
     explore = report["policies"]["frozen_explore"]
     frozen_saved = report["policies"]["frozen"]["saved_last_8_weeks"]["mean"]
@@ -340,7 +389,7 @@ def review_check(
     """Does the review's 95% interval cover the true effect of a recommendation?"""
     start, base = load_start(data_dir)
     estimators = fit_estimators(base, config.policy_config())
-    holdout = config.holdout_share if holdout_share is None else holdout_share
+    holdout = config.review_holdout_share if holdout_share is None else holdout_share
     exploration = Exploration(config.explore_share, holdout)
     results = []
     for seed in range(seeds):

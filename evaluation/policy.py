@@ -85,16 +85,28 @@ class Estimators:
         return saved_value(self.effect.predict(frame), usual)
 
 
-def fit_estimators(tables: dict[str, pd.DataFrame], config: PolicyConfig) -> Estimators:
+def fit_estimators(
+    tables: dict[str, pd.DataFrame], config: PolicyConfig, incumbent: str | None = None
+) -> Estimators:
+    """The planner's models on ``tables``; ``incumbent``: the ranking in use, which the
+    self-check keeps unless another clearly beats it (``training.visit_policy``)."""
     churn = train_churn(tables, ChurnConfig(horizon_weeks=config.horizon_weeks, tune=False))
     effect = None
     if "visits" in tables:
+        from training.visit_policy import check_rankings
         from training.visit_rows import VisitEffectConfig
         from training.visits import fit_visit_effect
 
         effect = fit_visit_effect(
             tables, VisitEffectConfig(horizon_weeks=config.horizon_weeks), choose_purposes
         )
+        if incumbent is not None and incumbent != effect.ranking_check_["chosen"]:
+            effect.ranking_check_ = check_rankings(effect, incumbent=incumbent)
+            effect.report_["ranking_check"] = {
+                k: v for k, v in effect.ranking_check_.items() if k != "candidates"
+            }
+        elif incumbent is not None:  # the rules chose the ranking in use again
+            effect.ranking_check_.update(incumbent=incumbent, kept_incumbent=True)
         values = effect.ranking_check_
         ranking = Ranking(values["chosen"], values["reason"], values["yuan_per_score"])
         return Estimators(churn, effect, config.horizon_weeks, ranking)

@@ -104,6 +104,7 @@ def policy_values(
     draws: int = BOOTSTRAP_DRAWS,
     seed: int = 0,
     planned_propensity: np.ndarray | None = None,
+    incumbent: str | None = None,
 ) -> dict[str, Any]:
     """Held-out value of each ranking, the paired comparisons, and the ranking to use.
 
@@ -116,6 +117,8 @@ def policy_values(
         planned_propensity: the (unclipped) propensity of the visit a plan would make (with
             its purpose); a row is inside the overlap when both it and not visiting are
             likely enough. Default: ``propensity``.
+        incumbent: the ranking the planner uses now; it stays unless the ranking these
+            rules choose beats it clearly (see ``_keep_incumbent``).
     """
     groups = pd.factorize(frame["manager_id"].astype(str) + "|" + frame["as_of"].astype(str))[0]
     n_groups = int(groups.max()) + 1
@@ -161,6 +164,8 @@ def policy_values(
     if decision["chosen"] != EFFECT_MODEL:
         decision["chosen"] = fallback
         decision["reason"] += f"; {fallback_reason}"
+    if incumbent in full:
+        decision.update(_keep_incumbent(full, decision, incumbent))
     entries[decision["chosen"]]["chosen"] = True
     decision["yuan_per_score"] = entries[decision["chosen"]]["yuan_per_score"]
     return {
@@ -206,6 +211,40 @@ def _fallback(full, trimmed, simple: list[str], best: str, margin: float) -> tup
     if edge >= margin * abs(full[reference][0]) and low > 0 and inside > 0:
         return best, f"{text}, beyond the margin, interval above zero, also inside the overlap"
     return reference, f"{text}, not clearly better, so the plan ranks by {LABELS[reference]}"
+
+
+def _keep_incumbent(full, decision: dict[str, Any], incumbent: str) -> dict[str, Any]:
+    """The ranking in use stays unless the newly chosen one beats it clearly.
+
+    Retrained every few weeks on mostly the same data, the rules above flip between
+    rankings whose values lie within each other's intervals (on a simulated territory the
+    loop changed its ranking at almost every retrain), and each flip throws away what the
+    plans of the last weeks were built on. A change is made only when the paired 95%
+    interval of the challenger minus the incumbent lies above zero.
+    """
+    chosen = decision["chosen"]
+    record: dict[str, Any] = {"incumbent": incumbent, "kept_incumbent": chosen == incumbent}
+    if chosen == incumbent:
+        return record
+    difference = full[chosen][1] - full[incumbent][1]
+    low = float(np.quantile(difference, 0.025))
+    record["challenger"] = chosen
+    edge = full[chosen][0] - full[incumbent][0]
+    record["challenger_minus_incumbent"] = _interval(difference, edge)
+    if low > 0:
+        record["reason"] = (
+            f"{decision['reason']}; it replaces {LABELS[incumbent]}, the ranking in use: the "
+            "95% interval of the difference is above zero"
+        )
+        return record
+    record["kept_incumbent"] = True
+    record["chosen"] = incumbent
+    record["reason"] = (
+        f"{decision['reason']}; but against {LABELS[incumbent]}, the ranking in use, the 95% "
+        f"interval of the difference reaches {low:,.0f}: not clearly better, so the plan "
+        f"keeps {LABELS[incumbent]}"
+    )
+    return record
 
 
 def _choose(full, trimmed, best_simple: str, margin: float, has_model: bool) -> dict[str, Any]:
@@ -339,13 +378,15 @@ def check_rankings(
     effect: np.ndarray | None = None,
     holdout_only: bool = False,
     frame: pd.DataFrame | None = None,
+    incumbent: str | None = None,
 ) -> dict[str, Any]:
     """The self-check of a fitted ``training.visits.VisitEffect``.
 
     By default on the out-of-fold training weeks plus the held-out weeks; with
     ``holdout_only`` (or when ``effect`` replaces the model's held-out estimates, e.g. to
     score the champion) on the held-out weeks alone. ``frame`` replaces those rows (same
-    columns as ``selfcheck_``).
+    columns as ``selfcheck_``). ``incumbent``: the ranking in use, kept unless clearly
+    beaten (``policy_values``).
     """
     use_holdout = holdout_only or effect is not None
     if frame is None:
@@ -362,6 +403,7 @@ def check_rankings(
         model.config.propensity_clip,
         seed=model.config.seed,
         planned_propensity=frame["_ep"].to_numpy() if "_ep" in frame else None,
+        incumbent=incumbent,
     )
     values["data"] = (
         "the held-out weeks"

@@ -26,7 +26,17 @@ def evaluate_loop_command(
         float, typer.Option(min=0, max=0.99, help="Exploration share of capacity.")
     ] = 0.05,
     holdout_share: Annotated[
-        float, typer.Option(min=0, max=0.99, help="Holdout share of the learning planner.")
+        float,
+        typer.Option(
+            min=0,
+            max=0.99,
+            help="Holdout share of the learning planner (0: a holdout measures, the review "
+            "check's runs have their own).",
+        ),
+    ] = 0.0,
+    review_holdout_share: Annotated[
+        float,
+        typer.Option(min=0, max=0.99, help="Holdout share of the review check's runs."),
     ] = 0.1,
     time_limit: Annotated[float, typer.Option(help="Solver cap per manager-week (s).")] = 5.0,
 ) -> None:
@@ -43,6 +53,7 @@ def evaluate_loop_command(
             seeds=seeds,
             explore_share=explore_share,
             holdout_share=holdout_share,
+            review_holdout_share=review_holdout_share,
             time_limit_s=time_limit,
         )
         result = evaluate_loop(data, config, log=typer.echo)
@@ -59,6 +70,16 @@ def evaluate_loop_command(
             "-" if s is None else f"{s:.0%}" for s in entry["share_of_oracle_per_block"]
         )
         typer.echo(f"{policy:<15} saved per block {blocks}; share of oracle {shares}")
+    retrains = result["policies"]["learning"]["retrains"]
+    if retrains:
+        typer.echo(
+            "learning retrains (seed/week: ranking, * kept over a challenger): "
+            + ", ".join(
+                f"{r['seed']}/{r['week']}: {r['chosen']}"
+                + ("*" if r.get("challenger") and r.get("kept_incumbent") else "")
+                for r in retrains
+            )
+        )
     explore = result["policies"]["frozen_explore"]
     cost = explore["realised_cost_share_of_frozen_saved"]
     expected = explore["expected_benefit_given_up_share"]

@@ -37,7 +37,15 @@ def test_every_policy_runs_and_the_learning_one_retrains(data):
     assert any("retrained" in line for line in lines)
     assert report["policies"]["rotation"]["saved_last_8_weeks"]["mean"] == 0
     assert report["policies"]["oracle"]["saved_last_8_weeks"]["mean"] > 0
-    assert len(report["policies"]["learning"]["saved_per_block"]) == 2
+    learning = report["policies"]["learning"]
+    assert len(learning["saved_per_block"]) == 2
+    # The learning planner explores but holds nobody back: measuring is the review's job.
+    assert report["config"]["holdout_share"] == 0 < report["config"]["review_holdout_share"]
+    (retrain,) = learning["retrains"]  # weeks=2, retrain_every=1: one retrain, at week 1
+    assert retrain["seed"] == 0 and retrain["week"] == 1
+    assert retrain["effect_model_chosen"] == (retrain["chosen"] == "effect_model")
+    assert retrain["incumbent"] is not None and retrain["training_lag_weeks"] > 0
+    assert learning["ranking_changes"] == 0
     explore = report["policies"]["frozen_explore"]
     assert explore["budget_share"] == 0.05
     # Exploration costs what it says: never more of the plans' expected benefit than 5%.

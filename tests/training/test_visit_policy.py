@@ -150,3 +150,30 @@ def test_overlap_advice_says_what_to_do():
     assert "60%" in text and "poor" in text and "at random" in text
     good = {"share_clipped": 0.05, "share_clipped_low": 0.03, "share_clipped_high": 0.02}
     assert "good" in overlap_advice(good, 0.05)
+
+
+def test_the_ranking_in_use_stays_unless_clearly_beaten():
+    """Every rule is worth the same: the rules alone pick churn probability, but it does
+    not clearly beat the ranking in use, so the plan keeps ranking by value."""
+    frame, _, e, _, value, rng = _weeks(7)
+    t = frame["_t"].to_numpy()
+    lift = 50.0 / (value * HORIZON)
+    y = np.clip(0.9 + t * lift + rng.normal(0, 0.3, len(frame)), 0, 3)
+    phi = lift + t * (y - 0.9 - lift) / e - (1 - t) * (y - 0.9) / (1 - e)
+    scores = {EFFECT_MODEL: rng.random(len(frame)), **_simple(value, rng, len(frame))}
+    result = policy_values(frame, phi, e, scores, HORIZON, clip=0.05, incumbent="value")
+    assert result["challenger"] == "churn", result["reason"]
+    assert result["chosen"] == "value" and result["kept_incumbent"], result["reason"]
+    assert result["challenger_minus_incumbent"]["ci_low"] <= 0
+    assert result["candidates"]["value"]["chosen"]
+    assert sum(c["chosen"] for c in result["candidates"].values()) == 1
+    assert "keeps" in result["reason"]
+
+
+def test_a_clearly_better_model_replaces_the_ranking_in_use():
+    frame, phi, e, effect, value, rng = _weeks()
+    scores = {EFFECT_MODEL: effect * value, **_simple(value, rng, len(frame))}
+    result = policy_values(frame, phi, e, scores, HORIZON, clip=0.05, incumbent="churn")
+    assert result["chosen"] == EFFECT_MODEL and not result["kept_incumbent"], result["reason"]
+    assert result["challenger_minus_incumbent"]["ci_low"] > 0
+    assert "replaces" in result["reason"]
