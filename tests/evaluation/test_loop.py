@@ -20,6 +20,7 @@ def data(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_the_review_is_checked_against_the_true_effect(data):
     check = review_check(data, QUICK, seeds=2, log=lambda _: None)
     assert check["seeds"] == 2 and len(check["per_seed"]) == 2
@@ -30,6 +31,7 @@ def test_the_review_is_checked_against_the_true_effect(data):
         assert seed["covered"] == (seed["ci_low"] <= seed["truth"] <= seed["ci_high"])
 
 
+@pytest.mark.slow
 def test_every_policy_runs_and_the_learning_one_retrains(data):
     lines = []
     report = evaluate_loop(data, QUICK, log=lines.append)

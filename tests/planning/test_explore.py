@@ -25,6 +25,7 @@ def _candidates(n: int = 40, days: int = 5) -> pd.DataFrame:
     ).assign(earliest_day=lambda f: np.where(f.index == 3, days, 0))  # R003 not this week
 
 
+@pytest.mark.slow
 def test_the_near_best_are_drawn_with_the_logged_probability():
     frame = _candidates()
     exploration = Exploration(explore_share=0.2)

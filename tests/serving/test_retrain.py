@@ -66,6 +66,7 @@ def test_a_second_run_at_once_stops_with_a_clear_message(settings):
         pass
 
 
+@pytest.mark.slow
 def test_a_failed_step_promotes_nothing(settings, monkeypatch):
     client = _client(settings)
     # With no champion, the churn rule promotes any challenger that passes its absolute
@@ -103,6 +104,7 @@ def test_an_interrupted_promotion_is_undone_next_run(settings):
     assert serving_state(client) == before and not journal.exists()
 
 
+@pytest.mark.slow
 def test_retrain_runs_every_step_and_writes_one_summary(settings):
     client = _client(settings)
     before = serving_state(client)
@@ -143,6 +145,7 @@ def _cli(settings, *args) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow
 def test_cli_second_run_exits_75_with_a_clear_message(settings):
     with retrain_lock(settings):
         process = _cli(settings)
@@ -151,6 +154,7 @@ def test_cli_second_run_exits_75_with_a_clear_message(settings):
     assert "another retrain is running" in err and "--wait" in err
 
 
+@pytest.mark.slow
 def test_killing_retrain_mid_way_leaves_the_previous_champions_serving(settings):
     client = _client(settings)
     # Without a churn champion the rule promotes this run's challenger: the kill comes after
