@@ -65,12 +65,12 @@ def fieldcoach(home: Path, *args: str) -> str:
 def build_home(home: Path, retailers: int, managers: int, weeks: int) -> None:
     """Simulate, train and register every model (churn untuned: speed is measured here)."""
     os.environ.update(env_for(home))
-    from fieldcoach.registry import MODEL_NAMES
+    from fieldcoach.registry import CHAMPION, MODEL_NAMES
     from fieldcoach.settings import get_settings
     from simulator import SimulationConfig, Territory, export_dataset
     from training.churn import ChurnConfig
     from training.churn_run import run_churn_training
-    from training.registry import CHAMPION, configure_mlflow
+    from training.promotion import configure_mlflow
     from training.skills_run import run_skills_training
     from training.visit_rows import VisitEffectConfig
     from training.visits_run import run_visit_effect_training

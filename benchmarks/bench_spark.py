@@ -109,9 +109,9 @@ def timed(label: str, fn, results: dict):
 def champion_home(scratch: Path) -> Settings:
     from mlflow import MlflowClient
 
+    from fieldcoach.registry import CHAMPION
     from training.churn import ChurnConfig
     from training.churn_run import run_churn_training
-    from training.registry import CHAMPION
 
     home = scratch / "home"
     territory = Territory.create(SimulationConfig(n_retailers=2000, n_managers=10, seed=7))

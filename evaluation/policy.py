@@ -397,7 +397,7 @@ def log_policy_run(report: dict[str, Any], chart: Path, settings) -> str:
     """Log the comparison to MLflow (experiment ``policy-evaluation``)."""
     import mlflow
 
-    from training.registry import configure_mlflow, experiment_id
+    from training.promotion import configure_mlflow, experiment_id
 
     configure_mlflow(settings)
     with mlflow.start_run(

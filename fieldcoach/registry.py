@@ -2,7 +2,7 @@
 
 Listing versions, and moving the ``champion`` alias by hand (promote, roll back): the
 workspace's data-scientist page does it too, and serving must not import ``training``.
-Registering a run's model and the promotion rule live in ``training.registry``.
+Registering a run's model and the promotion rule live in ``training.promotion``.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from training.churn import (
 )
 from training.churn_snapshots import MODELS
 from training.metrics import score_metrics
-from training.registry import (
+from training.promotion import (
     PromotionRule,
     announce_decision,
     decide_promotion,

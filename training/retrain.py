@@ -5,7 +5,7 @@ run at the same time waits for it or stops with a clear message), exports the fe
 the service collected into the data folder, validates the folder, trains churn, visits and
 skills with each model's own promotion rule, and only when every step has succeeded makes
 the promotions the rules decided. Until then each step's alias moves and served-model tags
-are queued (``training.registry.deferred_serving_changes``), so a run that fails or is
+are queued (``training.promotion.deferred_serving_changes``), so a run that fails or is
 killed leaves the previous champions serving. The short window in which the queued
 changes are applied is covered by a journal of what served before: a run that finds a
 journal left by a killed run restores that state first.
@@ -32,7 +32,7 @@ from fieldcoach.registry import CHAMPION, PREVIOUS, version_by_alias
 from fieldcoach.settings import Settings
 from training.churn import ChurnConfig
 from training.churn_run import CHURN_MODEL, run_churn_training
-from training.registry import ServingChange, configure_mlflow, deferred_serving_changes
+from training.promotion import ServingChange, configure_mlflow, deferred_serving_changes
 from training.skills_run import SKILLS_MODEL, run_skills_training
 from training.visit_rows import VisitEffectConfig
 from training.visits_run import RANKING_TAGS, VISIT_EFFECT_MODEL, run_visit_effect_training

@@ -21,7 +21,7 @@ from mlflow.models import ModelSignature, infer_signature
 
 import features
 from fieldcoach.settings import Settings
-from training.registry import configure_mlflow, experiment_id, pip_requirements
+from training.promotion import configure_mlflow, experiment_id, pip_requirements
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from features.validate import load_dataset
 from fieldcoach.champions import load_champion
 from fieldcoach.registry import CHAMPION, CHURN_MODEL
 from fieldcoach.settings import Settings
-from training.registry import configure_mlflow
+from training.promotion import configure_mlflow
 
 
 def load_churn_model(settings: Settings, model_uri: str | None = None):

@@ -21,9 +21,9 @@ import pandas as pd
 from features.calendar import parse_date
 from features.errors import UserInputError
 from features.retailer import CATEGORICAL, model_input
-from fieldcoach.registry import CHURN_MODEL
+from fieldcoach.registry import CHAMPION, CHURN_MODEL
 from fieldcoach.settings import Settings
-from training.registry import CHAMPION, configure_mlflow
+from training.promotion import configure_mlflow
 from training.score import score_rows
 
 if TYPE_CHECKING:

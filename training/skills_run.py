@@ -34,11 +34,7 @@ from training.courses import (
     estimate_course_effects,
     fit_measurement_model,
 )
-from training.registry import (
-    PromotionRule,
-    announce_decision,
-    register_and_gate,
-)
+from training.promotion import PromotionRule, announce_decision, register_and_gate
 from training.runs import log_pyfunc, model_run
 from training.skills import (
     Importance,

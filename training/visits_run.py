@@ -24,12 +24,7 @@ from fieldcoach.registry import VISIT_EFFECT_MODEL
 from fieldcoach.settings import Settings
 from training import plots
 from training.churn_run import BOOSTER_REQUIREMENTS
-from training.registry import (
-    PromotionRule,
-    announce_decision,
-    change_serving,
-    register_and_gate,
-)
+from training.promotion import PromotionRule, announce_decision, change_serving, register_and_gate
 from training.runs import log_pyfunc, model_run
 from training.visit_policy import EFFECT_MODEL, check_rankings
 from training.visit_rows import PurposeRule, VisitEffectConfig

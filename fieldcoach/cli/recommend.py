@@ -16,7 +16,7 @@ def skills_state(model_uri: str | None):
     from fieldcoach.champions import load_champion
     from fieldcoach.registry import CHAMPION, SKILLS_MODEL
     from fieldcoach.settings import get_settings
-    from training.registry import configure_mlflow
+    from training.promotion import configure_mlflow
 
     settings = get_settings()
     configure_mlflow(settings)  # the home exists and MLflow looks there, not in the cwd

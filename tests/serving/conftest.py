@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
-from fieldcoach.registry import MODEL_NAMES
+from fieldcoach.registry import CHAMPION, MODEL_NAMES
 from fieldcoach.settings import Settings
 from serving.app import create_app
 from serving.db import make_engine, session_factory
@@ -21,7 +21,7 @@ from serving.security import ALL_TEAMS, create_key
 from simulator import SimulationConfig, Territory, export_dataset
 from training.churn import ChurnConfig
 from training.churn_run import run_churn_training
-from training.registry import CHAMPION, PromotionRule
+from training.promotion import PromotionRule
 from training.skills_run import run_skills_training
 from training.visit_rows import VisitEffectConfig
 from training.visits_run import run_visit_effect_training

@@ -16,7 +16,7 @@ import training.retrain as retrain_module
 from serving.batch import export_feedback
 from serving.db import make_engine, session_factory
 from training.churn import ChurnConfig
-from training.registry import change_serving, deferred_serving_changes
+from training.promotion import change_serving, deferred_serving_changes
 from training.retrain import (
     MODELS,
     RetrainBusy,

@@ -16,6 +16,15 @@ from features.errors import UserInputError
 from features.io import data_fingerprint
 from features.retailer import build_retailer_features, model_input, prepare_history
 from features.validate import load_dataset
+from fieldcoach.registry import (
+    CHALLENGER,
+    CHAMPION,
+    PREVIOUS,
+    list_models,
+    promote,
+    rollback,
+    version_by_alias,
+)
 from fieldcoach.settings import Settings
 from training.churn import RECENCY_FEATURE, ChurnConfig, train_churn
 from training.churn_run import (
@@ -27,19 +36,7 @@ from training.churn_run import (
 )
 from training.labels import LabelSpec, churn_labels
 from training.metrics import score_metrics
-from training.registry import (
-    CHALLENGER,
-    CHAMPION,
-    PREVIOUS,
-    PromotionRule,
-    configure_mlflow,
-    decide_promotion,
-    list_models,
-    promote,
-    register_and_gate,
-    rollback,
-    version_by_alias,
-)
+from training.promotion import PromotionRule, configure_mlflow, decide_promotion, register_and_gate
 
 RULE = PromotionRule()
 BRIER = PromotionRule(metric="brier", lower_is_better=True)

@@ -11,11 +11,12 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from fieldcoach.cli import app
+from fieldcoach.registry import CHAMPION
 from fieldcoach.settings import Settings, get_settings
 from simulator import SimulationConfig, Territory, export_dataset
 from training.churn import ChurnConfig
 from training.churn_run import run_churn_training
-from training.registry import CHAMPION, PromotionRule
+from training.promotion import PromotionRule
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 AS_OF = "2025-12-29"  # the Monday after the data

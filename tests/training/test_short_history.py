@@ -22,7 +22,7 @@ from planning.purpose import choose_purposes, talking_point
 from simulator import SimulationConfig, Territory, export_dataset
 from training.churn import ChurnConfig, plan_snapshots
 from training.churn_run import choose_served_kind
-from training.registry import PromotionRule
+from training.promotion import PromotionRule
 
 runner = CliRunner()
 BRIER = PromotionRule(metric="brier", lower_is_better=True)

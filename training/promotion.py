@@ -1,9 +1,10 @@
-"""MLflow: tracking runs, registering models, and the champion/challenger rules.
+"""MLflow for training: the store, registering a run's model, and the promotion rules.
 
 Every registered model has aliases: ``challenger`` (the newest candidate), ``champion``
 (what serving loads) and ``previous-champion`` (what ``rollback`` returns to). A candidate
 becomes champion only by a stated rule on the same holdout as the current champion; a data
-scientist may override with ``promote``/``rollback``.
+scientist may override with ``promote``/``rollback`` (``fieldcoach.registry``, which also
+reads the registry for the CLI and the API).
 """
 
 from __future__ import annotations
@@ -18,17 +19,7 @@ from typing import Any
 import mlflow
 from mlflow import MlflowClient
 
-# Reading and alias moves are shared with serving (which must not import training).
-from fieldcoach.registry import (  # noqa: F401  (training.registry's public API)
-    CHALLENGER,
-    CHAMPION,
-    PREVIOUS,
-    list_models,
-    promote,
-    rollback,
-    set_champion,
-    version_by_alias,
-)
+from fieldcoach.registry import CHALLENGER, CHAMPION, set_champion, version_by_alias
 from fieldcoach.settings import Settings
 
 
