@@ -13,7 +13,8 @@ Layers, bottom to top (a module may import its own layer and the ones it points 
                                                                   simulator, features, kernel
     cli         fieldcoach.cli, the top                        -> anything; nothing imports it
 
-Lazy imports inside functions count the same as imports at the top of a module.
+Lazy imports inside functions count the same as imports at the top of a module. No Python
+file in the project's folders is over 500 lines: past that, a file holds several jobs.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ TRUTH = re.compile(r"\b_truth\b|\bload_truth\b|\bhas_truth\b|\bTRUTH_DIR\b")
 # command-line modules of those two (`simulate`, `evaluate`) name it in their help.
 TRUTH_READERS = ("simulator/", "evaluation/", "benchmarks/", "tests/")
 TRUTH_COMMANDS = ("fieldcoach/cli/simulate.py", "fieldcoach/cli/evaluate.py")
+MAX_LINES = 500
+# Every folder that holds the project's Python (notebooks/ counts should a .py appear there).
+SIZED = (*STAGES, "benchmarks", "tests", "notebooks")
 
 
 def layer_of(module: str) -> str | None:
@@ -123,6 +127,17 @@ def source_files() -> list[Path]:
     return files
 
 
+def long_files(root: Path, limit: int = MAX_LINES) -> list[str]:
+    """``path: N lines`` for every ``.py`` under ``SIZED`` in ``root`` longer than ``limit``."""
+    found = []
+    for folder in SIZED:
+        for path in sorted((root / folder).rglob("*.py")):
+            lines = len(path.read_text(encoding="utf-8").splitlines())
+            if lines > limit:
+                found.append(f"{path.relative_to(root).as_posix()}: {lines} lines")
+    return found
+
+
 def test_no_layer_imports_a_higher_one() -> None:
     problems = []
     for path in source_files():
@@ -178,3 +193,15 @@ def test_the_check_tells_upward_from_downward(path: str, source: str, flagged: b
 def test_the_check_finds_a_private_import() -> None:
     assert private_imports(Path("training/x.py"), "from training.churn_run import _log_run")
     assert not private_imports(Path("training/x.py"), "from training.churn_run import HEADLINE")
+
+
+def test_no_source_file_is_over_500_lines() -> None:
+    long = long_files(ROOT)
+    assert not long, f"over {MAX_LINES} lines; split by job:\n" + "\n".join(long)
+
+
+def test_the_size_check_names_each_long_file(tmp_path: Path) -> None:
+    for folder, lines in (("training", 501), ("tests", 500), ("docs", 900)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.py").write_text("x = 1\n" * lines, encoding="utf-8")
+    assert long_files(tmp_path) == ["training/x.py: 501 lines"]
