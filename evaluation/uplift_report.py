@@ -50,64 +50,72 @@ def _label(key: str, language: str, **values: Any) -> str:
     return pick(REVIEW_LABELS[key], language).format(**values)
 
 
-def effect_chart(result: dict[str, Any], path: Path, language: str = "zh") -> Path:
-    """Overall and per-arm effect on order value with 95% intervals."""
+def _intervals_chart(
+    rows: list[tuple[str, float | None, float | None, float | None, str]],
+    path: Path,
+    language: str,
+    title: str,
+    height: float,
+    capsize: int,
+) -> Path:
+    """One dot and its 95% interval per (label, estimate, low, high, colour), top to bottom;
+    a row without an estimate says so."""
     font = cjk_font()
-    section = result["order_value"]
-    entries = [("overall", section["overall"]), *sorted(section["by_arm"].items())]
-    fig, ax = pyplot().subplots(figsize=(7, 3.8))
-    labels, y = [], []
-    for k, (name, entry) in enumerate(entries):
-        labels.append(_label(name, language))
-        y.append(k)
-        if entry["estimate"] is None:
+    fig, ax = pyplot().subplots(figsize=(7, height))
+    for k, (_, estimate, low, high, colour) in enumerate(rows):
+        if estimate is None:
             ax.text(0, k, _label("no_estimate", language), va="center", fontfamily=font)
             continue
         ax.errorbar(
-            entry["estimate"],
+            estimate,
             k,
-            xerr=[[entry["estimate"] - entry["ci_low"]], [entry["ci_high"] - entry["estimate"]]],
+            xerr=[[estimate - low], [high - estimate]],
             fmt="o",
-            capsize=5,
-            color="#1f6f8b" if name == "overall" else "#99a8b2",
+            capsize=capsize,
+            color=colour,
         )
     ax.axvline(0, color="grey", linestyle="--", linewidth=1)
-    ax.set_yticks(y, labels, fontfamily=font)
+    ax.set_yticks(range(len(rows)), [row[0] for row in rows], fontfamily=font)
     ax.invert_yaxis()
     ax.set_xlabel(_label("effect_yuan", language), fontfamily=font)
-    weeks = result["config"]["horizon_weeks"]
-    ax.set_title(_label("title_effect", language, weeks=weeks), fontfamily=font)
+    ax.set_title(title, fontfamily=font)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def effect_chart(result: dict[str, Any], path: Path, language: str = "zh") -> Path:
+    """Overall and per-arm effect on order value with 95% intervals."""
+    section = result["order_value"]
+    entries = [("overall", section["overall"]), *sorted(section["by_arm"].items())]
+    rows = [
+        (
+            _label(name, language),
+            entry["estimate"],
+            entry["ci_low"],
+            entry["ci_high"],
+            "#1f6f8b" if name == "overall" else "#99a8b2",
+        )
+        for name, entry in entries
+    ]
+    weeks = result["config"]["horizon_weeks"]
+    title = _label("title_effect", language, weeks=weeks)
+    return _intervals_chart(rows, path, language, title, height=3.8, capsize=5)
 
 
 def purpose_chart(result: dict[str, Any], path: Path, language: str = "zh") -> Path:
     """Shrunk effect per purpose with its interval; purposes without an estimate say so."""
-    font = cjk_font()
     groups = result["order_value"]["by_purpose"]
-    fig, ax = pyplot().subplots(figsize=(7, 0.5 * max(len(groups), 2) + 1.5))
-    names = sorted(groups)
-    for k, name in enumerate(names):
+    rows = []
+    for name in sorted(groups):
         g = groups[name]
+        shown = pick(PURPOSE_NAMES[name], language) if name in PURPOSE_NAMES else name
         if "shrunk" not in g:
-            ax.text(0, k, _label("no_estimate", language), va="center", fontfamily=font)
+            rows.append((shown, None, 0.0, 0.0, ""))
             continue
-        ax.errorbar(
-            g["shrunk"],
-            k,
-            xerr=[[g["shrunk"] - g["shrunk_ci_low"]], [g["shrunk_ci_high"] - g["shrunk"]]],
-            fmt="o",
-            capsize=4,
-            color="#1f6f8b",
-        )
-    shown = [pick(PURPOSE_NAMES[n], language) if n in PURPOSE_NAMES else n for n in names]
-    ax.set_yticks(range(len(names)), shown, fontfamily=font)
-    ax.invert_yaxis()
-    ax.axvline(0, color="grey", linestyle="--", linewidth=1)
-    ax.set_xlabel(_label("effect_yuan", language), fontfamily=font)
-    ax.set_title(_label("title_purpose", language), fontfamily=font)
-    fig.tight_layout()
-    return _save(fig, path)
+        rows.append((shown, g["shrunk"], g["shrunk_ci_low"], g["shrunk_ci_high"], "#1f6f8b"))
+    height = 0.5 * max(len(groups), 2) + 1.5
+    title = _label("title_purpose", language)
+    return _intervals_chart(rows, path, language, title, height=height, capsize=4)
 
 
 def _save(fig, path: Path) -> Path:

@@ -7,6 +7,7 @@ bad cell is reported once.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -145,17 +146,33 @@ def _map_key(keys: pd.Series, lookup: pd.Series) -> pd.Series:
     return taken.mask(~found)
 
 
+@dataclass(frozen=True)
+class _Others:
+    """The tables a rule may point at (``table.column``), typed, and the files they came from."""
+
+    typed: dict[str, TableCheck]
+    files: dict[str, str]
+
+    def find(self, target: str) -> tuple[str, str, pd.DataFrame] | None:
+        """(table, column, the table's typed frame) for ``target``; None when that optional
+        table or column is absent: nothing to check against."""
+        name, column = target.split(".", 1)
+        if name not in self.typed or column not in self.typed[name].typed.columns:
+            return None
+        return name, column, self.typed[name].typed
+
+    def file(self, name: str) -> str:
+        return self.files.get(name, name)
+
+
 def _reference_problem(
-    table: TableCheck,
-    column: str,
-    target: str,
-    typed: dict[str, TableCheck],
-    files: dict[str, str],
+    table: TableCheck, column: str, target: str, others: _Others
 ) -> Problem | None:
-    ref_table, ref_column = target.split(".", 1)
-    if ref_table not in typed or ref_column not in typed[ref_table].typed.columns:
-        return None  # optional table absent: nothing to check against
-    known = typed[ref_table].typed[ref_column].dropna().unique()
+    found = others.find(target)
+    if found is None:
+        return None
+    ref_table, ref_column, ref = found
+    known = ref[ref_column].dropna().unique()
     values = table.typed[column]
     is_list = bool(column_rules(table.name, column).get(LIST_OF))
     items = _split_items(values) if is_list else values.dropna()
@@ -163,7 +180,7 @@ def _reference_problem(
     if unknown.empty:
         return None
     positions = np.unique(unknown.index.to_numpy(dtype=np.int64))
-    where = f"{ref_column} of {files.get(ref_table, ref_table)}"
+    where = f"{ref_column} of {others.file(ref_table)}"
     rule = (
         f"each item must be a {where} (not found)" if is_list else f"must be a {where} (not found)"
     )
@@ -183,24 +200,21 @@ def _allowed_items_problem(
 
 
 def _not_before_problem(
-    table: TableCheck,
-    column: str,
-    target: str,
-    typed: dict[str, TableCheck],
-    files: dict[str, str],
+    table: TableCheck, column: str, target: str, others: _Others
 ) -> Problem | None:
     frame = table.typed
     if "." in target:
-        other, other_column = target.split(".", 1)
-        if other not in typed or other_column not in typed[other].typed.columns:
+        found = others.find(target)
+        if found is None:
             return None
+        other, other_column, ref = found
         key = join_key(table.name, other)
-        if key not in frame.columns or key not in typed[other].typed.columns:
+        if key not in frame.columns or key not in ref.columns:
             return None
-        lookup = typed[other].typed[[key, other_column]].dropna(subset=[key])
+        lookup = ref[[key, other_column]].dropna(subset=[key])
         lookup = lookup.drop_duplicates(key).set_index(key)[other_column]
         earliest = _map_key(frame[key], lookup)
-        label = f"{other_column} of its {key} in {files.get(other, other)}"
+        label = f"{other_column} of its {key} in {others.file(other)}"
     else:
         if target not in frame.columns:
             return None
@@ -223,14 +237,15 @@ def metadata_problems(
     table: TableCheck, typed: dict[str, TableCheck], files: dict[str, str]
 ) -> list[Problem]:
     problems: list[Problem | None] = []
+    others = _Others(typed, files)
     for column in schema_for(table.name).columns:
         if column not in table.typed.columns:
             continue
         rules = column_rules(table.name, column)
         if REFERENCES in rules:
-            problems.append(_reference_problem(table, column, rules[REFERENCES], typed, files))
+            problems.append(_reference_problem(table, column, rules[REFERENCES], others))
         if ALLOWED_ITEMS in rules:
             problems.append(_allowed_items_problem(table, column, rules[ALLOWED_ITEMS]))
         if NOT_BEFORE in rules:
-            problems.append(_not_before_problem(table, column, rules[NOT_BEFORE], typed, files))
+            problems.append(_not_before_problem(table, column, rules[NOT_BEFORE], others))
     return [p for p in problems if p is not None]
