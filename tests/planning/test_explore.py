@@ -107,11 +107,12 @@ def test_a_plan_with_exploration_logs_every_candidate_and_costs_at_most_its_shar
 
 
 def test_a_week_short_of_minutes_says_so_with_exploration_on(new_year_tables):
-    """90 visits in 5 days of 480 minutes at 25 a visit cannot fit: the note says the days
-    are full, as without exploration, not that too few retailers could be visited."""
+    """90 visits in 3 days of 480 minutes cannot fit (at the 18 minutes a visit this
+    manager's recorded days show, 5 days held 89): the note says the days are full, as
+    without exploration, not that too few retailers could be visited."""
     context = prepare_week(new_year_tables, "2026-W02", Models())
     manager = sorted(new_year_tables["managers"]["manager_id"])[0]
-    options = {"capacity": 90, "time_limit_s": 120, "language": "en"}
+    options = {"capacity": 90, "days": 3, "time_limit_s": 120, "language": "en"}
     plain = plan_manager(context, manager, **options)
     explored = plan_manager(context, manager, exploration=Exploration(0.1), **options)
     assert len(plain["visits"]) < 90 and len(explored["visits"]) < 90
