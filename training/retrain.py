@@ -187,7 +187,8 @@ def retrain(
 
     Args:
         export_feedback: appends the service's feedback to ``data_dir`` (the CLI passes
-            ``serving.batch.export_feedback`` bound to the service database); None skips it.
+            ``serving.feedback_export.export_feedback`` bound to the service database);
+            None skips it.
 
     Raises:
         RetrainBusy: another run holds the lock.

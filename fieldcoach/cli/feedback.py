@@ -16,8 +16,8 @@ def feedback_export(
     """Add done visits and training completions to the data folder (in _feedback/; once each),
     and the stored plans' candidates with their probabilities (recommendations)."""
     from fieldcoach.settings import get_settings
-    from serving.batch import export_feedback, export_plan_log
     from serving.db import make_engine, session_factory
+    from serving.feedback_export import export_feedback, export_plan_log
 
     settings = get_settings()
     engine = make_engine(settings.resolved_database_url)

@@ -78,8 +78,8 @@ def _write(path: Path | None, summary: dict, atomic_path) -> None:
 
 def _feedback_exporter(settings):
     """The feedback export step, bound to the service database (skipped if it has none)."""
-    from serving.batch import export_feedback, export_plan_log
     from serving.db import make_engine, session_factory
+    from serving.feedback_export import export_feedback, export_plan_log
 
     url = settings.resolved_database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():

@@ -13,8 +13,9 @@ from features.io import find_table_files, read_raw_table
 from features.validate import load_dataset
 from fieldcoach.settings import Settings
 from serving.app import create_app
-from serving.batch import export_feedback, precompute_plans
+from serving.batch import precompute_plans
 from serving.db import make_engine, session_factory
+from serving.feedback_export import export_feedback
 
 ROLES = ("planner", "coordinator", "data_scientist", "admin")
 

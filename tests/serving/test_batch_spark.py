@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from fieldcoach.cli import app
 from fieldcoach.settings import get_settings
-from serving.batch import export_feedback, precompute_plans
+from serving.batch import precompute_plans
 from serving.db import PrecomputedPlan, make_engine, record_feedback, session_factory
+from serving.feedback_export import export_feedback
 
 from .conftest import settings_for
 

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from features.errors import UserInputError
 from features.io import find_table_files, read_raw_table
 from serving.app import create_app
-from serving.batch import export_feedback
 from serving.db import make_engine, record_feedback, session_factory
+from serving.feedback_export import export_feedback
 from serving.security import create_key
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from features.validate import load_dataset
-from serving.batch import export_plan_log, precompute_plans
+from serving.batch import precompute_plans
 from serving.db import make_engine, session_factory
+from serving.feedback_export import export_plan_log
 
 
 def _h(keys, role):

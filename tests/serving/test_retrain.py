@@ -13,8 +13,8 @@ import pytest
 from mlflow import MlflowClient
 
 import training.retrain as retrain_module
-from serving.batch import export_feedback
 from serving.db import make_engine, session_factory
+from serving.feedback_export import export_feedback
 from training.churn import ChurnConfig
 from training.promotion import change_serving, deferred_serving_changes
 from training.retrain import (
