@@ -41,69 +41,37 @@ from evaluation.policy import (
     Estimators,
     Observed,
     PolicyConfig,
+    at_risk,
     fit_estimators,
     interval,
+    load_start,
+    planner_week,
     policy_plan,
 )
 from evaluation.uplift import ReviewConfig, review
 from features.calendar import to_days
-from features.errors import UserInputError
 from features.rankings import EFFECT_RANKING
-from features.retailer import prepare_history, retailer_snapshot
-from features.validate import load_dataset
-from planning.explore import Exploration, draw_week, plan_seed
-from planning.optimise import PlanRules, plan_week
-from planning.purpose import choose_purposes
-from planning.week import week_of
-from simulator.export import STATE_FILE
+from planning.explore import Exploration
 from simulator.territory import Territory
 
 LOOP_POLICIES = ("rotation", "frozen", "frozen_explore", "learning", "oracle")
 
 
 @dataclass(frozen=True)
-class LoopConfig:
+class LoopConfig(PolicyConfig):
+    """A policy run (``PolicyConfig``) that lasts half a year, retrains and explores."""
+
     weeks: int = 26
-    retrain_every: int = 4
     seeds: int = 3
+    # The models' horizon: shorter than the product's 8 weeks so that weeks planned in the
+    # loop have complete outcome windows (and reach training) within a half-year run.
+    horizon_weeks: int = 4
+    retrain_every: int = 4
     block_weeks: int = 4
     explore_share: float = 0.05
     holdout_share: float = 0.0  # the learning planner's (see the module doc)
     review_holdout_share: float = 0.1  # the review check's "with holdout" runs
-    # The models' horizon: shorter than the product's 8 weeks so that weeks planned in the
-    # loop have complete outcome windows (and reach training) within a half-year run.
-    horizon_weeks: int = 4
     review_weeks: int = 4
-    days: int = 5
-    min_gap_days: int = 7
-    solution_limit: int = 200
-    time_limit_s: float = 5.0
-    seed: int = 0
-
-    def policy_config(self) -> PolicyConfig:
-        return PolicyConfig(
-            weeks=self.weeks,
-            seeds=self.seeds,
-            horizon_weeks=self.horizon_weeks,
-            days=self.days,
-            min_gap_days=self.min_gap_days,
-            solution_limit=self.solution_limit,
-            time_limit_s=self.time_limit_s,
-            seed=self.seed,
-        )
-
-
-def load_start(data_dir: Path) -> tuple[Territory, dict[str, pd.DataFrame]]:
-    state = Path(data_dir) / STATE_FILE
-    if not state.exists():
-        raise UserInputError(
-            f"{data_dir}: no saved simulator state ({STATE_FILE}); the loop needs a folder "
-            "written by `fieldcoach simulate`"
-        )
-    start = Territory.load(state)
-    start.records.clear()
-    start.truth.clear()
-    return start, load_dataset(data_dir).tables
 
 
 def planned_week(
@@ -112,68 +80,18 @@ def planned_week(
     estimators: Estimators,
     config: LoopConfig,
     exploration: Exploration | None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """Every manager's week (visit plan for the simulator) and the log of the draws."""
     monday = territory.current_day
-    history = prepare_history(tables)
-    frame = retailer_snapshot(history, pd.Timestamp(monday, unit="D"), config.horizon_weeks)
-    frame = frame.frame[frame.frame["manager_id"].notna()].reset_index(drop=True)
-    frame["purpose"] = choose_purposes(frame)
+    frame = at_risk(tables, monday, config.horizon_weeks)
     churn_p = estimators.churn_probability(frame)
-    frame["expected_benefit"] = estimators.expected_benefit(frame, churn_p)
-    frame = frame.join(
-        tables["retailers"].set_index("retailer_id")[["lat", "lon"]], on="retailer_id"
-    )
-    first = config.min_gap_days - frame["days_since_last_visit"].to_numpy()
-    frame["earliest_day"] = np.where(np.isnan(first), 0, np.maximum(first, 0)).astype(int)
-    frame["mandatory"] = False
-    managers = territory.manager_ids()
-    capacity = dict(zip(managers, territory.managers.capacity.astype(int), strict=True))
-    homes = dict(
-        zip(managers, zip(territory.managers.home_lat, territory.managers.home_lon, strict=True),
-            strict=True)
-    )  # fmt: skip
-    week = week_of(monday)
-    plans, logs, given_up = [], [], 0.0
-    for manager_id, candidates in frame.groupby("manager_id", sort=True):
-        rules = PlanRules(
-            capacity=max(1, capacity.get(manager_id, 1)),
-            days=config.days,
-            min_gap_days=config.min_gap_days,
-            time_limit_s=config.time_limit_s,
-            solution_limit=config.solution_limit,
-            guided_search=True,
-        )
-        candidates = candidates.reset_index(drop=True)
-        visits = plan_week(candidates, homes[manager_id], rules).visits
-        if exploration is not None and not exploration.off:
-            plain = float(visits["expected_benefit"].sum())
-            draw = draw_week(
-                candidates,
-                rules.capacity,
-                rules.days,
-                exploration,
-                plan_seed(manager_id, week),
-                visits["retailer_id"],
-            )
-            logs.append(draw.log.assign(manager_id=manager_id))
-            visits = plan_week(draw.candidates, homes[manager_id], rules).visits
-            given_up += plain - float(visits["expected_benefit"].sum())
-        plans.append(
-            pd.DataFrame(
-                {
-                    "retailer_id": visits["retailer_id"].to_numpy(),
-                    "manager_id": manager_id,
-                    "visit_date": pd.to_datetime(monday + visits["day"].to_numpy(), unit="D"),
-                    "purpose": visits["purpose"].to_numpy(),
-                    "expected_benefit": visits["expected_benefit"].to_numpy(float),
-                }
-            )
-        )
-    plan = pd.concat(plans, ignore_index=True) if plans else None
-    log = _log_table(logs, plan, monday)
+    # At the planner's assumed pace, as the loop has planned so far (the policy comparison
+    # takes the recorded days' pace).
+    week = planner_week(frame, churn_p, tables, territory, estimators, config, exploration)
+    plan = pd.concat(week.visits, ignore_index=True) if week.visits else None
+    log = _log_table(week.draws, plan, monday)
     if plan is not None:
-        plan.attrs["given_up"] = given_up
+        plan.attrs["given_up"] = week.given_up
     return plan, log
 
 
@@ -230,7 +148,7 @@ def run_loop_policy(
             tables["recommendations"] = pd.concat(logged, ignore_index=True)
             t0 = time.perf_counter()
             in_use = estimators.ranking.name if estimators.ranking is not None else None
-            estimators = fit_estimators(tables, config.policy_config(), in_use)
+            estimators = fit_estimators(tables, config, in_use)
             retrains.append(_retrain_record(week, estimators, territory.current_day))
             log(
                 f"    seed {seed} week {week}: retrained in {time.perf_counter() - t0:.0f} s, "
@@ -238,9 +156,7 @@ def run_loop_policy(
             )
         before = len(territory.records.get("orders", []))
         if policy in ("rotation", "oracle"):
-            plan = policy_plan(
-                policy, territory, observed, estimators, config.policy_config(), None
-            )
+            plan = policy_plan(policy, territory, observed, estimators, config, None)
         else:
             plan, draws = planned_week(
                 territory, observed.tables(territory), estimators, config, exploration
@@ -288,9 +204,9 @@ def evaluate_loop(
     data_dir: Path, config: LoopConfig, log: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Every loop policy on every seed; saved value per block with 95% intervals."""
-    start, base = load_start(data_dir)
+    start, base = load_start(data_dir, "the loop")
     t0 = time.perf_counter()
-    estimators = fit_estimators(base, config.policy_config())
+    estimators = fit_estimators(base, config)
     log(f"fitted the starting models in {time.perf_counter() - t0:.0f} s")
     runs: dict[str, list[dict[str, Any]]] = {p: [] for p in LOOP_POLICIES}
     for seed in range(config.seeds):
@@ -387,8 +303,8 @@ def review_check(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Does the review's 95% interval cover the true effect of a recommendation?"""
-    start, base = load_start(data_dir)
-    estimators = fit_estimators(base, config.policy_config())
+    start, base = load_start(data_dir, "the loop")
+    estimators = fit_estimators(base, config)
     holdout = config.review_holdout_share if holdout_share is None else holdout_share
     exploration = Exploration(config.explore_share, holdout)
     results = []

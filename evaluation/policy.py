@@ -33,10 +33,11 @@ from features.errors import UserInputError
 from features.rankings import EFFECT_RANKING, saved_value
 from features.retailer import model_frame, prepare_history, retailer_snapshot
 from features.validate import load_dataset
+from planning.explore import Exploration, draw_week, plan_seed
 from planning.optimise import PlanRules, plan_week
 from planning.pace import observed_pace, paced
 from planning.purpose import choose_purposes
-from planning.week import FALLBACK_EFFECT_SHARE, Ranking, ranked_benefit
+from planning.week import FALLBACK_EFFECT_SHARE, Ranking, ranked_benefit, week_of
 from simulator.export import STATE_FILE, build_event_tables, build_static_tables
 from simulator.territory import Territory
 from training.churn import ChurnConfig, TrainedChurn, train_churn
@@ -172,6 +173,39 @@ def _visit_plan(rows: pd.DataFrame, monday: int, days: int) -> pd.DataFrame:
     )
 
 
+def load_start(data_dir: Path, needs: str) -> tuple[Territory, dict[str, pd.DataFrame]]:
+    """The simulator's saved territory at the end of ``data_dir`` (records and truth cleared:
+    what comes next is the policies' doing) and the company's tables up to then.
+
+    Raises:
+        UserInputError: the folder holds no simulator state; ``needs`` names who needs it.
+    """
+    state = Path(data_dir) / STATE_FILE
+    if not state.exists():
+        raise UserInputError(
+            f"{data_dir}: no saved simulator state ({STATE_FILE}); {needs} needs a folder "
+            "written by `fieldcoach simulate`"
+        )
+    start = Territory.load(state)
+    start.records.clear()
+    start.truth.clear()
+    return start, load_dataset(data_dir).tables
+
+
+def at_risk(tables: dict[str, pd.DataFrame], monday: int, horizon_weeks: int) -> pd.DataFrame:
+    """The retailers at risk on ``monday`` that have a manager, each with its purpose."""
+    history = prepare_history(tables)
+    frame = retailer_snapshot(history, pd.Timestamp(monday, unit="D"), horizon_weeks).frame
+    frame = frame[frame["manager_id"].notna()].reset_index(drop=True)
+    frame["purpose"] = choose_purposes(frame)
+    return frame
+
+
+def capacities(territory: Territory) -> dict[str, int]:
+    managers = territory.manager_ids()
+    return dict(zip(managers, territory.managers.capacity.astype(int), strict=True))
+
+
 def policy_plan(
     policy: str,
     territory: Territory,
@@ -183,8 +217,7 @@ def policy_plan(
     if policy == "rotation":
         return None
     monday = territory.current_day
-    managers = territory.manager_ids()
-    capacity = dict(zip(managers, territory.managers.capacity.astype(int), strict=True))
+    capacity = capacities(territory)
     if policy == "oracle":
         effect, best = territory.true_visit_effect()
         r = territory.retailers
@@ -192,7 +225,7 @@ def policy_plan(
         frame = pd.DataFrame(
             {
                 "retailer_id": territory.retailer_ids(alive),
-                "manager_id": managers[r.manager[alive]],
+                "manager_id": territory.manager_ids()[r.manager[alive]],
                 "purpose": np.asarray(VISIT_PURPOSES)[best[alive]],
             }
         )
@@ -200,10 +233,7 @@ def policy_plan(
         value_gain = effect[alive] * r.base_value[alive]
         return _visit_plan(_top_per_manager(frame, value_gain, capacity), monday, config.days)
     tables = observed.tables(territory)
-    history = prepare_history(tables)
-    frame = retailer_snapshot(history, pd.Timestamp(monday, unit="D"), config.horizon_weeks).frame
-    frame = frame[frame["manager_id"].notna()].reset_index(drop=True)
-    frame["purpose"] = choose_purposes(frame)
+    frame = at_risk(tables, monday, config.horizon_weeks)
     churn_p = estimators.churn_probability(frame)
     if policy == "random":
         score = rng.random(len(frame))
@@ -212,18 +242,52 @@ def policy_plan(
     elif policy == "value":
         score = frame["baseline_weekly_value"].to_numpy(float)
     else:
-        return _planner_plan(frame, churn_p, tables, territory, estimators, config, capacity)
+        week = planner_week(
+            frame, churn_p, tables, territory, estimators, config, pace_from_visits=True
+        )
+        visits = [v.drop(columns="expected_benefit") for v in week.visits if len(v)]
+        if not visits:
+            return pd.DataFrame(columns=["retailer_id", "manager_id", "visit_date", "purpose"])
+        return pd.concat(visits, ignore_index=True)
     return _visit_plan(_top_per_manager(frame, score, capacity), monday, config.days)
 
 
-def _planner_plan(frame, churn_p, tables, territory, estimators, config, capacity):
+@dataclass
+class PlannerWeek:
+    """The planner's week: per manager the visits (retailer, manager, date, purpose and
+    expected benefit), the exploration draws' logs, and the expected benefit they gave up."""
+
+    visits: list[pd.DataFrame]
+    draws: list[pd.DataFrame]
+    given_up: float
+
+
+def planner_week(
+    frame: pd.DataFrame,
+    churn_p: np.ndarray,
+    tables: dict[str, pd.DataFrame],
+    territory: Territory,
+    estimators: Estimators,
+    config: PolicyConfig,
+    exploration: Exploration | None = None,
+    pace_from_visits: bool = False,
+) -> PlannerWeek:
+    """fieldcoach's plan for every manager's week from the retailers at risk (``at_risk``),
+    with the exploration draw when one is given (``evaluation.loop``).
+
+    Args:
+        pace_from_visits: take the minutes a visit from the recorded days, as fieldcoach's
+            plans do (else the planner's assumed pace).
+    """
     monday = territory.current_day
     frame = frame.assign(expected_benefit=estimators.expected_benefit(frame, churn_p))
-    retailers = tables["retailers"].set_index("retailer_id")[["lat", "lon"]]
-    frame = frame.join(retailers, on="retailer_id")
-    last_visit = monday - frame["days_since_last_visit"].to_numpy()
-    first = last_visit + config.min_gap_days - monday
+    frame = frame.join(
+        tables["retailers"].set_index("retailer_id")[["lat", "lon"]], on="retailer_id"
+    )
+    first = config.min_gap_days - frame["days_since_last_visit"].to_numpy()
     frame["earliest_day"] = np.where(np.isnan(first), 0, np.maximum(first, 0)).astype(int)
+    frame["mandatory"] = False
+    capacity = capacities(territory)
     homes = dict(
         zip(
             territory.manager_ids(),
@@ -231,8 +295,8 @@ def _planner_plan(frame, churn_p, tables, territory, estimators, config, capacit
             strict=True,
         )
     )
-    plans = []
-    day = pd.Timestamp(monday, unit="D")
+    week, day = week_of(monday), pd.Timestamp(monday, unit="D")
+    planned = PlannerWeek([], [], 0.0)
     for manager_id, candidates in frame.groupby("manager_id", sort=True):
         rules = PlanRules(
             capacity=max(1, capacity.get(manager_id, 1)),
@@ -242,26 +306,39 @@ def _planner_plan(frame, churn_p, tables, territory, estimators, config, capacit
             solution_limit=config.solution_limit,
             guided_search=True,  # as measured: 200 guided solutions keep 98.6%
         )
-        # The minutes a visit from the recorded days, as fieldcoach's plans take them.
-        pace = observed_pace(
-            tables.get("visits"), tables["retailers"], manager_id, homes[manager_id], day, rules
-        )
-        rules = paced(rules, pace)
-        week = plan_week(candidates.reset_index(drop=True), homes[manager_id], rules).visits
-        if len(week):
-            plans.append(
-                pd.DataFrame(
-                    {
-                        "retailer_id": week["retailer_id"].to_numpy(),
-                        "manager_id": manager_id,
-                        "visit_date": pd.to_datetime(monday + week["day"].to_numpy(), unit="D"),
-                        "purpose": week["purpose"].to_numpy(),
-                    }
-                )
+        if pace_from_visits:
+            home = homes[manager_id]
+            pace = observed_pace(
+                tables.get("visits"), tables["retailers"], manager_id, home, day, rules
             )
-    if not plans:
-        return pd.DataFrame(columns=["retailer_id", "manager_id", "visit_date", "purpose"])
-    return pd.concat(plans, ignore_index=True)
+            rules = paced(rules, pace)
+        candidates = candidates.reset_index(drop=True)
+        visits = plan_week(candidates, homes[manager_id], rules).visits
+        if exploration is not None and not exploration.off:
+            plain = float(visits["expected_benefit"].sum())
+            draw = draw_week(
+                candidates,
+                rules.capacity,
+                rules.days,
+                exploration,
+                plan_seed(manager_id, week),
+                visits["retailer_id"],
+            )
+            planned.draws.append(draw.log.assign(manager_id=manager_id))
+            visits = plan_week(draw.candidates, homes[manager_id], rules).visits
+            planned.given_up += plain - float(visits["expected_benefit"].sum())
+        planned.visits.append(
+            pd.DataFrame(
+                {
+                    "retailer_id": visits["retailer_id"].to_numpy(),
+                    "manager_id": manager_id,
+                    "visit_date": pd.to_datetime(monday + visits["day"].to_numpy(), unit="D"),
+                    "purpose": visits["purpose"].to_numpy(),
+                    "expected_benefit": visits["expected_benefit"].to_numpy(float),
+                }
+            )
+        )
+    return planned
 
 
 def run_policy(
@@ -301,16 +378,7 @@ def evaluate_policies(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Every policy, every seed; the report holds means and 95% intervals over seeds."""
-    state = Path(data_dir) / STATE_FILE
-    if not state.exists():
-        raise UserInputError(
-            f"{data_dir}: no saved simulator state ({STATE_FILE}); policy evaluation needs "
-            "a folder written by `fieldcoach simulate`"
-        )
-    start = Territory.load(state)
-    start.records.clear()
-    start.truth.clear()
-    tables = load_dataset(data_dir).tables
+    start, tables = load_start(data_dir, "policy evaluation")
     t0 = time.perf_counter()
     estimators = fit_estimators(tables, config)
     log(
