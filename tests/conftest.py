@@ -2,6 +2,11 @@
 
 - ``simulated(weeks, **config)``: a simulated data folder per distinct territory, so the
   modules that test on the same territory simulate it once between them;
+- ``trained_home``: 600 retailers with all three models trained and registered as
+  champions, which the serving tests (each on its copy) and the Spark scoring test use;
+- ``churn_home``: one churn training run on a 1,200-retailer territory in a fresh registry,
+  which the registry tests (as their first run) and the churn notebook (as its champion)
+  both start from;
 - ``spark``: one local[2] SparkSession for every Spark test (starting one takes ~20 s).
   Spark tests are marked ``spark`` (and ``slow``); ``pytest -m "not spark"`` leaves them out.
 """
@@ -12,6 +17,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -42,6 +48,90 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
         return folders[key]
 
     return folder
+
+
+def settings_for(home: Path, **overrides):
+    """Settings for a test home, every store named outright (never through the environment)."""
+    from fieldcoach.settings import Settings
+
+    values = {
+        "home": home,
+        "data_dir": home / "data",
+        "mlflow_tracking_uri": f"sqlite:///{(home / 'mlflow.db').resolve()}",
+        "database_url": f"sqlite:///{(home / 'fieldcoach.db').resolve()}",
+        # Tests decide what is precomputed; test_flights checks the fill at start.
+        "fill_plans_at_start": False,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """600 retailers, 6 managers, 70 weeks; every model registered with a champion (~25 s).
+
+    Shared between modules: copy it before writing into it (the serving tests' ``home``).
+    """
+    from mlflow import MlflowClient
+
+    from fieldcoach.registry import CHAMPION, MODEL_NAMES
+    from simulator import SimulationConfig, Territory, export_dataset
+    from training.churn import ChurnConfig
+    from training.churn_run import run_churn_training
+    from training.promotion import PromotionRule
+    from training.skills_run import run_skills_training
+    from training.visit_rows import VisitEffectConfig
+    from training.visits_run import run_visit_effect_training
+
+    home = tmp_path_factory.mktemp("serving-home")
+    territory = Territory.create(
+        SimulationConfig(n_retailers=600, n_managers=6, managers_per_team=3, seed=3)
+    )
+    export_dataset(territory.run(70), home / "data")
+    settings = settings_for(home)
+    quiet = lambda *_: None  # noqa: E731
+    # The serving tests need a LightGBM champion (reasons from its contributions); on 600
+    # retailers the recency rule may win on Brier and be registered instead, so no baseline
+    # is asked for here.
+    lightgbm_rule = PromotionRule(metric="brier", lower_is_better=True, must_beat="none")
+    run_churn_training(
+        home / "data", ChurnConfig(tune=False), settings, None, lightgbm_rule, log=quiet
+    )
+    run_visit_effect_training(home / "data", VisitEffectConfig(), settings, log=quiet)
+    run_skills_training(home / "data", settings, None, None, log=quiet)
+    uri = settings.resolved_tracking_uri
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for name in MODEL_NAMES:  # the gate may keep a small run as challenger: serve it anyway
+        if CHAMPION not in client.get_registered_model(name).aliases:
+            client.set_registered_model_alias(name, CHAMPION, "1")
+    return home
+
+
+@pytest.fixture(scope="session")
+def churn_home(tmp_path_factory: pytest.TempPathFactory, simulated) -> SimpleNamespace:
+    """``data`` (80 weeks, 1,200 retailers, 5 managers, seed 3) and ``home``, whose fresh
+    registry holds the first ``run_churn_training`` on it (``ChurnConfig(tune=False)``, the
+    default rule, the simulator's oracle); ``report`` and ``log`` are that run's.
+
+    Shared between modules: copy ``home`` before training or promoting in it.
+    """
+    from evaluation.churn_oracle import oracle_for
+    from fieldcoach.settings import Settings
+    from training.churn import ChurnConfig
+    from training.churn_run import run_churn_training
+
+    data = simulated(80, n_retailers=1200, n_managers=5, seed=3)
+    home = tmp_path_factory.mktemp("churn-home") / "home"
+    oracle = oracle_for(data)
+    log: list[str] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FIELDCOACH_HOME", str(home))
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        mp.delenv("FIELDCOACH_MLFLOW_TRACKING_URI", raising=False)
+        report = run_churn_training(
+            data, ChurnConfig(tune=False), Settings(), log=log.append, oracle=oracle
+        )
+    return SimpleNamespace(data=data, home=home, oracle=oracle, report=report, log=log)
 
 
 @pytest.fixture(scope="session")

@@ -169,6 +169,7 @@ def test_no_cjk_font_is_a_clear_error(monkeypatch):
         uplift_report.cjk_font()
 
 
+@pytest.mark.slow  # a fresh MLflow store (its migrations), a workbook and charts
 def test_cli_writes_the_review_and_logs_it(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 

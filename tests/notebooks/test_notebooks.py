@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -10,29 +11,19 @@ import pytest
 from ipykernel.kernelspec import install as install_kernelspec
 from nbclient import NotebookClient
 
-from evaluation.churn_oracle import oracle_for
 from fieldcoach.settings import Settings
 from simulator import SimulationConfig, Territory, export_dataset
-from training.churn import ChurnConfig
-from training.churn_run import run_churn_training
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 @pytest.fixture(scope="module")
-def trained_home(tmp_path_factory: pytest.TempPathFactory, simulated):
+def trained_home(tmp_path_factory: pytest.TempPathFactory, churn_home):
     """A simulated data folder and a home whose registry holds a churn champion."""
+    assert churn_home.report["registry"]["promoted"], churn_home.report["registry"]
     root = tmp_path_factory.mktemp("notebooks")
-    data, home = simulated(80, n_retailers=1200, n_managers=5, seed=3), root / "home"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FIELDCOACH_HOME", str(home))
-        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        mp.delenv("FIELDCOACH_MLFLOW_TRACKING_URI", raising=False)
-        report = run_churn_training(
-            data, ChurnConfig(tune=False), Settings(), log=lambda *_: None, oracle=oracle_for(data)
-        )
-        assert report["registry"]["promoted"], report["registry"]
-        yield root, data, home
+    shutil.copytree(churn_home.home, root / "home")
+    return root, churn_home.data, root / "home"
 
 
 def _execute(notebook: Path, root: Path) -> nbformat.NotebookNode:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -11,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.churn_oracle import oracle_for
 from features.errors import UserInputError
 from features.io import data_fingerprint
 from features.retailer import build_retailer_features, model_input, prepare_history
@@ -124,27 +124,29 @@ def test_nan_ece_is_not_promoted() -> None:
 
 # ------------------------------------------------------- a real local MLflow store
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory, simulated):
-    """Two training runs on the same simulated data, in a fresh SQLite store."""
+def registry(tmp_path_factory: pytest.TempPathFactory, churn_home):
+    """Two training runs on the same simulated data in one SQLite store: the first is the
+    session's ``churn_home`` run (a fresh store), the second is made here on a copy of it."""
     root = tmp_path_factory.mktemp("registry")
-    data = simulated(80, n_retailers=1200, n_managers=5, seed=3)
+    shutil.copytree(churn_home.home, root / "home")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FIELDCOACH_HOME", str(root / "home"))
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         mp.delenv("FIELDCOACH_MLFLOW_TRACKING_URI", raising=False)
         settings = Settings()
-        logs: list[list[str]] = [[], []]
+        second_log: list[str] = []
         config = ChurnConfig(tune=False)
-        oracle = oracle_for(data)
-        first = run_churn_training(data, config, settings, log=logs[0].append, oracle=oracle)
-        second = run_churn_training(data, config, settings, log=logs[1].append, oracle=oracle)
+        second = run_churn_training(
+            churn_home.data, config, settings, log=second_log.append, oracle=churn_home.oracle
+        )
         client = configure_mlflow(settings)
         yield {
-            "data": data,
+            "data": churn_home.data,
             "settings": settings,
+            "first_home": churn_home.home,
             "client": client,
-            "reports": (first, second),
-            "logs": logs,
+            "reports": (churn_home.report, second),
+            "logs": [churn_home.log, second_log],
         }
 
 
@@ -380,7 +382,7 @@ def test_run_logs_params_metrics_artifacts_and_fingerprint(registry) -> None:
         assert path in artifacts, (path, sorted(artifacts))
     assert run.data.tags["data_fingerprint"] == data_fingerprint(registry["data"])
     assert run.data.tags["data_fingerprint"] == report["data_fingerprint"]
-    # Everything went under the configured home.
-    home = Path(registry["settings"].home)
+    # Everything the first run wrote went under the home it was configured with.
+    home = Path(registry["first_home"])
     assert (home / "mlflow.db").exists()
     assert any((home / "mlartifacts").rglob("calibration.png"))
