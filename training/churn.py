@@ -27,6 +27,7 @@ from features.retailer import (
     retailer_snapshot,
 )
 from training.bgnbd import BGNBD
+from training.churn_labels import churn_labels
 from training.churn_models import (
     LightGBMChurn,
     PlattCalibration,
@@ -46,7 +47,6 @@ from training.churn_snapshots import (
     SnapshotPlan,
     plan_snapshots,
 )
-from training.labels import churn_labels
 from training.metrics import score_metrics, segment_metrics
 
 

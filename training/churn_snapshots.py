@@ -11,7 +11,7 @@ from features.errors import UserInputError
 from features.retailer import (
     RetailerHistory,
 )
-from training.labels import LabelSpec
+from training.churn_labels import LabelSpec
 
 SEGMENTS = ("format", "area_type")
 MODELS = ("lightgbm", "logistic", "recency", "bgnbd")

@@ -27,6 +27,7 @@ from fieldcoach.registry import (
 )
 from fieldcoach.settings import Settings
 from training.churn import RECENCY_FEATURE, ChurnConfig, train_churn
+from training.churn_labels import LabelSpec, churn_labels
 from training.churn_run import (
     CHURN_MODEL,
     CHURN_RULE,
@@ -34,7 +35,6 @@ from training.churn_run import (
     choose_served_kind,
     run_churn_training,
 )
-from training.labels import LabelSpec, churn_labels
 from training.metrics import score_metrics
 from training.promotion import PromotionRule, configure_mlflow, decide_promotion, register_and_gate
 

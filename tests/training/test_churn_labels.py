@@ -9,8 +9,8 @@ from features.calendar import to_days
 from features.errors import UserInputError
 from features.retailer import prepare_history, retailer_snapshot
 from training.churn import ChurnConfig, plan_snapshots
+from training.churn_labels import LabelSpec, churn_labels
 from training.churn_snapshots import MIN_HISTORY_FLOOR_WEEKS, MIN_TRAINING_SNAPSHOTS
-from training.labels import LabelSpec, churn_labels
 
 T = pd.Timestamp("2024-03-06")  # a Wednesday
 H = 2  # weeks: the label window is [T, T + 14 days)
