@@ -16,6 +16,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from mlflow.exceptions import MlflowException
 
 from features.io import data_fingerprint
 from features.retailer import model_input
@@ -78,13 +79,13 @@ def log_and_register(
     report = model.report_
     report["data_fingerprint"] = data_fingerprint(data_dir)
     holdout = model.holdout_
-    values = model.ranking_check_
-    challenger = {GATE_METRIC: values["candidates"][EFFECT_MODEL]["estimate"]}
-    best = values["candidates"][values["best_simple"]]["estimate"]
-    baseline = {GATE_METRIC: best + values["margin"] * abs(best)}
-    veto = None if values["chosen"] == EFFECT_MODEL else values["reason"]
     run_name = f"visit effect holdout {report['holdout_weeks'][0]}"
     with model_run(settings, VISIT_EFFECT_MODEL, run_name, report, data_dir) as (client, run):
+        values = _against_ranking_in_use(model, _ranking_in_use(client))
+        challenger = {GATE_METRIC: values["candidates"][EFFECT_MODEL]["estimate"]}
+        best = values["candidates"][values["best_simple"]]["estimate"]
+        baseline = {GATE_METRIC: best + values["margin"] * abs(best)}
+        veto = None if values["chosen"] == EFFECT_MODEL else values["reason"]
         _log_run(model, report)
         info = _log_model(model)
         holdout_input = model_input(holdout, model.features_)
@@ -109,6 +110,34 @@ def log_and_register(
         report["planner_ranking"] = _publish_ranking(client, values, decision)
     announce_decision(decision, log)
     return report
+
+
+def _ranking_in_use(client) -> str | None:
+    """The ranking the planner reads now (the registered model's tag), if any."""
+    try:
+        tags = client.get_registered_model(VISIT_EFFECT_MODEL).tags
+    except MlflowException:  # no model registered yet
+        return None
+    return tags.get("planner_ranking")
+
+
+def _against_ranking_in_use(model: VisitEffect, incumbent: str | None) -> dict[str, Any]:
+    """The self-check, keeping the ranking in use unless the one it chose beats it clearly.
+
+    Retrained on schedule on mostly the same data, the self-check otherwise flips between
+    rankings whose held-out values lie within each other's intervals (see
+    ``training.visit_policy._keep_incumbent``).
+    """
+    values = model.ranking_check_
+    if incumbent is None or incumbent not in values["candidates"]:
+        return values
+    if incumbent == values["chosen"]:
+        values.update(incumbent=incumbent, kept_incumbent=True)
+    else:
+        values = model.ranking_check_ = check_rankings(model, incumbent=incumbent)
+        model.report_["policy_values"] = values["candidates"]
+    model.report_["ranking_check"] = {k: v for k, v in values.items() if k != "candidates"}
+    return values
 
 
 def _publish_ranking(client, values: dict[str, Any], decision: dict[str, Any]) -> dict:

@@ -174,6 +174,16 @@ def test_mlflow_registers_a_champion_that_predicts(
         ranking = Models.load(settings.resolved_tracking_uri, settings.models_dir).ranking
         assert ranking is not None and ranking.name == report["ranking_check"]["chosen"]
         assert report["planner_ranking"]["planner_ranking"] == ranking.name
+        # The next run reads the ranking in use and keeps it unless clearly beaten.
+        in_use = "rotation" if ranking.name != "rotation" else "value"
+        mlflow.MlflowClient().set_registered_model_tag("visit-effect", "planner_ranking", in_use)
+        again = log_and_register(model, data, get_settings(), log=lambda *_: None)
+        check = again["ranking_check"]
+        assert check["incumbent"] == in_use, check
+        if check["chosen"] != in_use:
+            assert check["challenger_minus_incumbent"]["ci_low"] > 0, check
+        else:
+            assert check["kept_incumbent"], check
     finally:
         get_settings.cache_clear()
 
