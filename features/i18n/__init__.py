@@ -6,9 +6,10 @@ CSV and Excel export, yes/no, complaint categories, shop formats, the names of f
 command prints. Reason sentences built from a model's features live in ``features.reasons``
 and take their words from here. Chinese first: ``zh`` is the language of the field.
 
-One catalogue, kept in three files by kind so each stays readable: ``names`` (the words
-for codes), ``columns`` (headers, labels, decimals) and ``messages`` (notes by key). Every
-caller imports from ``features.i18n``; this module holds the lookups over them.
+One catalogue, kept in files by kind so each stays readable: ``names`` (the words for
+codes), ``columns`` (headers, labels, decimals), ``messages`` (notes by key) and
+``import_rules`` (what the import report says about each rule). Every caller imports
+from ``features.i18n``; this module holds the lookups over them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from features.errors import UserInputError
 from features.i18n.columns import COLUMNS, DECIMALS, REVIEW_LABELS, WEEKDAYS
+from features.i18n.import_rules import IMPORT_RULES, describe_import_rule
 from features.i18n.messages import MESSAGES
 from features.i18n.names import (
     AREA_NAMES,
@@ -44,6 +46,7 @@ __all__ = [
     "FEATURE_NAMES",
     "FORMAT_NAMES",
     "HOLIDAY_NAMES",
+    "IMPORT_RULES",
     "LANGUAGES",
     "MESSAGES",
     "MODEL_NAMES",
@@ -57,6 +60,7 @@ __all__ = [
     "YES_NO",
     "Note",
     "check_language",
+    "describe_import_rule",
     "feature_name",
     "human_number",
     "localise_rows",

@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from features.contract import LIST_OF, TABLES, column_rules, schema_for
+from features.i18n import describe_import_rule
 from features.importing import values as v
 from features.importing.labels import VALUE_LISTS, parse_enum, parse_list
 from features.importing.mapping import Mapping
-from features.importing.messages import describe
 from features.importing.resolve import Resolved, missing_required, resolve
 from features.importing.sources import ENCODING_NAMES, Source, SourceError, open_sources
 from features.validate import ValidationReport, validate_tables
@@ -146,13 +146,13 @@ class _Report:
         if level == "error":
             self.errors += 1
         if self.counts[key] <= MAX_ROWS_PER_RULE:
-            texts = describe(rule, column=column, value=value, **fields)
+            texts = describe_import_rule(rule, column=column, value=value, **fields)
             self.rows.append(ReportRow(level, file, sheet, row, column, value, rule, *texts))
 
     def close(self) -> None:
         for (file, sheet, column, rule), n in self.counts.items():
             if n > MAX_ROWS_PER_RULE:
-                texts = describe("more_rows", detail=f"{n - MAX_ROWS_PER_RULE:,}")
+                texts = describe_import_rule("more_rows", detail=f"{n - MAX_ROWS_PER_RULE:,}")
                 level = next(
                     r.level
                     for r in self.rows

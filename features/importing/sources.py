@@ -38,7 +38,7 @@ _KNOWN_HEADERS = {h for table in COLUMNS for h in column_synonyms(table)}
 
 
 class SourceError(Exception):
-    """A file or sheet that cannot be read; ``rule`` is a code of ``messages.RULES``."""
+    """A file or sheet that cannot be read; ``rule`` names one of ``i18n.IMPORT_RULES``."""
 
     def __init__(self, rule: str, detail: str = "", row: int | None = None):
         super().__init__(detail or rule)

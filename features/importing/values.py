@@ -5,7 +5,7 @@ numbers, dates, text) and returns the typed column plus, per rule broken, a mask
 cells that broke it. Text columns are parsed per distinct value (a date column of millions
 of orders has a few hundred distinct days), so the cost is one ``factorize`` per column.
 
-Rules are codes; ``features.importing.messages`` words them for people.
+Rules are codes; ``features.i18n.describe_import_rule`` words them for people.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""What the import report says about each rule, Chinese first, written once.
+"""What the import report (``fieldcoach data import``) says about each rule, Chinese first.
+
+Part of the one catalogue (``features.i18n``), kept in a file of its own because the import
+report words each rule four ways.
 
 Each rule code maps to (problem zh, problem en, what to do zh, what to do en); ``{table}``,
 ``{column}``, ``{value}``, ``{detail}`` are filled in per problem.
@@ -6,7 +9,7 @@ Each rule code maps to (problem zh, problem en, what to do zh, what to do en); `
 
 from __future__ import annotations
 
-RULES: dict[str, tuple[str, str, str, str]] = {
+IMPORT_RULES: dict[str, tuple[str, str, str, str]] = {
     "id_scientific": (
         "编码被 Excel 改成了科学计数法，后几位已丢失",
         "ID was turned into scientific notation by Excel; its last digits are lost",
@@ -132,9 +135,9 @@ RULES: dict[str, tuple[str, str, str, str]] = {
 }
 
 
-def describe(rule: str, **fields: object) -> tuple[str, str, str, str]:
+def describe_import_rule(rule: str, **fields: object) -> tuple[str, str, str, str]:
     """The four texts of a rule with its fields filled in."""
     values = {"table": "", "column": "", "value": "", "detail": ""}
     values.update({k: "" if v is None else str(v) for k, v in fields.items()})
-    texts = RULES[rule]
+    texts = IMPORT_RULES[rule]
     return tuple(t.format(**values) for t in texts)  # type: ignore[return-value]
