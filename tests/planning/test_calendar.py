@@ -13,8 +13,9 @@ from planning.plan import plan_manager, plan_manager_languages
 from planning.week import Models, prepare_week
 
 NEW_YEAR_WEEK = pd.Timestamp("2025-12-29")  # 2026-W01: 元旦 Thu 1 - Sat 3, Sun 4 worked
-# Ids (R0000123, M0003, 2026-W01) and units may stay in Latin letters in Chinese text.
-LATIN_ALLOWED = re.compile(r"\b[A-Z]{1,3}\d+\b|\bkm\b")
+# Ids (R0000123, M0003, 2026-W01) and units may stay in Latin letters in Chinese text, also
+# where Chinese touches them ("按M0000近26周", where \b finds no edge: 按 is a word character).
+LATIN_ALLOWED = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z]{1,3}\d+|km)(?![A-Za-z0-9])")
 
 
 @pytest.fixture(scope="module")
