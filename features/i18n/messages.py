@@ -101,8 +101,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "retailers ({lat}, {lon}); add home_lat/home_lon to managers for routes from home",
     ),
     "pace_from_visits": (
-        "拜访时长按{manager}近{weeks}周的拜访记录估算（{days}个拜访日，每天约{visits}次）："
-        "每次拜访按{minutes}分钟计划，而非默认的{default}分钟。",
+        "{manager}：每次拜访按{minutes}分钟计划，而非默认的{default}分钟"
+        "（按近{weeks}周的拜访记录估算：{days}个拜访日，每天约{visits}次）。",
         "visit time from {manager}'s visits of the last {weeks} weeks ({days} days with "
         "visits, about {visits} a day): {minutes} minutes a visit instead of the assumed "
         "{default}",
