@@ -65,6 +65,7 @@ def fieldcoach(home: Path, *args: str) -> str:
 def build_home(home: Path, retailers: int, managers: int, weeks: int) -> None:
     """Simulate, train and register every model (churn untuned: speed is measured here)."""
     os.environ.update(env_for(home))
+    from features.validate import load_dataset
     from fieldcoach.registry import CHAMPION, MODEL_NAMES
     from fieldcoach.settings import get_settings
     from simulator import SimulationConfig, Territory, export_dataset
@@ -82,9 +83,10 @@ def build_home(home: Path, retailers: int, managers: int, weeks: int) -> None:
     )
     export_dataset(territory.run(weeks), home / "data")
     quiet = lambda *_: None  # noqa: E731
-    run_churn_training(home / "data", ChurnConfig(tune=False), settings, None, log=quiet)
-    run_visit_effect_training(home / "data", VisitEffectConfig(), settings, log=quiet)
-    run_skills_training(home / "data", settings, None, None, log=quiet)
+    data = home / "data"
+    run_churn_training(load_dataset(data), ChurnConfig(tune=False), settings, None, log=quiet)
+    run_visit_effect_training(load_dataset(data), VisitEffectConfig(), settings, log=quiet)
+    run_skills_training(load_dataset(data), settings, None, None, log=quiet)
     client = configure_mlflow(settings)
     for name in MODEL_NAMES:
         if CHAMPION not in client.get_registered_model(name).aliases:

@@ -52,8 +52,8 @@ def main() -> None:
         export_dataset(Territory.create(config).run(args.weeks), data)
         settings = get_settings()
         quiet = lambda *_: None  # noqa: E731
-        run_churn_training(data, ChurnConfig(tune=False), settings, log=quiet)
-        run_visit_effect_training(data, VisitEffectConfig(), settings, log=quiet)
+        run_churn_training(load_dataset(data), ChurnConfig(tune=False), settings, log=quiet)
+        run_visit_effect_training(load_dataset(data), VisitEffectConfig(), settings, log=quiet)
 
         tables = load_dataset(data).tables
         t0 = time.perf_counter()

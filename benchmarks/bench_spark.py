@@ -117,7 +117,8 @@ def champion_home(scratch: Path) -> Settings:
     territory = Territory.create(SimulationConfig(n_retailers=2000, n_managers=10, seed=7))
     export_dataset(territory.run(104), home / "train-data")
     settings = Settings(home=home)
-    run_churn_training(home / "train-data", ChurnConfig(tune=False), settings, None, log=print)
+    train = load_dataset(home / "train-data")
+    run_churn_training(train, ChurnConfig(tune=False), settings, None, log=print)
     uri = settings.resolved_tracking_uri
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     if CHAMPION not in client.get_registered_model("retailer-churn").aliases:

@@ -161,6 +161,13 @@ class Dataset:
     def __getitem__(self, table: str) -> pd.DataFrame:
         return self.tables[table]
 
+    def fingerprint(self) -> str | None:
+        """What a model trained on these tables was trained on: the SHA-256 of the folder's
+        files (``features.io.data_fingerprint``), or None for tables not read from one."""
+        from features.io import data_fingerprint
+
+        return None if self.folder is None else data_fingerprint(self.folder)
+
 
 # --------------------------------------------------------------------------- helpers
 

@@ -74,6 +74,7 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     from mlflow import MlflowClient
 
+    from features.validate import load_dataset
     from fieldcoach.registry import CHAMPION, MODEL_NAMES
     from simulator import SimulationConfig, Territory, export_dataset
     from training.churn import ChurnConfig
@@ -94,11 +95,11 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # retailers the recency rule may win on Brier and be registered instead, so no baseline
     # is asked for here.
     lightgbm_rule = PromotionRule(metric="brier", lower_is_better=True, must_beat="none")
-    run_churn_training(
-        home / "data", ChurnConfig(tune=False), settings, None, lightgbm_rule, log=quiet
-    )
-    run_visit_effect_training(home / "data", VisitEffectConfig(), settings, log=quiet)
-    run_skills_training(home / "data", settings, None, None, log=quiet)
+    data = home / "data"
+    churn = ChurnConfig(tune=False)
+    run_churn_training(load_dataset(data), churn, settings, None, lightgbm_rule, log=quiet)
+    run_visit_effect_training(load_dataset(data), VisitEffectConfig(), settings, log=quiet)
+    run_skills_training(load_dataset(data), settings, None, None, log=quiet)
     uri = settings.resolved_tracking_uri
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     for name in MODEL_NAMES:  # the gate may keep a small run as challenger: serve it anyway
@@ -116,6 +117,7 @@ def churn_home(tmp_path_factory: pytest.TempPathFactory, simulated) -> SimpleNam
     Shared between modules: copy ``home`` before training or promoting in it.
     """
     from evaluation.churn_oracle import oracle_for
+    from features.validate import load_dataset
     from fieldcoach.settings import Settings
     from training.churn import ChurnConfig
     from training.churn_run import run_churn_training
@@ -129,7 +131,7 @@ def churn_home(tmp_path_factory: pytest.TempPathFactory, simulated) -> SimpleNam
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         mp.delenv("FIELDCOACH_MLFLOW_TRACKING_URI", raising=False)
         report = run_churn_training(
-            data, ChurnConfig(tune=False), Settings(), log=log.append, oracle=oracle
+            load_dataset(data), ChurnConfig(tune=False), Settings(), log=log.append, oracle=oracle
         )
     return SimpleNamespace(data=data, home=home, oracle=oracle, report=report, log=log)
 

@@ -17,9 +17,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from features.io import data_fingerprint
 from features.retailer import model_input
-from features.validate import load_dataset
+from features.validation_report import Dataset
 from fieldcoach.registry import CHURN_MODEL
 from fieldcoach.settings import Settings
 from training import plots
@@ -72,7 +71,7 @@ HEADLINE = (
 
 
 def run_churn_training(
-    data_dir: Path,
+    dataset: Dataset,
     config: ChurnConfig,
     settings: Settings,
     cutoff: pd.Timestamp | None = None,
@@ -82,11 +81,12 @@ def run_churn_training(
 ) -> dict[str, Any]:
     """Train, evaluate, log to MLflow, register as challenger and apply the promotion rule.
 
-    ``oracle``, when given, scores the holdout as a ceiling (reported as ``oracle``); it
-    only applies to the hard label, whose probability it is.
+    ``dataset`` is the company's validated tables (``features.validate.load_dataset``); the
+    run is tagged with its folder and fingerprint when it was read from one. ``oracle``, when
+    given, scores the holdout as a ceiling (reported as ``oracle``); it only applies to the
+    hard label, whose probability it is.
     """
     rule = rule or CHURN_RULE
-    dataset = load_dataset(data_dir)
     reference, oracle_note = None, None
     if oracle is not None and config.label == "hard":
         from features.retailer import prepare_history
@@ -97,11 +97,13 @@ def run_churn_training(
     report = trained.report
     if oracle_note:
         report["oracle_unavailable"] = oracle_note
-    report["data_fingerprint"] = data_fingerprint(data_dir)
+    fingerprint = dataset.fingerprint()
+    if fingerprint is not None:
+        report["data_fingerprint"] = fingerprint
     report["capabilities_off"] = dataset.report.capabilities_off
 
     run_name = f"churn cutoff {report['cutoff']}"
-    with model_run(settings, CHURN_MODEL, run_name, report, data_dir) as (client, run):
+    with model_run(settings, CHURN_MODEL, run_name, report, dataset.folder) as (client, run):
         _log_run(trained, report)
         kind, why = choose_served_kind(report, rule)
         report["served_model"] = {"kind": kind, "why": why}

@@ -223,19 +223,19 @@ def retrain(
                 del dataset
                 step = "churn"
                 report = run_churn_training(
-                    data_dir, churn_config or ChurnConfig(), settings, log=log
+                    load_dataset(data_dir), churn_config or ChurnConfig(), settings, log=log
                 )
                 summary["models"][CHURN_MODEL] = _model_line(report)
                 step = "visits"
                 report = run_visit_effect_training(
-                    data_dir, visits_config or VisitEffectConfig(), settings, log=log
+                    load_dataset(data_dir), visits_config or VisitEffectConfig(), settings, log=log
                 )
                 summary["models"][VISIT_EFFECT_MODEL] = _model_line(report)
                 summary["models"][VISIT_EFFECT_MODEL]["planner_ranking"] = report[
                     "planner_ranking"
                 ]["planner_ranking"]
                 step = "skills"
-                report = run_skills_training(data_dir, settings, log=log)
+                report = run_skills_training(load_dataset(data_dir), settings, log=log)
                 summary["models"][SKILLS_MODEL] = _model_line(report)
             step = "promote"
             apply_changes(settings, client, pending, started)

@@ -26,13 +26,18 @@ from training.promotion import configure_mlflow, experiment_id, pip_requirements
 
 @contextmanager
 def model_run(
-    settings: Settings, model: str, run_name: str, report: dict[str, Any], data_dir: Path
+    settings: Settings,
+    model: str,
+    run_name: str,
+    report: dict[str, Any],
+    data_dir: Path | None,
 ) -> Iterator[tuple[MlflowClient, Run]]:
-    """An MLflow run of ``model``'s experiment, tagged with the data folder (and its
-    fingerprint when the report has one); ``report`` is logged as report.json at the end."""
+    """An MLflow run of ``model``'s experiment, tagged with the data folder (when the tables
+    came from one) and its fingerprint (when the report has one); ``report`` is logged as
+    report.json at the end."""
     client = configure_mlflow(settings)
     with mlflow.start_run(experiment_id=experiment_id(model, settings), run_name=run_name) as run:
-        tags = {"data_dir": str(Path(data_dir).resolve())}
+        tags = {} if data_dir is None else {"data_dir": str(Path(data_dir).resolve())}
         if "data_fingerprint" in report:
             tags["data_fingerprint"] = report["data_fingerprint"]
         mlflow.set_tags(tags)

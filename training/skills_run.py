@@ -24,7 +24,7 @@ from mlflow.models import infer_signature
 from features.errors import UserInputError
 from features.manager import build_manager_features, latest_completions, parse_courses
 from features.skill_plans import SkillsState
-from features.validate import load_dataset
+from features.validation_report import Dataset
 from fieldcoach.registry import SKILLS_MODEL
 from fieldcoach.settings import Settings
 from training.courses import (
@@ -250,15 +250,18 @@ def score_holdout(
 
 
 def run_skills_training(
-    data_dir: Path,
+    dataset: Dataset,
     settings: Settings,
     as_of: pd.Timestamp | None = None,
     config: SkillsConfig | None = None,
     log=print,
 ) -> dict[str, Any]:
-    """Fit, score the holdout, log to MLflow, register ``manager-skills`` and gate it."""
+    """Fit, score the holdout, log to MLflow, register ``manager-skills`` and gate it.
+
+    ``dataset`` is the company's validated tables (``features.validate.load_dataset``); the
+    run is tagged with its folder when it has one.
+    """
     config = config or SkillsConfig()
-    dataset = load_dataset(data_dir)
     tables = dataset.tables
     check_skill_tables(tables)
     as_of = as_of or default_as_of(tables)
@@ -269,7 +272,7 @@ def run_skills_training(
     report["capabilities_off"] = dataset.report.capabilities_off
 
     run_name = f"skills as of {fitted.state.as_of}"
-    with model_run(settings, SKILLS_MODEL, run_name, report, data_dir) as (client, run):
+    with model_run(settings, SKILLS_MODEL, run_name, report, dataset.folder) as (client, run):
         _log_run(fitted, report, config)
         info = _log_model(fitted, held, holdout)
         if held is None:

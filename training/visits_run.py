@@ -18,9 +18,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from mlflow.exceptions import MlflowException
 
-from features.io import data_fingerprint
 from features.retailer import model_input
-from features.validate import load_dataset
+from features.validation_report import Dataset
 from fieldcoach.registry import VISIT_EFFECT_MODEL
 from fieldcoach.settings import Settings
 from training import plots
@@ -43,7 +42,7 @@ RANKING_TAGS = ("planner_ranking", "planner_ranking_reason", "planner_yuan_per_s
 
 
 def run_visit_effect_training(
-    data_dir: Path,
+    dataset: Dataset,
     config: VisitEffectConfig,
     settings: Settings,
     rule: PromotionRule = RULE,
@@ -59,28 +58,32 @@ def run_visit_effect_training(
     visit a plan makes (see ``training.visits``; the CLI passes
     ``planning.purpose.choose_purposes``).
     """
-    dataset = load_dataset(data_dir)
     model = fit_visit_effect(dataset.tables, config, purposes)
     report = model.report_
     if truth_check is not None:
         report["truth"] = truth_check(model)
     report["capabilities_off"] = dataset.report.capabilities_off
-    return log_and_register(model, data_dir, settings, rule, log)
+    return log_and_register(model, dataset, settings, rule, log)
 
 
 def log_and_register(
     model: VisitEffect,
-    data_dir: Path,
+    dataset: Dataset,
     settings: Settings,
     rule: PromotionRule = RULE,
     log=print,
 ) -> dict[str, Any]:
-    """Log a fitted model's run to MLflow, register it and apply the promotion rule."""
+    """Log a model fitted on ``dataset`` to MLflow, register it and apply the promotion rule."""
     report = model.report_
-    report["data_fingerprint"] = data_fingerprint(data_dir)
+    fingerprint = dataset.fingerprint()
+    if fingerprint is not None:
+        report["data_fingerprint"] = fingerprint
     holdout = model.holdout_
     run_name = f"visit effect holdout {report['holdout_weeks'][0]}"
-    with model_run(settings, VISIT_EFFECT_MODEL, run_name, report, data_dir) as (client, run):
+    with model_run(settings, VISIT_EFFECT_MODEL, run_name, report, dataset.folder) as (
+        client,
+        run,
+    ):
         values = _against_ranking_in_use(model, _ranking_in_use(client))
         challenger = {GATE_METRIC: values["candidates"][EFFECT_MODEL]["estimate"]}
         best = values["candidates"][values["best_simple"]]["estimate"]

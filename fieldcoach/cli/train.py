@@ -40,13 +40,15 @@ def train_skills_command(
 ) -> None:
     """Fit skill estimates, importances, targets and course effects; register manager-skills."""
     from features.calendar import parse_date
+    from features.validate import load_dataset
     from fieldcoach.settings import get_settings
     from training.skills_run import run_skills_training
 
     with user_errors():
         config = skills_config(budget_hours, targets)
         when = parse_date(as_of, "--as-of") if as_of else None
-        result = run_skills_training(data, get_settings(), when, config, log=typer.echo)
+        dataset = load_dataset(data)
+        result = run_skills_training(dataset, get_settings(), when, config, log=typer.echo)
         if report:
             write_run_report(result, report)
     holdout = result["holdout"]
@@ -102,6 +104,7 @@ def train_churn_command(
     """
     from evaluation.churn_oracle import oracle_for
     from features.calendar import parse_date
+    from features.validate import load_dataset
     from fieldcoach.settings import get_settings
     from training.churn import ChurnConfig
     from training.churn_run import run_churn_training
@@ -124,7 +127,7 @@ def train_churn_command(
         data = Path(data)
         oracle = oracle_for(data)
         result = run_churn_training(
-            data, config, get_settings(), when, log=typer.echo, oracle=oracle
+            load_dataset(data), config, get_settings(), when, log=typer.echo, oracle=oracle
         )
         if sample is not None:
             result["sample"] = {**asdict(sample), "share": round(sample.share, 4)}
@@ -180,6 +183,7 @@ def train_visits_command(
 ) -> None:
     """Estimate each retailer's gain from a visit this week (DR-learner); register visit-effect."""
     from evaluation.visits import truth_check_for
+    from features.validate import load_dataset
     from fieldcoach.settings import get_settings
     from planning.purpose import choose_purposes
     from training.visit_rows import VisitEffectConfig
@@ -189,7 +193,7 @@ def train_visits_command(
         config = VisitEffectConfig(horizon_weeks=horizon_weeks)
         with progress("training the visit-effect model") as (log, _, _):
             result = run_visit_effect_training(
-                data,
+                load_dataset(data),
                 config,
                 get_settings(),
                 log=log,

@@ -97,6 +97,7 @@ def test_notebooks_are_committed_without_outputs(notebook: Path) -> None:
 @pytest.fixture(scope="module")
 def skills_home(tmp_path_factory: pytest.TempPathFactory):
     """A simulated company of 24 managers and a home whose registry holds a skills champion."""
+    from features.validate import load_dataset
     from training.skills_run import run_skills_training
 
     root = tmp_path_factory.mktemp("notebook-skills")
@@ -108,7 +109,7 @@ def skills_home(tmp_path_factory: pytest.TempPathFactory):
         mp.setenv("FIELDCOACH_HOME", str(home))
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         mp.delenv("FIELDCOACH_MLFLOW_TRACKING_URI", raising=False)
-        report = run_skills_training(data, Settings(), log=lambda *_: None)
+        report = run_skills_training(load_dataset(data), Settings(), log=lambda *_: None)
         assert report["registry"]["promoted"], report["registry"]
     return root, data, home
 

@@ -137,7 +137,11 @@ def registry(tmp_path_factory: pytest.TempPathFactory, churn_home):
         second_log: list[str] = []
         config = ChurnConfig(tune=False)
         second = run_churn_training(
-            churn_home.data, config, settings, log=second_log.append, oracle=churn_home.oracle
+            load_dataset(churn_home.data),
+            config,
+            settings,
+            log=second_log.append,
+            oracle=churn_home.oracle,
         )
         client = configure_mlflow(settings)
         yield {

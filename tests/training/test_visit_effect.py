@@ -154,7 +154,7 @@ def test_mlflow_registers_a_champion_that_predicts(
     get_settings.cache_clear()
     try:
         data, _, model, _ = fitted
-        report = log_and_register(model, data, get_settings(), log=lambda *_: None)
+        report = log_and_register(model, load_dataset(data), get_settings(), log=lambda *_: None)
         # Promoted exactly when the self-check chose the effect model over the rankings.
         chosen = report["ranking_check"]["chosen"]
         assert report["registry"]["promoted"] == (chosen == EFFECT_MODEL), report["registry"]
@@ -177,7 +177,7 @@ def test_mlflow_registers_a_champion_that_predicts(
         # The next run reads the ranking in use and keeps it unless clearly beaten.
         in_use = "rotation" if ranking.name != "rotation" else "value"
         mlflow.MlflowClient().set_registered_model_tag("visit-effect", "planner_ranking", in_use)
-        again = log_and_register(model, data, get_settings(), log=lambda *_: None)
+        again = log_and_register(model, load_dataset(data), get_settings(), log=lambda *_: None)
         check = again["ranking_check"]
         assert check["incumbent"] == in_use, check
         if check["chosen"] != in_use:
