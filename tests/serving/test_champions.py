@@ -58,7 +58,10 @@ def test_reload_refuses_a_broken_champion_and_keeps_the_old(home, keys, tmp_path
         mlflow.set_registry_uri(uri)
         code = tmp_path / "broken.py"
         code.write_text(BROKEN_MODEL)
-        with mlflow.start_run():
+        # In the model's experiment, whose artifacts are under the home (the default
+        # experiment would put them in the working directory's mlruns/).
+        churn = mlflow.get_experiment_by_name("retailer-churn").experiment_id
+        with mlflow.start_run(experiment_id=churn):
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(code),

@@ -159,7 +159,9 @@ def test_a_logged_recency_rule_predicts_what_the_rule_predicted(registry) -> Non
     tables = load_dataset(registry["data"]).tables
     trained = train_churn(tables, ChurnConfig(tune=False))
     configure_mlflow(registry["settings"])
-    with mlflow.start_run():
+    # In the model's experiment, whose artifacts are under the home (the default experiment
+    # would put them in the working directory's mlruns/).
+    with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name(CHURN_MODEL).experiment_id):
         info = _log_model(trained, "recency")
     model = mlflow.pyfunc.load_model(info.model_uri)
     assert model.metadata.get_input_schema().input_names() == [RECENCY_FEATURE]
