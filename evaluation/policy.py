@@ -34,7 +34,7 @@ from features.rankings import EFFECT_RANKING, saved_value
 from features.retailer import model_frame, prepare_history, retailer_snapshot
 from features.validate import load_dataset
 from planning.explore import Exploration, draw_week, plan_seed
-from planning.optimise import PlanRules, plan_week
+from planning.optimise import RANKED_POOL_FACTOR, PlanRules, plan_week
 from planning.pace import observed_pace, paced
 from planning.purpose import choose_purposes
 from planning.week import FALLBACK_EFFECT_SHARE, Ranking, ranked_benefit, week_of
@@ -76,12 +76,21 @@ class Estimators:
 
     ranking: Ranking | None = None  # the self-check's choice; None: the effect model
 
+    @property
+    def ranked(self) -> bool:
+        """Whether the benefit is a simple ranking's score (as ``planning.week``)."""
+        return (
+            self.effect is not None
+            and self.ranking is not None
+            and (self.ranking.name != EFFECT_RANKING)
+        )
+
     def expected_benefit(self, frame: pd.DataFrame, churn_p: np.ndarray) -> np.ndarray:
         """The planner's benefit, ranked the way ``train visits``' self-check chose."""
         usual = frame["baseline_weekly_value"].to_numpy(float) * self.horizon_weeks
         if self.effect is None:
             return churn_p * usual * FALLBACK_EFFECT_SHARE
-        if self.ranking is not None and self.ranking.name != EFFECT_RANKING:
+        if self.ranked and self.ranking is not None:
             return ranked_benefit(frame, self.ranking, churn_p, self.horizon_weeks)
         return saved_value(self.effect.predict(frame), usual)
 
@@ -305,6 +314,7 @@ def planner_week(
             time_limit_s=config.time_limit_s,
             solution_limit=config.solution_limit,
             guided_search=True,  # as measured: 200 guided solutions keep 98.6%
+            pool_factor=RANKED_POOL_FACTOR if estimators.ranked else PlanRules.pool_factor,
         )
         if pace_from_visits:
             home = homes[manager_id]

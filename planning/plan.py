@@ -25,7 +25,7 @@ from planning.explore import (
     plan_seed,
 )
 from planning.feedback import PlanFeedback
-from planning.optimise import PlanRules, WeekPlan, haversine_km, plan_week
+from planning.optimise import RANKED_POOL_FACTOR, PlanRules, WeekPlan, haversine_km, plan_week
 from planning.pace import PACE_WEEKS, observed_pace, paced
 from planning.render import render_plan
 from planning.week import PlanContext, week_of
@@ -146,6 +146,7 @@ def plan_manager_languages(
         min_gap_days=min_gap_days,
         time_limit_s=time_limit_s,
         solution_limit=solution_limit,
+        pool_factor=RANKED_POOL_FACTOR if context.ranked else PlanRules.pool_factor,
     )
     frame = context.features
     mine = frame[frame["manager_id"] == manager_id].reset_index(drop=True)

@@ -167,6 +167,7 @@ class PlanContext:
     notes: list[Note | str]
     horizon_weeks: int = 8
     calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
+    ranked: bool = False  # the benefit is a simple ranking's score (``ranked_by_rule``)
 
 
 def prepare_week(
@@ -202,7 +203,10 @@ def prepare_week(
         figures = WeekFigures.of(ScoredWeek(whole, as_of, scored.thin, effect))
     finish_week(scored, history, models, figures, horizon_weeks, notes)
     calendar = WorkingCalendar(tables.get("working_days"))
-    return PlanContext(tables, history, monday, scored.frame, notes, horizon_weeks, calendar)
+    ranked = ranked_by_rule(models, scored.thin)
+    return PlanContext(
+        tables, history, monday, scored.frame, notes, horizon_weeks, calendar, ranked
+    )
 
 
 def _managers_part(whole: pd.DataFrame, managers: Collection[str] | None) -> pd.DataFrame:
@@ -368,7 +372,7 @@ def ranked_benefit(
     return scores[ranking.name] * ranking.yuan_per_score
 
 
-def _ranked(models: Models, thin: bool) -> bool:
+def ranked_by_rule(models: Models, thin: bool) -> bool:
     """Whether the week's benefit is a simple ranking the self-check chose."""
     ranking = models.ranking
     return ranking is not None and ranking.name != EFFECT_RANKING and not thin
@@ -376,7 +380,7 @@ def _ranked(models: Models, thin: bool) -> bool:
 
 def _effect(frame: pd.DataFrame, models: Models, thin: bool) -> np.ndarray | None:
     """The effect model's estimates, when the week's benefit is read from them."""
-    if _ranked(models, thin) or models.effect is None or thin:
+    if ranked_by_rule(models, thin) or models.effect is None or thin:
         return None
     features = models.effect.metadata.get_input_schema().input_names()
     if not set(features) <= set(frame.columns):
@@ -388,7 +392,7 @@ def _benefit(
     scored: ScoredWeek, models: Models, horizon: int, notes: list[Note | str], mean_effect: float
 ) -> np.ndarray:
     frame, thin, ranking = scored.frame, scored.thin, models.ranking
-    if ranking is not None and _ranked(models, thin):
+    if ranking is not None and ranked_by_rule(models, thin):
         notes.append(Note.of("ranking_checked", ranking=ranking.name, reason=ranking.reason))
         return ranked_benefit(frame, ranking, frame["churn_probability"].to_numpy(), horizon)
     if scored.effect is not None:

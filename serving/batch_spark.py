@@ -57,6 +57,7 @@ from planning.week import (
     WeekFigures,
     default_week,
     finish_week,
+    ranked_by_rule,
     score_week,
     week_dates,
 )
@@ -214,8 +215,16 @@ def _manager_context(
             [tables["retailers"], setup.company_base], ignore_index=True
         )
     calendar = WorkingCalendar(setup.working_days)
+    ranked = ranked_by_rule(models, scored.thin)
     return PlanContext(
-        planning_tables, history, setup.monday, scored.frame, notes, HORIZON_WEEKS, calendar
+        planning_tables,
+        history,
+        setup.monday,
+        scored.frame,
+        notes,
+        HORIZON_WEEKS,
+        calendar,
+        ranked,
     )
 
 
