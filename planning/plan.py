@@ -203,9 +203,8 @@ def plan_manager_languages(
     )
     base, base_note = _base_of(manager_id, tables, retailers.reset_index())
     assumed = rules.service_minutes
-    pace = observed_pace(
-        tables.get("visits"), tables["retailers"], manager_id, base, context.week_start, rules
-    )
+    visits = context.recent_visits.get(manager_id)
+    pace = observed_pace(visits, tables["retailers"], manager_id, base, context.week_start, rules)
     rules = paced(rules, pace)
     if pace is not None and rules.service_minutes < assumed:
         notes.append(

@@ -17,6 +17,7 @@ import json
 import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from features.retailer import (
 )
 from fieldcoach.champions import ModelStore, registered_tags, registry_missing
 from fieldcoach.registry import CHURN_MODEL, VISIT_EFFECT_MODEL
+from planning.pace import PACE_WEEKS
 from planning.purpose import (
     PeerFigures,
     choose_purposes,
@@ -168,6 +170,18 @@ class PlanContext:
     horizon_weeks: int = 8
     calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
     ranked: bool = False  # the benefit is a simple ranking's score (``ranked_by_rule``)
+
+    @cached_property
+    def recent_visits(self) -> dict[str, pd.DataFrame]:
+        """Each manager's visits of the ``PACE_WEEKS`` weeks before the week, grouped once
+        for all the week's plans (a batch would otherwise scan every visit per manager)."""
+        visits = self.tables.get("visits")
+        if visits is None or not {"manager_id", "visit_date"} <= set(visits.columns):
+            return {}
+        dates = pd.to_datetime(visits["visit_date"])
+        start = self.week_start - pd.Timedelta(weeks=PACE_WEEKS)
+        recent = visits[(dates >= start) & (dates < self.week_start)]
+        return {str(m): rows for m, rows in recent.groupby("manager_id", sort=False)}
 
 
 def prepare_week(
