@@ -38,7 +38,8 @@ import numpy as np
 import pandas as pd
 
 import features.rankings as rankings_module
-from evaluation.policy import Observed, PolicyConfig, fit_estimators, run_policy
+from evaluation.policy_runs import run_policy
+from evaluation.policy_setup import Observed, PolicyConfig, fit_estimators
 from features.retailer import model_frame, prepare_history
 from features.validate import load_dataset
 from simulator.export import STATE_FILE, load_truth

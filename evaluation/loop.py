@@ -1,7 +1,7 @@
 """Proof of the loop in simulation: plans made weekly, feedback back, models retrained.
 
 From the territory saved at the end of a simulated folder, per seed (shared luck, as in
-``evaluation.policy``), these policies run ``weeks`` weeks:
+``evaluation.policy_runs``), these policies run ``weeks`` weeks:
 
 - ``rotation``: the company's current practice (the baseline of "saved value");
 - ``frozen``: the planner with the models fitted before the start, never retrained;
@@ -37,16 +37,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.policy import (
+from evaluation.policy_report import interval
+from evaluation.policy_runs import planner_week, policy_plan
+from evaluation.policy_setup import (
     Estimators,
     Observed,
     PolicyConfig,
     at_risk,
     fit_estimators,
-    interval,
     load_start,
-    planner_week,
-    policy_plan,
 )
 from evaluation.uplift import ReviewConfig, review
 from features.calendar import to_days

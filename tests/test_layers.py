@@ -183,7 +183,7 @@ def test_only_the_simulator_and_evaluation_read_the_truth() -> None:
         ("serving/x.py", "from planning.plan import plan_manager", False),
         ("serving/x.py", "from fieldcoach.settings import Settings", False),
         ("evaluation/x.py", "from training.visits import VisitEffect", False),
-        ("fieldcoach/cli/x.py", "from evaluation.policy import POLICIES", False),
+        ("fieldcoach/cli/x.py", "from evaluation.policy_runs import POLICIES", False),
     ],
 )
 def test_the_check_tells_upward_from_downward(path: str, source: str, flagged: bool) -> None:

@@ -66,13 +66,9 @@ def evaluate_policy(
     """Run every visit policy on the simulator from the data's end and compare what each keeps."""
     import json
 
-    from evaluation.policy import (
-        POLICIES,
-        PolicyConfig,
-        evaluate_policies,
-        log_policy_run,
-        policy_chart,
-    )
+    from evaluation.policy_report import evaluate_policies, log_policy_run, policy_chart
+    from evaluation.policy_runs import POLICIES
+    from evaluation.policy_setup import PolicyConfig
     from features.io import atomic_path
     from fieldcoach.settings import get_settings
 

@@ -7,7 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from evaluation.policy import POLICIES, PolicyConfig, evaluate_policies, run_policy
+from evaluation.policy_report import evaluate_policies
+from evaluation.policy_runs import POLICIES, run_policy
+from evaluation.policy_setup import PolicyConfig
 from fieldcoach.cli import app
 from simulator import SimulationConfig, Territory, export_dataset
 
@@ -62,7 +64,7 @@ def test_the_planner_keeps_more_than_rotation(report):
 
 
 def test_same_seed_same_policy_same_result(data):
-    from evaluation.policy import Observed
+    from evaluation.policy_setup import Observed
     from features.validate import load_dataset
     from simulator.export import STATE_FILE
 
