@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
 
-from evaluation.policy_report import evaluate_policies
 from evaluation.policy_runs import POLICIES, run_policy
 from evaluation.policy_setup import PolicyConfig
 from fieldcoach.cli import app
@@ -25,12 +25,33 @@ def data(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def report(data):
+def evaluated(data, tmp_path_factory):
+    """One ``evaluate policy`` run through the CLI: its output, report JSON and chart.
+
+    The figures below and the CLI's files come from this one run, so the planner's models
+    are trained once for the module (a second run for the CLI test cost ~25 s).
+    """
+    from fieldcoach.settings import get_settings
+
+    out = tmp_path_factory.mktemp("policy-report") / "policy.json"
     # The planner stops on its solution count; the time limit is only a cap far above it, so
     # its plans, and the figures below, are the same on a loaded machine as on a quiet one
     # (with a 0.1 s limit a loaded machine cut its solves short: -35,834 against rotation).
-    config = PolicyConfig(weeks=3, seeds=2, solution_limit=50, time_limit_s=60)
-    return evaluate_policies(data, config, log=lambda _: None)
+    args = ["--weeks", "3", "--seeds", "2", "--solution-limit", "50", "--time-limit", "60"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FIELDCOACH_HOME", str(out.parent / "home"))
+        get_settings.cache_clear()
+        result = runner.invoke(
+            app, ["evaluate", "policy", "--data", str(data), *args, "--report", str(out)]
+        )
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    return SimpleNamespace(output=result.output, path=out, report=json.loads(out.read_text()))
+
+
+@pytest.fixture(scope="module")
+def report(evaluated):
+    return evaluated.report
 
 
 @pytest.mark.slow
@@ -88,34 +109,13 @@ def test_cli_refuses_a_folder_without_simulator_state(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_writes_report_and_chart(data, tmp_path, monkeypatch):
-    from fieldcoach.settings import get_settings
-
-    monkeypatch.setenv("FIELDCOACH_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    out = tmp_path / "policy.json"
-    result = runner.invoke(
-        app,
-        [
-            "evaluate",
-            "policy",
-            "--data",
-            str(data),
-            "--weeks",
-            "1",
-            "--seeds",
-            "2",
-            "--solution-limit",
-            "30",
-            "--report",
-            str(out),
-            "--time-limit",
-            "0.1",
-        ],
-    )
-    get_settings.cache_clear()
-    assert result.exit_code == 0, result.output
-    written = json.loads(out.read_text())
+def test_cli_writes_report_and_chart(evaluated):
+    written = evaluated.report
     assert set(POLICIES) <= set(written)
-    assert out.with_suffix(".png").exists()
+    assert (written["weeks"], written["seeds"]) == (3, 2)
+    assert evaluated.path.with_suffix(".png").exists()
+    assert written["chart"] == str(evaluated.path.with_suffix(".png"))
     assert written["mlflow_run_id"]
+    assert "3 weeks from" in evaluated.output and "2 seeds" in evaluated.output
+    for policy in POLICIES:
+        assert f"\n{policy:<10}" in evaluated.output, policy
