@@ -8,7 +8,10 @@ every feature of a sampled retailer, its manager's context (territory size, skil
 included, is then the value it has on the full data, which a sample of single retailers
 would not give. Rows of no manager are drawn one retailer at a time. The sample is written
 as the contract's tables (``NAME.parquet``) to a local folder that ``train churn`` reads as
-any data folder.
+any data folder. Each table reaches this machine in slices of at most ``SLICE_ROWS`` rows:
+collected at once, a province's 90,000-retailer sample (8 million orders) overran a
+default 1 GiB Spark driver (``TaskResultLost``), and a national 200,000 would exceed the
+driver's default 1 GiB ``spark.driver.maxResultSize``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ if TYPE_CHECKING:
 RETAILER_TABLES = ("retailers", "orders", "visits", "complaints", "surveys")
 MANAGER_TABLES = ("managers", "assessments", "trainings")
 SAMPLE_FILE = "_sample.json"  # what was drawn, beside the tables
+# Rows the Spark driver holds for one collect (~50-100 MB as Arrow); 2.7 million at once
+# were fine on a default driver, 8 million were not.
+SLICE_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -76,9 +82,17 @@ def draw_retailer_sample(
 
 
 def write_sample(
-    tables: dict[str, DataFrame], out: Path, retailers: int, seed: int = 0, source: str = ""
+    tables: dict[str, DataFrame],
+    out: Path,
+    retailers: int,
+    seed: int = 0,
+    source: str = "",
+    slice_rows: int = SLICE_ROWS,
 ) -> SampleReport:
-    """Draw the sample on Spark and write its tables to ``out`` (the folder is replaced)."""
+    """Draw the sample on Spark and write its tables to ``out`` (the folder is replaced).
+
+    Each table is collected in slices of at most about ``slice_rows`` rows.
+    """
     from pyspark.sql import functions as F
 
     ids, managers = draw_retailer_sample(tables, retailers, seed)
@@ -93,7 +107,7 @@ def write_sample(
             frame = frame.join(F.broadcast(ids), "retailer_id", "left_semi")
         elif name in MANAGER_TABLES and managers is not None:
             frame = frame.join(F.broadcast(managers), "manager_id", "left_semi")
-        rows = _to_pandas(frame)
+        rows = _to_pandas(frame, slice_rows)
         counts[name] = len(rows)
         write_table(rows, out / f"{name}.parquet")
     report = SampleReport(
@@ -116,9 +130,28 @@ def _retailer_count(tables: dict[str, DataFrame]) -> int:
     return tables["orders"].select("retailer_id").distinct().count()
 
 
-def _to_pandas(frame: DataFrame) -> pd.DataFrame:
-    """The sample's rows of one table on this machine, dates as pandas dates."""
-    rows = frame.toPandas()
+def _to_pandas(frame: DataFrame, slice_rows: int = SLICE_ROWS) -> pd.DataFrame:
+    """The sample's rows of one table on this machine, dates as pandas dates.
+
+    A table of more than ``slice_rows`` rows is kept on the executors' disks once and
+    collected slice by slice (a hash of each row's values picks its slice), so the driver
+    holds one slice at a time rather than the whole table.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    frame = frame.persist(StorageLevel.DISK_ONLY)
+    try:
+        slices = -(-frame.count() // max(slice_rows, 1))
+        if slices <= 1:
+            rows = frame.toPandas()
+        else:
+            which = F.pmod(F.xxhash64(*frame.columns), F.lit(slices))
+            parts = [frame.filter(which == i).toPandas() for i in range(slices)]
+            # An empty slice would come back with untyped columns and widen the others.
+            rows = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    finally:
+        frame.unpersist()
     for column, kind in frame.dtypes:
         if kind == "date":
             rows[column] = pd.to_datetime(rows[column])

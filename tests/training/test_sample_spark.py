@@ -82,3 +82,23 @@ def test_train_churn_on_a_sample_of_whole_managers_drawn_on_spark(
     for column in numeric:
         a, b = want[column].to_numpy(float), got[column].to_numpy(float)
         assert np.array_equal(a, b, equal_nan=True), column
+
+
+def test_a_sample_collected_in_slices_holds_the_same_rows(spark, data, tmp_path):
+    # A province's sample is collected a slice at a time (the driver holds one slice);
+    # here slices of 1,000 rows cut the orders into many, and some tables into one.
+    from features.engines.spark_session import read_spark_tables
+    from training.sample_spark import write_sample
+
+    tables = read_spark_tables(spark, str(data))
+    whole = write_sample(tables, tmp_path / "whole", 400, seed=1)
+    sliced = write_sample(tables, tmp_path / "sliced", 400, seed=1, slice_rows=1_000)
+    assert sliced == whole and whole.orders > 5 * 1_000
+    for name in tables:
+        a = pd.read_parquet(tmp_path / "whole" / f"{name}.parquet")
+        b = pd.read_parquet(tmp_path / "sliced" / f"{name}.parquet")
+        assert list(b.columns) == list(a.columns) and list(b.dtypes) == list(a.dtypes), name
+        key = list(a.columns)
+        a = a.sort_values(key, ignore_index=True)
+        b = b.sort_values(key, ignore_index=True)
+        pd.testing.assert_frame_equal(b, a, obj=name)
