@@ -191,12 +191,14 @@ def main() -> None:
                 results,
             )
         if settings is not None:
-            from training.score import score_churn
-            from training.score_spark import score_churn_spark
+            from training.score import load_churn_model, score_churn
+            from training.score_spark import download_champion, score_churn_spark
 
-            want_scores = timed(
-                "pandas scores", lambda: score_churn(data, str(as_of.date()), settings), results
-            )
+            def pandas_scores():
+                model, uri = load_churn_model(settings)
+                return score_churn(load_dataset(data).tables, as_of, model, uri)
+
+            want_scores = timed("pandas scores", pandas_scores, results)
         print(f"spark engine ({args.master}):")
         if want_features is not None:
             out = scratch / "features.parquet"
@@ -213,7 +215,7 @@ def main() -> None:
 
             def spark_scores():
                 tables = read_spark_tables(session(), str(data))
-                scores = score_churn_spark(tables, str(as_of.date()), settings)
+                scores = score_churn_spark(tables, as_of, *download_champion(settings))
                 write_parquet(scores.frame, str(scratch / "scores.parquet"), ["as_of"])
                 scores.release()
 

@@ -1,7 +1,8 @@
 """The week's default plans, computed outside a request and stored for the API to serve.
 
-``precompute_plans`` (``fieldcoach plan batch``) writes every manager's default plan for a
-week (both languages) into the database, tagged with the model versions it used; the API
+``precompute_plans`` (``fieldcoach plan batch``, which loads the data and the champions,
+``start_champions``) writes every manager's default plan for a week (both languages) into
+the database, tagged with the model versions it used; the API
 serves a stored plan only while those versions are the ones serving, and fills in at start
 the plans nobody stored (``fill_week_plans``). What the service learnt goes back to the data
 in ``serving.feedback_export``.
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -31,23 +31,29 @@ from serving.db import (
 from serving.served_territory import LANGUAGES, ServedTerritory
 
 
-def precompute_plans(
-    settings: Settings,
-    week: str | None = None,
-    data_dir: Path | None = None,
-    time_limit_s: float = 5.0,
-    log: Callable[[str], None] = print,
-    progress: tuple[Callable[[int], None], Callable[[], None]] | None = None,
-) -> dict[str, Any]:
-    """Plan every manager's week with the serving champions and store the plans.
-
-    ``progress`` is (set the total, advance by one manager), for a progress bar.
-    """
+def start_champions(settings: Settings, log: Callable[[str], None] = print) -> ModelStore:
+    """The serving champions, loaded as the API loads them; each note (a model not loaded,
+    a copy used instead) logged."""
     store = ModelStore(settings.resolved_tracking_uri, settings.models_dir, MODEL_NAMES)
     store.start()
     for note in store.notes:
         log(f"note: {note}")
-    territory = ServedTerritory.load(data_dir or settings.resolved_data_dir, store)
+    return store
+
+
+def precompute_plans(
+    territory: ServedTerritory,
+    settings: Settings,
+    week: str | None = None,
+    time_limit_s: float = 5.0,
+    log: Callable[[str], None] = print,
+    progress: tuple[Callable[[int], None], Callable[[], None]] | None = None,
+) -> dict[str, Any]:
+    """Plan every manager's week with the territory's champions (``start_champions``) and
+    store the plans in the service database, drawing exploration as the settings say.
+
+    ``progress`` is (set the total, advance by one manager), for a progress bar.
+    """
     territory.exploration = Exploration(settings.explore_share, settings.holdout_share)
     engine = make_engine(settings.resolved_database_url)
     try:

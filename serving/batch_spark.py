@@ -40,11 +40,11 @@ from sqlalchemy import select
 
 from features.calendar import WorkingCalendar
 from features.engines.spark import default_buckets, map_buckets, pack_tables, spark_history
-from features.engines.spark_session import ROW_POSITION, read_spark_tables
+from features.engines.spark_session import ROW_POSITION
 from features.errors import UserInputError
 from features.i18n import Note
 from features.retailer import prepare_history
-from fieldcoach.champions import CHURN, EFFECT, MODEL_NAMES, ModelStore
+from fieldcoach.champions import CHURN, EFFECT, ModelStore
 from fieldcoach.settings import Settings
 from planning.explore import Exploration
 from planning.feedback import build_feedback
@@ -388,19 +388,21 @@ def _with_company_base(setup: WeekSetup, tables: dict[str, DataFrame]) -> WeekSe
 
 
 def precompute_plans_spark(
+    tables: dict[str, DataFrame],
+    store: ModelStore,
     settings: Settings,
     spark: SparkSession,
     week: str | None = None,
-    data: str | None = None,
     time_limit_s: float = 5.0,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """``serving.batch.precompute_plans`` on Spark: same plans, same store, same tags."""
-    store = ModelStore(settings.resolved_tracking_uri, settings.models_dir, MODEL_NAMES)
-    store.start()
-    for note in store.notes:
-        log(f"note: {note}")
-    tables = read_spark_tables(spark, data or str(settings.resolved_data_dir), positions=True)
+    """``serving.batch.precompute_plans`` on Spark: same plans, same store, same tags.
+
+    Args:
+        tables: the company's tables as Spark reads them with their file positions
+            (``read_spark_tables(..., positions=True)``: the planner's route order).
+        store: the serving champions (``serving.batch.start_champions``).
+    """
     engine = make_engine(settings.resolved_database_url)
     try:
         sessions = session_factory(engine)

@@ -20,7 +20,7 @@ from features.errors import UserInputError
 from features.i18n import PURPOSE_NAMES, pick, render_notes
 from features.reasons import restate
 from features.retailer import RetailerHistory, model_input, prepare_history, retailer_snapshot
-from features.validate import ValidationReport, load_dataset
+from features.validate import Dataset, ValidationReport, load_dataset
 from fieldcoach.champions import CHURN, ModelStore
 from planning.explore import Exploration
 from planning.feedback import PlanFeedback
@@ -75,7 +75,10 @@ class ServedTerritory:
 
     @classmethod
     def load(cls, data_dir: Path, store: ModelStore) -> ServedTerritory:
-        dataset = load_dataset(data_dir)
+        return cls.from_dataset(load_dataset(data_dir), store)
+
+    @classmethod
+    def from_dataset(cls, dataset: Dataset, store: ModelStore) -> ServedTerritory:
         territory = cls(dataset.tables, store)
         territory.report = dataset.report  # the data folder's status, for the workspace
         return territory

@@ -1,13 +1,16 @@
-"""Batch scoring with the registered champion: probability, value at risk, reasons."""
+"""Batch scoring with the registered champion: probability, value at risk, reasons.
+
+The command (``fieldcoach score churn``) loads the data and the model and writes the file;
+``score_churn`` takes the tables and the loaded model.
+"""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from features.calendar import parse_date
 from features.errors import UserInputError
 from features.retailer import (
     build_retailer_features,
@@ -15,7 +18,6 @@ from features.retailer import (
     model_input,
     prepare_history,
 )
-from features.validate import load_dataset
 from fieldcoach.champions import load_champion
 from fieldcoach.registry import CHAMPION, CHURN_MODEL
 from fieldcoach.settings import Settings
@@ -39,20 +41,18 @@ def load_churn_model(settings: Settings, model_uri: str | None = None):
 
 
 def score_churn(
-    data_dir: Path, as_of: str, settings: Settings, model_uri: str | None = None
+    tables: dict[str, pd.DataFrame], date: pd.Timestamp, model: Any, uri: str
 ) -> pd.DataFrame:
-    """Score every retailer at risk on ``as_of``; with a model that learnt from lapsed
-    retailers, every retailer that ever ordered and whose licence has not expired, the
-    lapsed flagged with ``lapsed`` and ``weeks_since_last_order``.
+    """Score every retailer at risk on ``date`` with ``model`` (``load_churn_model``, which
+    names its ``uri``); with a model that learnt from lapsed retailers, every retailer that
+    ever ordered and whose licence has not expired, the lapsed flagged with ``lapsed`` and
+    ``weeks_since_last_order``.
 
     ``value_at_risk`` is the retailer's usual order value over the model's horizon (its mean
     weekly value over the last 26 weeks, times H): what is lost if it churns.
     ``expected_value_lost`` weighs it by the churn probability.
     """
-    date = parse_date(as_of, "--as-of")
-    model, uri = load_churn_model(settings, model_uri)
-    dataset = load_dataset(data_dir)
-    history = prepare_history(dataset.tables)
+    history = prepare_history(tables)
     check_as_of(history, date)
     metadata = model.metadata.metadata or {}
     horizon = int(metadata.get("horizon_weeks", 8))
@@ -61,9 +61,7 @@ def score_churn(
     features = model.metadata.get_input_schema().input_names()
     # The population rule of training: retailers not already churned by the label's rule,
     # and the lapsed too when the model learnt from them.
-    frame, _, _ = build_retailer_features(
-        dataset.tables, [date], population_weeks, history, lapsed=lapsed
-    )
+    frame, _, _ = build_retailer_features(tables, [date], population_weeks, history, lapsed=lapsed)
     if frame.empty:
         raise UserInputError(f"no retailer at risk on {date.date()}")
     missing = sorted(set(features) - set(frame.columns))

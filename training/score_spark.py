@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 import mlflow
 import pandas as pd
 
-from features.calendar import parse_date
 from features.errors import UserInputError
 from features.retailer import CATEGORICAL, model_input
 from fieldcoach.registry import CHAMPION, CHURN_MODEL
@@ -64,18 +63,17 @@ def download_champion(settings: Settings, model_uri: str | None = None) -> tuple
 
 def score_churn_spark(
     tables: dict[str, DataFrame],
-    as_of: str,
-    settings: Settings,
-    model_uri: str | None = None,
+    date: pd.Timestamp,
+    local: str,
+    uri: str,
     buckets: int | None = None,
 ) -> SparkScores:
-    """``training.score.score_churn`` on Spark: every retailer at risk on ``as_of``."""
+    """``training.score.score_churn`` on Spark: every retailer at risk on ``date``, scored
+    by the model copied to ``local`` (``download_champion``, which names its ``uri``)."""
     from pyspark.sql import functions as F
 
     from features.engines.spark import build_retailer_features_spark
 
-    date = parse_date(as_of, "--as-of")
-    local, uri = download_champion(settings, model_uri)
     model = mlflow.pyfunc.load_model(local)
     metadata = model.metadata.metadata or {}
     horizon = int(metadata.get("horizon_weeks", 8))

@@ -311,19 +311,26 @@ def plan_batch(
     engine: EngineOption = None,
 ) -> None:
     """Precompute every manager's default plan for the week; the API serves them as stored."""
+    from features.validate import load_dataset
     from fieldcoach.settings import get_settings
-    from serving.batch import precompute_plans
+    from serving.batch import precompute_plans, start_champions
+    from serving.served_territory import ServedTerritory
 
     settings = get_settings()
     chosen = {"explore_share": explore_share, "holdout_share": holdout_share}
     settings = settings.model_copy(update={k: v for k, v in chosen.items() if v is not None})
+    folder = data or str(settings.resolved_data_dir)
     if resolve_engine(engine) == "spark":
+        from features.engines.spark_session import read_spark_tables
         from serving.batch_spark import precompute_plans_spark
 
         with user_errors():
             _exploration(explore_share, holdout_share)  # a share out of range: one line
+            spark = spark_session()
+            store = start_champions(settings, log=typer.echo)
+            tables = read_spark_tables(spark, folder, positions=True)
             result = precompute_plans_spark(
-                settings, spark_session(), week, data, time_limit, log=typer.echo
+                tables, store, settings, spark, week, time_limit, log=typer.echo
             )
         typer.echo(
             f"stored plans for {result['managers']} managers, week {result['week']} "
@@ -332,13 +339,10 @@ def plan_batch(
         return
     with user_errors(), progress("planning every manager's week") as (log, total, advance):
         _exploration(explore_share, holdout_share)  # a share out of range: one line
+        store = start_champions(settings, log=log)
+        territory = ServedTerritory.from_dataset(load_dataset(Path(folder)), store)
         result = precompute_plans(
-            settings,
-            week,
-            None if data is None else Path(data),
-            time_limit,
-            log=log,
-            progress=(total, advance),
+            territory, settings, week, time_limit, log=log, progress=(total, advance)
         )
     typer.echo(
         f"stored plans for {result['managers']} managers, week {result['week']} "

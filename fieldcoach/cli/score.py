@@ -35,26 +35,34 @@ def score_churn_command(
     engine: EngineOption = None,
 ) -> None:
     """Write each retailer's churn probability, value at risk and top reasons."""
+    from features.calendar import parse_date
     from features.io import write_table
+    from features.validate import load_dataset
     from fieldcoach.settings import get_settings
-    from training.score import score_churn
+    from training.score import load_churn_model, score_churn
 
     chosen, out = engine_output(engine, out)
     if chosen == "spark":
         return _score_churn_spark(data, as_of, out, model_uri)
     with user_errors():
-        scores = score_churn(Path(data), as_of, get_settings(), model_uri)
+        date = parse_date(as_of, "--as-of")
+        model, uri = load_churn_model(get_settings(), model_uri)
+        scores = score_churn(load_dataset(Path(data)).tables, date, model, uri)
         write_table(scores, Path(out))
     typer.echo(f"scored {len(scores):,} retailers as of {as_of}; wrote {Path(out)}")
 
 
 def _score_churn_spark(data: str, as_of: str, out: str, model_uri: str | None) -> None:
+    from features.calendar import parse_date
     from features.engines.spark_session import write_parquet
     from fieldcoach.settings import get_settings
-    from training.score_spark import score_churn_spark
+    from training.score_spark import download_champion, score_churn_spark
 
     with user_errors():
-        scores = score_churn_spark(spark_tables(data), as_of, get_settings(), model_uri)
+        tables = spark_tables(data)
+        date = parse_date(as_of, "--as-of")
+        local, uri = download_champion(get_settings(), model_uri)
+        scores = score_churn_spark(tables, date, local, uri)
         write_parquet(scores.frame, out, partition_by=["as_of"])
         scores.release()
     typer.echo(f"scored {scores.at_risk:,} retailers as of {as_of}; wrote {out} (spark)")

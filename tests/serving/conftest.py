@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from fieldcoach.settings import Settings
 from serving.app import create_app
+from serving.batch import precompute_plans, start_champions
 from serving.db import make_engine, session_factory
 from serving.security import ALL_TEAMS, create_key
+from serving.served_territory import ServedTerritory
 
 # Also imported from here by the serving test modules.
 from ..conftest import settings_for
@@ -33,6 +36,14 @@ def home(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def settings(home: Path) -> Settings:
     return settings_for(home)
+
+
+def precompute_plans_from(settings: Settings, **options: Any) -> dict[str, Any]:
+    """What ``plan batch`` does: the settings' champions and data folder loaded, every
+    manager's week planned and stored (``options`` as ``serving.batch.precompute_plans``)."""
+    store = start_champions(settings, log=options.get("log", print))
+    territory = ServedTerritory.load(settings.resolved_data_dir, store)
+    return precompute_plans(territory, settings, **options)
 
 
 def make_keys(settings: Settings) -> dict[str, str]:

@@ -13,9 +13,10 @@ from features.io import find_table_files, read_raw_table
 from features.validate import load_dataset
 from fieldcoach.settings import Settings
 from serving.app import create_app
-from serving.batch import precompute_plans
 from serving.db import make_engine, session_factory
 from serving.feedback_export import export_feedback
+
+from .conftest import precompute_plans_from
 
 ROLES = ("planner", "coordinator", "data_scientist", "admin")
 
@@ -122,7 +123,7 @@ def test_bad_week_is_422_with_a_message(client, keys) -> None:
 
 @pytest.mark.slow
 def test_precomputed_plans_are_served_and_translated(client, keys, settings) -> None:
-    result = precompute_plans(settings, time_limit_s=0.2, log=lambda *_: None)
+    result = precompute_plans_from(settings, time_limit_s=0.2, log=lambda *_: None)
     assert result["managers"] == 6
     en = client.get("/v1/managers/M0002/visit-plan", headers=_h(keys, "planner")).json()
     zh = client.get(

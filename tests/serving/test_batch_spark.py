@@ -13,11 +13,10 @@ from typer.testing import CliRunner
 
 from fieldcoach.cli import app
 from fieldcoach.settings import get_settings
-from serving.batch import precompute_plans
 from serving.db import PrecomputedPlan, make_engine, record_feedback, session_factory
 from serving.feedback_export import export_feedback
 
-from .conftest import settings_for
+from .conftest import precompute_plans_from, settings_for
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 # Plans stop after a fixed number of solutions; the cap only guards against a stuck solver,
@@ -84,7 +83,7 @@ def test_spark_batch_stores_the_pandas_batch_plans(spark, home, monkeypatch):
     engine.dispose()
     assert (data / "_feedback" / "visits.parquet").exists()
 
-    want = precompute_plans(
+    want = precompute_plans_from(
         settings_for(home, database_url=databases["pandas"]),
         time_limit_s=float(TIME_LIMIT),
         log=lambda *_: None,
@@ -123,6 +122,8 @@ def test_spark_plans_for_a_week_ignore_records_dated_in_it(spark, trained_home, 
     """Point in time for plans: the week holding the data's last day, planned on Spark, is
     the same when its own orders and visits are deleted, rewritten or added to, and differs
     when the week before it changes."""
+    from features.engines.spark_session import read_spark_tables
+    from serving.batch import start_champions
     from serving.batch_spark import precompute_plans_spark
 
     home = tmp_path / "home"
@@ -165,8 +166,10 @@ def test_spark_plans_for_a_week_ignore_records_dated_in_it(spark, trained_home, 
     def plans(folder: Path) -> dict[tuple[str, str], str]:
         url = f"sqlite:///{(home / f'{folder.name}.db').resolve()}"
         settings = settings_for(home, database_url=url, data_dir=folder)
+        tables = read_spark_tables(spark, str(folder), positions=True)
+        store = start_champions(settings, log=lambda *_: None)
         precompute_plans_spark(
-            settings, spark, week, str(folder), float(TIME_LIMIT), log=lambda *_: None
+            tables, store, settings, spark, week, float(TIME_LIMIT), log=lambda *_: None
         )
         return {(m, lang): body for (m, _, lang), (_, _, body) in _stored(url).items()}
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from features.validate import load_dataset
-from serving.batch import precompute_plans
 from serving.db import make_engine, session_factory
 from serving.feedback_export import export_plan_log
+
+from .conftest import precompute_plans_from
 
 
 def _h(keys, role):
@@ -31,7 +32,7 @@ def test_the_api_explores_by_its_setting_and_by_request(client, keys, settings):
 
 
 def test_stored_plans_export_their_log_as_the_recommendations_table(settings):
-    result = precompute_plans(settings, log=lambda *_: None)
+    result = precompute_plans_from(settings, log=lambda *_: None)
     assert result["managers"] > 0
     engine = make_engine(settings.resolved_database_url)
     try:
