@@ -7,8 +7,8 @@
 - ``churn_home``: one churn training run on a 1,200-retailer territory in a fresh registry,
   which the registry tests (as their first run) and the churn notebook (as its champion)
   both start from;
-- ``spark``: one local[2] SparkSession for every Spark test (starting one takes ~10-20 s), its JVM on
-  the client compiler and the serial collector (half the JVM CPU on short test jobs).
+- ``spark``: one local[2] SparkSession for every Spark test (starting one takes ~10-20 s),
+  its JVM on the client compiler and the serial collector (half its CPU on short test jobs).
   Spark tests are marked ``spark`` (and ``slow``); ``pytest -m "not spark"`` leaves them out.
 """
 
