@@ -29,6 +29,31 @@ import pytest
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def _mlflow_store_without_fsync(dbapi_connection, _record) -> None:
+    """MLflow's SQLite stores in this process skip fsync (``PRAGMA synchronous=OFF``).
+
+    A fresh store runs MLflow's migrations, each a commit, and every logged metric, param
+    and tag is one more: with fsync a fresh store took 5-10 s of wall time on this shared
+    disk for 1-2 s of CPU (3 without). Only files named ``mlflow.db`` are touched: the
+    service's own database keeps WAL and ``synchronous=FULL`` (serving/db.py, checked by
+    test_security), and servers started as processes (the kill test) are not this process.
+    A lost fsync matters only when the machine itself stops, never to a test.
+    """
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        files = [row[2] for row in dbapi_connection.execute("PRAGMA database_list")]
+        if any(str(name).endswith("mlflow.db") for name in files):
+            dbapi_connection.execute("PRAGMA synchronous=OFF")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    event.listen(Engine, "connect", _mlflow_store_without_fsync)
+
+
 @pytest.fixture(scope="session")
 def simulated(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     """``simulated(weeks, **config)``: the folder ``export_dataset`` wrote for that territory
