@@ -66,12 +66,11 @@ def build_home(home: Path, retailers: int, managers: int, weeks: int) -> None:
     """Simulate, train and register every model (churn untuned: speed is measured here)."""
     os.environ.update(env_for(home))
     from features.validate import load_dataset
-    from fieldcoach.registry import CHAMPION, MODEL_NAMES
+    from fieldcoach.registry import CHAMPION, MODEL_NAMES, configure_mlflow
     from fieldcoach.settings import get_settings
     from simulator import SimulationConfig, Territory, export_dataset
     from training.churn import ChurnConfig
     from training.churn_run import run_churn_training
-    from training.promotion import configure_mlflow
     from training.skills_run import run_skills_training
     from training.visit_rows import VisitEffectConfig
     from training.visits_run import run_visit_effect_training

@@ -191,8 +191,8 @@ def main() -> None:
                 results,
             )
         if settings is not None:
-            from training.score import load_churn_model, score_churn
-            from training.score_spark import download_champion, score_churn_spark
+            from serving.churn_scores import load_churn_model, score_churn
+            from serving.churn_scores_spark import download_champion, score_churn_spark
 
             def pandas_scores():
                 model, uri = load_churn_model(settings)

@@ -119,7 +119,8 @@ def log_policy_run(report: dict[str, Any], chart: Path, settings) -> str:
     """Log the comparison to MLflow (experiment ``policy-evaluation``)."""
     import mlflow
 
-    from training.promotion import configure_mlflow, experiment_id
+    from fieldcoach.registry import configure_mlflow
+    from training.promotion import experiment_id
 
     configure_mlflow(settings)
     with mlflow.start_run(

@@ -193,7 +193,8 @@ def write_review(result: dict[str, Any], report: Path, settings: Settings | None
 
 
 def log_review(result: dict[str, Any], files: dict[str, Path], settings: Settings) -> str:
-    from training.promotion import configure_mlflow, experiment_id
+    from fieldcoach.registry import configure_mlflow
+    from training.promotion import experiment_id
 
     configure_mlflow(settings)
     with mlflow.start_run(

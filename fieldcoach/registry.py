@@ -1,7 +1,8 @@
 """The MLflow model registry as the CLI, training and the API share it.
 
-Listing versions, and moving the ``champion`` alias by hand (promote, roll back): the
-workspace's data-scientist page does it too, and serving must not import ``training``.
+Connecting MLflow to the configured store, listing versions, and moving the ``champion``
+alias by hand (promote, roll back): the workspace's data-scientist page does it too, and
+serving must not import ``training``.
 Registering a run's model and the promotion rule live in ``training.promotion``.
 """
 
@@ -15,12 +16,27 @@ from features.errors import UserInputError
 if TYPE_CHECKING:  # MLflow costs seconds to import; the model names below must not
     from mlflow import MlflowClient
 
+    from fieldcoach.settings import Settings
+
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous-champion"
 # Every registered model, named once: training registers them, the rest load them.
 CHURN_MODEL = "retailer-churn"
 VISIT_EFFECT_MODEL = "visit-effect"
 SKILLS_MODEL = "manager-skills"
 MODEL_NAMES = (CHURN_MODEL, VISIT_EFFECT_MODEL, SKILLS_MODEL)
+
+
+def configure_mlflow(settings: Settings) -> MlflowClient:
+    """Point MLflow at the configured store (a SQLite file under the home by default)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = settings.resolved_tracking_uri
+    if uri.startswith("sqlite:///"):
+        settings.ensure_home()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def list_models(client: MlflowClient) -> list[dict[str, Any]]:

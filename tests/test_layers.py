@@ -173,7 +173,7 @@ def test_only_the_simulator_and_evaluation_read_the_truth() -> None:
     [
         ("training/x.py", "from planning.plan import plan_manager", True),
         ("training/x.py", "def f():\n    import simulator.export\n", True),
-        ("serving/x.py", "from training.score import score_churn", True),
+        ("serving/x.py", "from training.churn import train_churn", True),
         ("features/x.py", "from fieldcoach.cli import app", True),
         ("fieldcoach/settings.py", "from features.retailer import model_input", True),
         ("features/calendar.py", "from features.retailer import model_input", True),

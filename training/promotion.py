@@ -1,4 +1,5 @@
-"""MLflow for training: the store, registering a run's model, and the promotion rules.
+"""MLflow for training: registering a run's model, and the promotion rules (the store is
+connected by ``fieldcoach.registry.configure_mlflow``).
 
 Every registered model has aliases: ``challenger`` (the newest candidate), ``champion``
 (what serving loads) and ``previous-champion`` (what ``rollback`` returns to). A candidate
@@ -62,16 +63,6 @@ def change_serving(model: str, what: str, apply: Callable[[], None]) -> None:
         apply()
     else:
         pending.append(ServingChange(model, what, apply))
-
-
-def configure_mlflow(settings: Settings) -> MlflowClient:
-    """Point MLflow at the configured store (a SQLite file under the home by default)."""
-    uri = settings.resolved_tracking_uri
-    if uri.startswith("sqlite:///"):
-        settings.ensure_home()
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def experiment_id(name: str, settings: Settings) -> str:

@@ -28,11 +28,11 @@ from mlflow import MlflowClient
 
 from features.io import atomic_path
 from features.validate import load_dataset
-from fieldcoach.registry import CHAMPION, PREVIOUS, version_by_alias
+from fieldcoach.registry import CHAMPION, PREVIOUS, configure_mlflow, version_by_alias
 from fieldcoach.settings import Settings
 from training.churn import ChurnConfig
 from training.churn_run import CHURN_MODEL, run_churn_training
-from training.promotion import ServingChange, configure_mlflow, deferred_serving_changes
+from training.promotion import ServingChange, deferred_serving_changes
 from training.skills_run import SKILLS_MODEL, run_skills_training
 from training.visit_rows import VisitEffectConfig
 from training.visits_run import RANKING_TAGS, VISIT_EFFECT_MODEL, run_visit_effect_training

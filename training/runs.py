@@ -20,8 +20,9 @@ from mlflow.entities import Run
 from mlflow.models import ModelSignature, infer_signature
 
 import features
+from fieldcoach.registry import configure_mlflow
 from fieldcoach.settings import Settings
-from training.promotion import configure_mlflow, experiment_id, pip_requirements
+from training.promotion import experiment_id, pip_requirements
 
 
 @contextmanager

@@ -14,9 +14,8 @@ app = typer.Typer(help="Inspect and override the model registry.", no_args_is_he
 @app.command("list")
 def models_list() -> None:
     """Registered models, their versions, aliases and headline metrics."""
-    from fieldcoach.registry import list_models
+    from fieldcoach.registry import configure_mlflow, list_models
     from fieldcoach.settings import get_settings
-    from training.promotion import configure_mlflow
 
     rows = list_models(configure_mlflow(get_settings()))
     if not rows:
@@ -45,9 +44,8 @@ def models_promote(
     version: Annotated[int, typer.Option(help="Version to make champion.")],
 ) -> None:
     """Make a version the champion (the old one becomes previous-champion)."""
-    from fieldcoach.registry import promote
+    from fieldcoach.registry import configure_mlflow, promote
     from fieldcoach.settings import get_settings
-    from training.promotion import configure_mlflow
 
     with user_errors():
         typer.echo(promote(configure_mlflow(get_settings()), name, version))
@@ -58,9 +56,8 @@ def models_rollback(
     name: Annotated[str, typer.Argument(help="Registered model, e.g. retailer-churn.")],
 ) -> None:
     """Make the previous champion the champion again."""
-    from fieldcoach.registry import rollback
+    from fieldcoach.registry import configure_mlflow, rollback
     from fieldcoach.settings import get_settings
-    from training.promotion import configure_mlflow
 
     with user_errors():
         typer.echo(rollback(configure_mlflow(get_settings()), name))

@@ -14,9 +14,8 @@ def skills_state(model_uri: str | None):
     """The skills champion's state (or that of ``model_uri``), loaded as the API loads it."""
     from features.errors import UserInputError
     from fieldcoach.champions import load_champion
-    from fieldcoach.registry import CHAMPION, SKILLS_MODEL
+    from fieldcoach.registry import CHAMPION, SKILLS_MODEL, configure_mlflow
     from fieldcoach.settings import get_settings
-    from training.promotion import configure_mlflow
 
     settings = get_settings()
     configure_mlflow(settings)  # the home exists and MLflow looks there, not in the cwd

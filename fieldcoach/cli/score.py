@@ -39,7 +39,7 @@ def score_churn_command(
     from features.io import write_table
     from features.validate import load_dataset
     from fieldcoach.settings import get_settings
-    from training.score import load_churn_model, score_churn
+    from serving.churn_scores import load_churn_model, score_churn
 
     chosen, out = engine_output(engine, out)
     if chosen == "spark":
@@ -56,7 +56,7 @@ def _score_churn_spark(data: str, as_of: str, out: str, model_uri: str | None) -
     from features.calendar import parse_date
     from features.engines.spark_session import write_parquet
     from fieldcoach.settings import get_settings
-    from training.score_spark import download_champion, score_churn_spark
+    from serving.churn_scores_spark import download_champion, score_churn_spark
 
     with user_errors():
         tables = spark_tables(data)

@@ -20,6 +20,7 @@ from fieldcoach.registry import (
     CHALLENGER,
     CHAMPION,
     PREVIOUS,
+    configure_mlflow,
     list_models,
     promote,
     rollback,
@@ -36,7 +37,7 @@ from training.churn_run import (
     run_churn_training,
 )
 from training.metrics import score_metrics
-from training.promotion import PromotionRule, configure_mlflow, decide_promotion, register_and_gate
+from training.promotion import PromotionRule, decide_promotion, register_and_gate
 
 RULE = PromotionRule()
 BRIER = PromotionRule(metric="brier", lower_is_better=True)

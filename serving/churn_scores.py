@@ -19,9 +19,8 @@ from features.retailer import (
     prepare_history,
 )
 from fieldcoach.champions import load_champion
-from fieldcoach.registry import CHAMPION, CHURN_MODEL
+from fieldcoach.registry import CHAMPION, CHURN_MODEL, configure_mlflow
 from fieldcoach.settings import Settings
-from training.promotion import configure_mlflow
 
 
 def load_churn_model(settings: Settings, model_uri: str | None = None):

@@ -3,7 +3,7 @@
 The features come from ``features.engines.spark`` (the pandas definitions, per bucket of
 managers); the champion is downloaded once on the driver, shipped to the workers with
 ``SparkContext.addFile`` and loaded once per task; each partition's rows go through the
-same ``model_input`` and ``score_rows`` as ``training.score``. The scores have the
+same ``model_input`` and ``score_rows`` as ``serving.churn_scores``. The scores have the
 columns of the CSV, ``reasons`` included.
 """
 
@@ -20,10 +20,9 @@ import pandas as pd
 
 from features.errors import UserInputError
 from features.retailer import CATEGORICAL, model_input
-from fieldcoach.registry import CHAMPION, CHURN_MODEL
+from fieldcoach.registry import CHAMPION, CHURN_MODEL, configure_mlflow
 from fieldcoach.settings import Settings
-from training.promotion import configure_mlflow
-from training.score import score_rows
+from serving.churn_scores import score_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -68,7 +67,7 @@ def score_churn_spark(
     uri: str,
     buckets: int | None = None,
 ) -> SparkScores:
-    """``training.score.score_churn`` on Spark: every retailer at risk on ``date``, scored
+    """``serving.churn_scores.score_churn`` on Spark: every retailer at risk on ``date``, scored
     by the model copied to ``local`` (``download_champion``, which names its ``uri``)."""
     from pyspark.sql import functions as F
 
@@ -82,7 +81,7 @@ def score_churn_spark(
     population_weeks = int(metadata.get("population_weeks", horizon))
     lapsed = str(metadata.get("scores_lapsed", False)).lower() == "true"
     # The population rule of training: retailers not already churned by the label's rule,
-    # and the lapsed too when the model learnt from them (as ``training.score``).
+    # and the lapsed too when the model learnt from them (as ``serving.churn_scores``).
     result = build_retailer_features_spark(tables, [date], population_weeks, buckets, lapsed)
     at_risk = sum(result.at_risk().values())
     if not at_risk:
