@@ -62,8 +62,9 @@ class SimulationConfig:
 
 
 @dataclass
-class Retailers:
-    """Per-retailer state; arrays grow as new retailers open."""
+class RetailerStates:
+    """Per-retailer state, the truth included; arrays grow as new retailers open. (The
+    company's ``retailers`` table is ``features.contract.Retailers``.)"""
 
     manager: np.ndarray
     format: np.ndarray
@@ -97,13 +98,16 @@ class Retailers:
     def __len__(self) -> int:
         return len(self.manager)
 
-    def extend(self, other: Retailers) -> None:
+    def extend(self, other: RetailerStates) -> None:
         for name, values in vars(other).items():
             setattr(self, name, np.concatenate([getattr(self, name), values]))
 
 
 @dataclass
-class Managers:
+class ManagerStates:
+    """Per-manager state: true skills and capacity, what the company last measured. (The
+    company's ``managers`` table is ``features.contract.Managers``.)"""
+
     team: np.ndarray
     hired_on: np.ndarray
     capacity: np.ndarray
@@ -118,7 +122,9 @@ class Managers:
         return len(self.team)
 
 
-def create_managers(config: SimulationConfig, rng: np.random.Generator, start: int) -> Managers:
+def create_managers(
+    config: SimulationConfig, rng: np.random.Generator, start: int
+) -> ManagerStates:
     n = config.n_managers
     tenure_years = rng.uniform(0.3, 12, n)
     ability = rng.standard_normal(n)
@@ -131,7 +137,7 @@ def create_managers(config: SimulationConfig, rng: np.random.Generator, start: i
     grid = int(np.ceil(np.sqrt(n)))
     home_lat = 30.0 + 0.12 * (np.arange(n) // grid) + rng.normal(0, 0.01, n)
     home_lon = 120.0 + 0.12 * (np.arange(n) % grid) + rng.normal(0, 0.01, n)
-    return Managers(
+    return ManagerStates(
         team=(np.arange(n) // config.managers_per_team).astype(np.int32),
         hired_on=(start - tenure_years * 365.25).astype(np.int64),
         capacity=np.zeros(n, dtype=np.int32),
@@ -147,11 +153,11 @@ def create_managers(config: SimulationConfig, rng: np.random.Generator, start: i
 def create_retailers(
     config: SimulationConfig,
     rng: np.random.Generator,
-    managers: Managers,
+    managers: ManagerStates,
     count: int,
     today: int,
     initial: bool,
-) -> Retailers:
+) -> RetailerStates:
     n_mgr = len(managers)
     manager = np.sort(np.arange(count) % n_mgr) if initial else rng.integers(0, n_mgr, count)
     fmt = rng.choice(len(FORMATS), size=count, p=FORMAT_SHARE)
@@ -184,7 +190,7 @@ def create_retailers(
         own = np.random.default_rng([config.seed, 1009, today, count])
         rhythm = own.choice(len(RHYTHMS), size=count, p=RHYTHM_SHARE).astype(np.int8)
         phase = own.integers(0, 4, count).astype(np.int8)
-    return Retailers(
+    return RetailerStates(
         manager=manager.astype(np.int64),
         format=fmt.astype(np.int8),
         urban=urban,

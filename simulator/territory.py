@@ -24,8 +24,8 @@ from features.contract import COMPLAINT_CATEGORIES, SKILLS
 from features.errors import UserInputError
 from features.io import atomic_path
 from simulator.population import (
-    Managers,
-    Retailers,
+    ManagerStates,
+    RetailerStates,
     SimulationConfig,
     create_managers,
     create_retailers,
@@ -60,6 +60,20 @@ from simulator.scenarios import (
     pressure_at,
 )
 
+# Classes a territory saved by an earlier version names by their old names: the population's
+# state classes were Retailers and Managers, as the data contract's table schemas still are.
+RENAMED = {
+    ("simulator.population", "Retailers"): ("simulator.population", "RetailerStates"),
+    ("simulator.population", "Managers"): ("simulator.population", "ManagerStates"),
+}
+
+
+class _StateUnpickler(pickle.Unpickler):
+    """Loads saved territories, those that name a class by an earlier name too."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(*RENAMED.get((module, name), (module, name)))
+
 
 @dataclass
 class Territory(CompanyPractice):
@@ -68,8 +82,8 @@ class Territory(CompanyPractice):
     config: SimulationConfig
     rng: np.random.Generator
     week: int
-    retailers: Retailers
-    managers: Managers
+    retailers: RetailerStates
+    managers: ManagerStates
     shortage_weeks_left: int = 0
     file_format: str = "parquet"
     exported_weeks: int = 0
@@ -462,7 +476,7 @@ class Territory(CompanyPractice):
         if not path.exists():
             raise FileNotFoundError(f"{path}: no saved territory (run `fieldcoach simulate`)")
         with open(path, "rb") as fh:
-            territory = pickle.load(fh)
+            territory = _StateUnpickler(fh).load()
         if not isinstance(territory, Territory):
             raise UserInputError(f"{path}: not a saved territory")
         return territory

@@ -86,6 +86,40 @@ def test_different_seed_gives_different_orders(seed7: Path, tmp_path: Path) -> N
 # ---------------------------------------------------------------------- save / load
 
 
+def test_a_territory_saved_under_the_old_class_names_still_loads(tmp_path, monkeypatch):
+    """Folders written before the population's state classes were renamed (Retailers ->
+    RetailerStates, Managers -> ManagerStates) keep their territory: it loads, as the classes
+    of now, and continues as a territory saved now does."""
+    import pickle
+
+    import simulator.population as population
+
+    config = SimulationConfig(**SMALL, seed=11)
+    territory = Territory.create(config).run(4)
+    new_path = territory.save(tmp_path / "new.pkl")
+    classes = {"Retailers": population.RetailerStates, "Managers": population.ManagerStates}
+    try:  # pickle as before the rename: the classes under their old names
+        for old, cls in classes.items():
+            monkeypatch.setattr(population, old, cls, raising=False)
+            cls.__qualname__ = old
+        old_bytes = pickle.dumps(territory, protocol=pickle.HIGHEST_PROTOCOL)
+    finally:
+        for cls in classes.values():
+            cls.__qualname__ = cls.__name__
+        monkeypatch.undo()
+    assert b"RetailerStates" not in old_bytes and b"Retailers" in old_bytes
+    assert not hasattr(population, "Retailers")  # the old name is gone from the module
+    (tmp_path / "old.pkl").write_bytes(old_bytes)
+    old = Territory.load(tmp_path / "old.pkl")
+    assert isinstance(old.retailers, population.RetailerStates)
+    assert isinstance(old.managers, population.ManagerStates)
+    export_dataset(old.run(4), tmp_path / "old")
+    export_dataset(Territory.load(new_path).run(4), tmp_path / "new")
+    first, second = _tables(tmp_path / "old"), _tables(tmp_path / "new")
+    for name in first:
+        assert_frame_equal(first[name], second[name], obj=name)
+
+
 def test_saved_and_loaded_territory_continues_identically(tmp_path: Path) -> None:
     config = SimulationConfig(**SMALL, seed=11)
     straight = Territory.create(config).run(16)
