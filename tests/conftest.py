@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -74,6 +76,41 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
         return folders[key]
 
     return folder
+
+
+# Where an MLflow SQLite store names a folder of artifacts.
+ARTIFACT_COLUMNS = (
+    ("experiments", "artifact_location"),
+    ("runs", "artifact_uri"),
+    ("logged_models", "artifact_location"),
+    ("model_versions", "storage_location"),
+    ("model_versions", "source"),
+)
+
+
+def copy_home(source: Path, target: Path) -> Path:
+    """``source`` (a trained home) copied to ``target`` so that the copy stands alone: its
+    MLflow store and the exported models' MLmodel files name the copy's artifacts, not the
+    shared original's, so a test that logs, promotes or deletes in the copy cannot reach them.
+    """
+    shutil.copytree(source, target)
+    olds = dict.fromkeys((str(Path(source).resolve()), str(source)))
+    new = str(Path(target).resolve())
+    store = target / "mlflow.db"
+    if store.exists():
+        with closing(sqlite3.connect(store)) as db, db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+            for table, column in ARTIFACT_COLUMNS:
+                for old in olds if table in tables else ():
+                    db.execute(
+                        f"UPDATE {table} SET {column} = replace({column}, ?, ?)", (old, new)
+                    )
+    for mlmodel in target.rglob("MLmodel"):
+        text = mlmodel.read_text(encoding="utf-8")
+        for old in olds:
+            text = text.replace(old, new)
+        mlmodel.write_text(text, encoding="utf-8")
+    return target
 
 
 def settings_for(home: Path, **overrides):

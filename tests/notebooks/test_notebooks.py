@@ -13,6 +13,7 @@ from nbclient import NotebookClient
 
 from fieldcoach.settings import Settings
 from simulator import SimulationConfig, Territory, export_dataset
+from ..conftest import copy_home
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
@@ -22,7 +23,7 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory, churn_home):
     """A simulated data folder and a home whose registry holds a churn champion."""
     assert churn_home.report["registry"]["promoted"], churn_home.report["registry"]
     root = tmp_path_factory.mktemp("notebooks")
-    shutil.copytree(churn_home.home, root / "home")
+    copy_home(churn_home.home, root / "home")
     return root, churn_home.data, root / "home"
 
 

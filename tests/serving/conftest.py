@@ -7,7 +7,6 @@ other test packages.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,13 @@ from serving.security import ALL_TEAMS, create_key
 from serving.served_territory import ServedTerritory
 
 # Also imported from here by the serving test modules.
-from ..conftest import settings_for
+from ..conftest import copy_home, settings_for
 
 
 @pytest.fixture(scope="module")
 def home(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private copy of the trained home, so a module may change its data and database."""
-    copy = tmp_path_factory.mktemp("home") / "home"
-    shutil.copytree(trained_home, copy)
-    return copy
+    return copy_home(trained_home, tmp_path_factory.mktemp("home") / "home")
 
 
 @pytest.fixture(scope="module")

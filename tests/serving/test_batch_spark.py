@@ -16,6 +16,7 @@ from fieldcoach.settings import get_settings
 from serving.db import PrecomputedPlan, make_engine, record_feedback, session_factory
 from serving.feedback_export import export_feedback
 
+from ..conftest import copy_home
 from .conftest import precompute_plans_from, settings_for
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -127,7 +128,7 @@ def test_spark_plans_for_a_week_ignore_records_dated_in_it(spark, trained_home, 
     from serving.batch_spark import precompute_plans_spark
 
     home = tmp_path / "home"
-    shutil.copytree(trained_home, home)
+    copy_home(trained_home, home)
     base = home / "data"
     orders = pd.read_parquet(base / "orders.parquet")
     last = pd.to_datetime(orders["order_date"]).max()

@@ -13,6 +13,7 @@ from mlflow import MlflowClient
 
 from serving.app import create_app
 
+from ..conftest import ARTIFACT_COLUMNS, copy_home
 from .conftest import make_keys, settings_for
 
 BROKEN_MODEL = """
@@ -208,3 +209,35 @@ def test_a_command_reads_the_same_champion_from_sqlite_as_the_mlflow_client(home
         example = pd.DataFrame(slow.input_example).head(20)
         pd.testing.assert_frame_equal(fast.model.predict(example), slow.predict(example))
     assert registered_tags("postgresql://nowhere/db", EFFECT) is None  # the client decides
+
+
+def test_a_copied_home_names_and_loads_its_own_artifacts(trained_home, tmp_path) -> None:
+    """``copy_home``: the copy's registry names the copy's artifacts only, and its champions
+    load from them with the original's artifacts moved away."""
+    import sqlite3
+    from contextlib import closing
+
+    from fieldcoach.champions import CHURN, EFFECT, ModelStore
+
+    home = copy_home(trained_home, tmp_path / "home")
+    original = str(trained_home.resolve())
+    with closing(sqlite3.connect(home / "mlflow.db")) as db:
+        named = [
+            value
+            for table, column in ARTIFACT_COLUMNS
+            for (value,) in db.execute(f"SELECT {column} FROM {table}")
+            if value
+        ]
+    assert any(str(home.resolve()) in value for value in named)
+    assert not [value for value in named if original in value]
+    settings = settings_for(home)
+    aside = tmp_path / "original-artifacts"
+    shutil.move(trained_home / "mlartifacts", aside)
+    try:
+        store = ModelStore(
+            settings.resolved_tracking_uri, settings.models_dir, (CHURN, EFFECT), export=False
+        )
+        for name in (CHURN, EFFECT):
+            assert store._from_registry(name).source == "registry"
+    finally:
+        shutil.move(aside, trained_home / "mlartifacts")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,8 @@ from typer.testing import CliRunner
 from fieldcoach.cli import app
 from fieldcoach.settings import get_settings
 
+from ..conftest import copy_home
+
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
@@ -21,7 +22,7 @@ def trained(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
     """A copy of the session's trained home (600 retailers, a LightGBM churn champion, whose
     reasons come from contributions) and its data folder."""
     home = tmp_path_factory.mktemp("score-spark") / "home"
-    shutil.copytree(trained_home, home)
+    copy_home(trained_home, home)
     return home, home / "data"
 
 

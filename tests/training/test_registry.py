@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 
 import mlflow
@@ -38,6 +37,8 @@ from training.churn_run import (
 )
 from training.metrics import score_metrics
 from training.promotion import PromotionRule, decide_promotion, register_and_gate
+
+from ..conftest import copy_home
 
 RULE = PromotionRule()
 BRIER = PromotionRule(metric="brier", lower_is_better=True)
@@ -129,7 +130,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory, churn_home):
     """Two training runs on the same simulated data in one SQLite store: the first is the
     session's ``churn_home`` run (a fresh store), the second is made here on a copy of it."""
     root = tmp_path_factory.mktemp("registry")
-    shutil.copytree(churn_home.home, root / "home")
+    copy_home(churn_home.home, root / "home")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FIELDCOACH_HOME", str(root / "home"))
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
