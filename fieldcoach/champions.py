@@ -18,6 +18,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,13 +27,16 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
+from features.errors import UserInputError
 from fieldcoach.registry import (
     CHAMPION,
     CHURN_MODEL,
     MODEL_NAMES,
     SKILLS_MODEL,
     VISIT_EFFECT_MODEL,
+    configure_mlflow,
 )
+from fieldcoach.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -345,3 +349,26 @@ def load_champion(
     if loaded is None:
         raise LookupError(store.failures.get(name, "not loaded"))
     return loaded
+
+
+def command_champion(
+    name: str,
+    settings: Settings,
+    model_uri: str | None,
+    cannot: Callable[[str, LookupError], str],
+) -> tuple[LoadedModel, str]:
+    """``load_champion`` for a command, with MLflow pointed at the settings' store (the home
+    exists and MLflow looks there, not in the cwd); and the URI it names.
+
+    Raises:
+        UserInputError: ``cannot(uri, why)``, the command's line for a model it cannot load.
+    """
+    configure_mlflow(settings)
+    uri = model_uri or f"models:/{name}@{CHAMPION}"
+    try:
+        loaded = load_champion(
+            name, settings.resolved_tracking_uri, settings.models_dir, model_uri
+        )
+    except LookupError as exc:
+        raise UserInputError(cannot(uri, exc)) from None
+    return loaded, uri

@@ -18,24 +18,22 @@ from features.retailer import (
     model_input,
     prepare_history,
 )
-from fieldcoach.champions import load_champion
-from fieldcoach.registry import CHAMPION, CHURN_MODEL, configure_mlflow
+from fieldcoach.champions import command_champion
+from fieldcoach.registry import CHURN_MODEL
 from fieldcoach.settings import Settings
 
 
 def load_churn_model(settings: Settings, model_uri: str | None = None):
     """``model_uri``, else the churn champion as the API loads it; and the URI it names."""
-    configure_mlflow(settings)  # the home exists and MLflow looks there, not in the cwd
-    uri = model_uri or f"models:/{CHURN_MODEL}@{CHAMPION}"
-    try:
-        loaded = load_champion(
-            CHURN_MODEL, settings.resolved_tracking_uri, settings.models_dir, model_uri
-        )
-    except LookupError as exc:
-        raise UserInputError(
-            f"cannot load {uri} ({str(exc).split(':')[0]}); train one with "
+    loaded, uri = command_champion(
+        CHURN_MODEL,
+        settings,
+        model_uri,
+        lambda uri, why: (
+            f"cannot load {uri} ({str(why).split(':')[0]}); train one with "
             "`fieldcoach train churn --data DIR` first"
-        ) from None
+        ),
+    )
     return loaded.model, uri
 
 

@@ -12,22 +12,18 @@ from fieldcoach.cli.common import SkillsModelOption, user_errors
 
 def skills_state(model_uri: str | None):
     """The skills champion's state (or that of ``model_uri``), loaded as the API loads it."""
-    from features.errors import UserInputError
-    from fieldcoach.champions import load_champion
-    from fieldcoach.registry import CHAMPION, SKILLS_MODEL, configure_mlflow
+    from fieldcoach.champions import command_champion
+    from fieldcoach.registry import SKILLS_MODEL
     from fieldcoach.settings import get_settings
 
-    settings = get_settings()
-    configure_mlflow(settings)  # the home exists and MLflow looks there, not in the cwd
-    uri = model_uri or f"models:/{SKILLS_MODEL}@{CHAMPION}"
-    try:
-        loaded = load_champion(
-            SKILLS_MODEL, settings.resolved_tracking_uri, settings.models_dir, model_uri
-        )
-    except LookupError as exc:
-        raise UserInputError(
-            f"cannot load {uri} (run `fieldcoach train skills --data DIR` first): {exc}"
-        ) from None
+    loaded, _ = command_champion(
+        SKILLS_MODEL,
+        get_settings(),
+        model_uri,
+        lambda uri, why: (
+            f"cannot load {uri} (run `fieldcoach train skills --data DIR` first): {why}"
+        ),
+    )
     return loaded.model.unwrap_python_model().state
 
 
