@@ -200,13 +200,21 @@ def _retrain_record(week: int, estimators: Estimators, today: int) -> dict[str, 
 
 
 def evaluate_loop(
-    data_dir: Path, config: LoopConfig, log: Callable[[str], None] = print
+    data_dir: Path,
+    config: LoopConfig,
+    log: Callable[[str], None] = print,
+    estimators: Estimators | None = None,
 ) -> dict[str, Any]:
-    """Every loop policy on every seed; saved value per block with 95% intervals."""
+    """Every loop policy on every seed; saved value per block with 95% intervals.
+
+    ``estimators``: the starting models when already fitted on this folder with ``config``
+    (``fit_estimators``); every policy starts from them and none changes them.
+    """
     start, base = load_start(data_dir, "the loop")
-    t0 = time.perf_counter()
-    estimators = fit_estimators(base, config)
-    log(f"fitted the starting models in {time.perf_counter() - t0:.0f} s")
+    if estimators is None:
+        t0 = time.perf_counter()
+        estimators = fit_estimators(base, config)
+        log(f"fitted the starting models in {time.perf_counter() - t0:.0f} s")
     runs: dict[str, list[dict[str, Any]]] = {p: [] for p in LOOP_POLICIES}
     for seed in range(config.seeds):
         for policy in LOOP_POLICIES:
@@ -300,10 +308,15 @@ def review_check(
     seeds: int = 10,
     holdout_share: float | None = None,
     log: Callable[[str], None] = print,
+    estimators: Estimators | None = None,
 ) -> dict[str, Any]:
-    """Does the review's 95% interval cover the true effect of a recommendation?"""
+    """Does the review's 95% interval cover the true effect of a recommendation?
+
+    ``estimators``: as in ``evaluate_loop``.
+    """
     start, base = load_start(data_dir, "the loop")
-    estimators = fit_estimators(base, config)
+    if estimators is None:
+        estimators = fit_estimators(base, config)
     holdout = config.review_holdout_share if holdout_share is None else holdout_share
     exploration = Exploration(config.explore_share, holdout)
     results = []

@@ -20,9 +20,19 @@ def data(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="module")
+def estimators(data):
+    """The starting models on ``data`` with ``QUICK``, fitted once for both runs below (each
+    fitted the same models on its own before)."""
+    from evaluation.policy_setup import fit_estimators, load_start
+
+    _, base = load_start(data, "the loop")
+    return fit_estimators(base, QUICK)
+
+
 @pytest.mark.slow
-def test_the_review_is_checked_against_the_true_effect(data):
-    check = review_check(data, QUICK, seeds=2, log=lambda _: None)
+def test_the_review_is_checked_against_the_true_effect(data, estimators):
+    check = review_check(data, QUICK, seeds=2, log=lambda _: None, estimators=estimators)
     assert check["seeds"] == 2 and len(check["per_seed"]) == 2
     for seed in check["per_seed"]:
         # The true effect of a recommendation is positive in this simulator.
@@ -32,9 +42,9 @@ def test_the_review_is_checked_against_the_true_effect(data):
 
 
 @pytest.mark.slow
-def test_every_policy_runs_and_the_learning_one_retrains(data):
+def test_every_policy_runs_and_the_learning_one_retrains(data, estimators):
     lines = []
-    report = evaluate_loop(data, QUICK, log=lines.append)
+    report = evaluate_loop(data, QUICK, log=lines.append, estimators=estimators)
     assert set(report["policies"]) == set(LOOP_POLICIES)
     assert any("retrained" in line for line in lines)
     assert report["policies"]["rotation"]["saved_last_8_weeks"]["mean"] == 0
